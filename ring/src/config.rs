@@ -1,0 +1,74 @@
+//! Geometry and options of a ring to create.
+
+use std::time::Duration;
+
+/// What [`SharedBuffer::create`](crate::SharedBuffer::create) makes.
+///
+/// `Config::default()` is the original design's geometry: 10 items of at
+/// most 64 bytes, mode `0o600`, removed when its creator closes, a 5 s lock
+/// timeout.
+///
+/// ```
+/// use shmring::Config;
+/// let c = Config::new(256, 65536).mode(0o640).persist(true);
+/// assert_eq!((c.capacity, c.item_size), (256, 65536));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Number of slots, items, `1..=`[`MAX_CAPACITY`](crate::MAX_CAPACITY).
+    pub capacity: u32,
+    /// Largest item, bytes, `1..=`[`MAX_ITEM_SIZE`](crate::MAX_ITEM_SIZE).
+    pub item_size: u32,
+    /// Permission bits of the segment (`0o600` by default); applied exactly,
+    /// whatever the umask.
+    pub mode: u32,
+    /// Keep the segment after the creator closes or exits (removed by
+    /// [`SharedBuffer::remove`](crate::SharedBuffer::remove) or `shmring rm`).
+    pub persist: bool,
+    /// Longest wait for the ring's lock in any operation. A live process that
+    /// holds the lock longer (it was stopped, say) makes the operation fail
+    /// with [`Error::LockTimeout`](crate::Error::LockTimeout); a dead one is
+    /// recovered from at once.
+    pub lock_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            capacity: 10,
+            item_size: 64,
+            mode: 0o600,
+            persist: false,
+            lock_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Config {
+    /// `capacity` items of at most `item_size` bytes; other fields default.
+    pub fn new(capacity: u32, item_size: u32) -> Self {
+        Config {
+            capacity,
+            item_size,
+            ..Config::default()
+        }
+    }
+
+    /// Sets the permission bits of the segment.
+    pub fn mode(mut self, mode: u32) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Keeps the segment after its creator closes.
+    pub fn persist(mut self, persist: bool) -> Self {
+        self.persist = persist;
+        self
+    }
+
+    /// Sets the lock timeout.
+    pub fn lock_timeout(mut self, timeout: Duration) -> Self {
+        self.lock_timeout = timeout;
+        self
+    }
+}

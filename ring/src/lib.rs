@@ -1,0 +1,63 @@
+//! `shmring`: a robust ring buffer in named shared memory, for producer and
+//! consumer processes on one Linux host.
+//!
+//! A ring is a named POSIX shared-memory segment (`/dev/shm/shmring-NAME`)
+//! holding a header and `capacity` fixed-size slots. Any number of producer
+//! and consumer processes attach to it by name:
+//!
+//! ```
+//! use shmring::{Config, SharedBuffer};
+//! # let name = format!("doc-lib-{}", std::process::id());
+//! let ring = SharedBuffer::create(&name, Config::default())?; // 10 x 64 B
+//! let other = SharedBuffer::open(&name)?; // e.g. in another process
+//! assert!(ring.put(b"hello")?);
+//! assert_eq!(other.get()?.as_deref(), Some(&b"hello"[..]));
+//! assert_eq!(other.get()?, None); // empty
+//! # Ok::<(), shmring::Error>(())
+//! ```
+//!
+//! # Guarantees
+//! - FIFO, every stored item is returned exactly once, whichever process
+//!   takes it; operations are linearizable (each takes effect inside one
+//!   critical section of the ring's lock).
+//! - `put` on a full ring stores nothing and returns `false`; `get` on an
+//!   empty ring returns `None`. An item is 0 to `item_size` bytes; a 0-byte
+//!   item is an item. Oversize items are refused with [`Error::TooLarge`].
+//! - Each item carries a CRC32 (IEEE, via `crc32fast`) over its length (u32
+//!   little-endian) and payload; `get` verifies it and reports
+//!   [`Error::Corrupt`] for a damaged item, which is consumed so that later
+//!   items stay reachable.
+//! - A process may be killed at any instant, inside the critical section
+//!   too: the lock is a robust, process-shared pthread mutex, and the next
+//!   process to lock it takes over. Each put and get commits with one 8-byte
+//!   store (of `tail` or `head`) made last in the critical section, so a dead
+//!   owner left either its whole operation or none of it; a half-written slot
+//!   is beyond `tail` and is never delivered.
+//! - No call blocks forever: lock waits end at [`Config::lock_timeout`], and
+//!   the `*_timeout` calls at their CLOCK_MONOTONIC deadline. Waiting is a
+//!   short spin, then a futex sleep; every put and get wakes the sleepers of
+//!   the other side, with no lost wake-ups (see [`SharedBuffer::put_timeout`]).
+//! - The segment is untrusted input: magic, layout version and geometry are
+//!   checked on open, head and tail on every operation, and every stored
+//!   length before use. Slot indices are reduced modulo the validated
+//!   capacity, so no value in the segment can cause an access outside it.
+//!
+//! The byte layout is in `specs/layout.md` and [`layout::describe`].
+
+#![deny(missing_docs)]
+#![warn(unsafe_op_in_unsafe_fn)]
+
+mod buffer;
+mod config;
+mod error;
+#[doc(hidden)]
+pub mod hooks;
+pub mod layout;
+mod name;
+mod sys;
+
+pub use buffer::{pid_alive, SharedBuffer, Stats};
+pub use config::Config;
+pub use error::{Error, Result};
+pub use layout::{Geometry, MAX_CAPACITY, MAX_ITEM_SIZE, MAX_SEGMENT_SIZE};
+pub use name::{RingName, MAX_NAME_LEN, OS_PREFIX};

@@ -1,0 +1,213 @@
+//! A POSIX shared-memory object mapped into this process.
+//!
+//! All pointer arithmetic on the mapping is here. Slot accessors reduce the
+//! slot index modulo the capacity that was validated against the mapping
+//! length, so no value read from shared memory can steer an access outside
+//! the mapping.
+
+use crate::error::{Error, Result};
+use crate::layout::{Geometry, Header, HEADER_SIZE, SLOT_PREFIX};
+use rustix::fs::{fchmod, fstat, ftruncate, Mode};
+use rustix::io::Errno;
+use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
+use rustix::shm;
+use std::ptr::NonNull;
+
+/// A mapping of a whole segment, unmapped on drop.
+#[derive(Debug)]
+pub struct Segment {
+    ptr: NonNull<u8>,
+    /// Bytes mapped; at least [`HEADER_SIZE`].
+    len: usize,
+}
+
+// SAFETY: the mapping is plain shared memory; all access to it goes through
+// atomics, the process-shared mutex, or raw copies made under that mutex.
+unsafe impl Send for Segment {}
+// SAFETY: as above; `&Segment` hands out only `&Header` (atomics and a
+// mutex) and copies under the ring's lock.
+unsafe impl Sync for Segment {}
+
+/// Outcome of [`Segment::create`] when the name is taken.
+pub enum Created {
+    /// A fresh, zero-filled segment of the requested size.
+    New(Segment),
+    /// The name exists; nothing was touched.
+    Exists,
+}
+
+impl Segment {
+    /// Creates `os_name` exclusively with exactly `mode` (umask ignored),
+    /// sizes it to `len` bytes (zero-filled) and maps it. On any failure after
+    /// the object was made, the object is removed again.
+    pub fn create(os_name: &str, len: usize, mode: u32) -> Result<Created> {
+        let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
+        let fd = match shm::open(os_name, flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => fd,
+            Err(Errno::EXIST) => return Ok(Created::Exists),
+            Err(e) => return Err(Error::io("shm_open", e)),
+        };
+        let made = (|| {
+            fchmod(&fd, Mode::from_raw_mode(mode & 0o777)).map_err(|e| Error::io("fchmod", e))?;
+            ftruncate(&fd, len as u64).map_err(|e| Error::io("ftruncate", e))?;
+            Self::map(&fd, len)
+        })();
+        if made.is_err() {
+            let _ = shm::unlink(os_name);
+        }
+        made.map(Created::New)
+    }
+
+    /// Opens and maps an existing `os_name`, whatever its size.
+    ///
+    /// A creator makes the object before it sizes it, so an object shorter
+    /// than the header is polled (1 ms apart) until `size_wait` runs out, then
+    /// reported as [`Error::NotInitialized`].
+    pub fn open(os_name: &str, name: &str, size_wait: std::time::Duration) -> Result<Segment> {
+        let fd = match shm::open(os_name, shm::OFlags::RDWR, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => {
+                return Err(Error::NotFound {
+                    name: name.to_owned(),
+                })
+            }
+            Err(e) => return Err(Error::io("shm_open", e)),
+        };
+        let deadline = super::futex::Deadline::after(size_wait);
+        loop {
+            let len = fstat(&fd).map_err(|e| Error::io("fstat", e))?.st_size;
+            let len = usize::try_from(len).unwrap_or(0);
+            if len >= HEADER_SIZE {
+                return Self::map(&fd, len);
+            }
+            if deadline.passed() {
+                return Err(Error::NotInitialized {
+                    name: name.to_owned(),
+                });
+            }
+            // There is nothing to wait on before the object has a size.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+
+    fn map(fd: &rustix::fd::OwnedFd, len: usize) -> Result<Segment> {
+        // SAFETY: a fresh shared mapping of `len` bytes chosen by the kernel;
+        // it aliases no Rust object. The fd may be closed after mmap.
+        let ptr = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                fd,
+                0,
+            )
+        }
+        .map_err(|e| Error::io("mmap", e))?;
+        let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| Error::io("mmap", Errno::NOMEM))?;
+        Ok(Segment { ptr, len })
+    }
+
+    /// Bytes mapped.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The header at offset 0.
+    pub fn header(&self) -> &Header {
+        // SAFETY: `len >= HEADER_SIZE` (checked before mapping), mmap returns
+        // page-aligned memory (Header needs 64), the mapping lives as long as
+        // `self`, and every Header field is an atomic or the mutex cell, valid
+        // for any bit pattern and safe to share.
+        unsafe { &*self.ptr.as_ptr().cast::<Header>() }
+    }
+
+    /// The raw mutex for initialisation by the creator.
+    pub fn mutex_ptr(&self) -> *const super::mutex::RawMutex {
+        &self.header().lock.0.mutex
+    }
+
+    /// Start of slot `index % capacity`, with the range `[start, start +
+    /// stride)` inside the mapping because `geometry` was validated against
+    /// `self.len`.
+    fn slot(&self, g: &Geometry, index: u64) -> *mut u8 {
+        let i = (index % u64::from(g.capacity)) as usize;
+        debug_assert!(g.segment_size <= self.len);
+        // SAFETY: HEADER_SIZE + i * stride + stride <= segment_size <= len.
+        unsafe { self.ptr.as_ptr().add(HEADER_SIZE + i * g.slot_stride) }
+    }
+
+    /// Reads the `(len, crc)` prefix of the slot of item `seq`. Call under
+    /// the ring lock.
+    pub fn read_prefix(&self, g: &Geometry, seq: u64) -> (u32, u32) {
+        let p = self.slot(g, seq);
+        let mut raw = [0u8; SLOT_PREFIX];
+        // SAFETY: `p` starts a slot of `stride >= SLOT_PREFIX` bytes inside
+        // the mapping; the lock keeps well-behaved writers out; bytes are
+        // copied, no reference into shared memory is formed.
+        unsafe { std::ptr::copy_nonoverlapping(p, raw.as_mut_ptr(), SLOT_PREFIX) };
+        let len = u32::from_ne_bytes([raw[0], raw[1], raw[2], raw[3]]);
+        let crc = u32::from_ne_bytes([raw[4], raw[5], raw[6], raw[7]]);
+        (len, crc)
+    }
+
+    /// Copies `dst.len()` payload bytes out of the slot of item `seq`.
+    /// `dst.len()` must be at most `item_size` (callers check the stored
+    /// length first); longer buffers are cut to `item_size`.
+    pub fn read_payload(&self, g: &Geometry, seq: u64, dst: &mut [u8]) {
+        let n = dst.len().min(g.item_size as usize);
+        let p = self.slot(g, seq);
+        // SAFETY: SLOT_PREFIX + n <= SLOT_PREFIX + item_size <= stride.
+        unsafe { std::ptr::copy_nonoverlapping(p.add(SLOT_PREFIX), dst.as_mut_ptr(), n) };
+    }
+
+    /// Writes the prefix of the slot of item `seq`.
+    pub fn write_prefix(&self, g: &Geometry, seq: u64, len: u32, crc: u32) {
+        let mut raw = [0u8; SLOT_PREFIX];
+        raw[..4].copy_from_slice(&len.to_ne_bytes());
+        raw[4..].copy_from_slice(&crc.to_ne_bytes());
+        let p = self.slot(g, seq);
+        // SAFETY: the slot holds at least SLOT_PREFIX bytes.
+        unsafe { std::ptr::copy_nonoverlapping(raw.as_ptr(), p, SLOT_PREFIX) };
+    }
+
+    /// Writes `src` at byte `offset` of the payload of the slot of item
+    /// `seq`; bytes past `item_size` are dropped.
+    pub fn write_payload(&self, g: &Geometry, seq: u64, offset: usize, src: &[u8]) {
+        let room = (g.item_size as usize).saturating_sub(offset);
+        let n = src.len().min(room);
+        let p = self.slot(g, seq);
+        // SAFETY: SLOT_PREFIX + offset + n <= SLOT_PREFIX + item_size <= stride.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), p.add(SLOT_PREFIX + offset), n) };
+    }
+
+    /// Flips bit 0 of byte `offset` of the slot of item `seq` (offset taken
+    /// modulo the stride).
+    pub fn flip_bit(&self, g: &Geometry, seq: u64, offset: usize) {
+        let p = self.slot(g, seq);
+        // SAFETY: offset % stride stays inside the slot.
+        unsafe {
+            let b = p.add(offset % g.slot_stride);
+            b.write(b.read() ^ 1);
+        }
+    }
+}
+
+impl Drop for Segment {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly what `map` mapped; no reference derived from
+        // it outlives `self` (they all borrow `self`).
+        let _ = unsafe { munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+/// Removes `os_name`; processes that have it mapped keep their mapping.
+pub fn unlink(os_name: &str, name: &str) -> Result<()> {
+    match shm::unlink(os_name) {
+        Ok(()) => Ok(()),
+        Err(Errno::NOENT) => Err(Error::NotFound {
+            name: name.to_owned(),
+        }),
+        Err(e) => Err(Error::io("shm_unlink", e)),
+    }
+}
