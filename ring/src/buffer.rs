@@ -96,6 +96,11 @@ pub struct Stats {
     pub lock_recoveries: u64,
     /// Pid of the last process that recovered the lock (0: none).
     pub last_recovery_pid: u32,
+    /// Consumers registered as sleeping for an item (advisory: a waiter
+    /// killed while asleep stays counted).
+    pub waiting_consumers: u32,
+    /// Producers registered as sleeping for space (advisory, as above).
+    pub waiting_producers: u32,
     /// Pid of the creating process.
     pub creator_pid: u32,
     /// The segment outlives its creator.
@@ -624,6 +629,8 @@ impl SharedBuffer {
             corrupt_items: k.corrupt_items.load(Relaxed),
             lock_recoveries: k.lock_recoveries.load(Relaxed),
             last_recovery_pid: k.last_recovery_pid.load(Relaxed),
+            waiting_consumers: h.producer.0.get_waiters.load(Relaxed),
+            waiting_producers: h.consumer.0.put_waiters.load(Relaxed),
             creator_pid: h.id.0.creator_pid.load(Relaxed),
             persist: self.persist,
             created_unix_ns: h.id.0.created_unix_ns.load(Relaxed),
