@@ -1,0 +1,531 @@
+//! Behaviour of one process's view of a ring: the original design's
+//! acceptance list, each with a positive and a negative case, plus
+//! integrity, lifecycle and hostile-segment checks.
+
+mod common;
+
+use common::{peek, poke, shm_path, unique, Cleanup};
+use rstest::rstest;
+use shmring::{Config, Error, SharedBuffer};
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+
+const HEADER: u64 = 320;
+
+fn ring(tag: &str, capacity: u32, item_size: u32) -> SharedBuffer {
+    SharedBuffer::create(&unique(tag), Config::new(capacity, item_size)).expect("create")
+}
+
+fn drain(r: &SharedBuffer) -> Vec<Vec<u8>> {
+    std::iter::from_fn(|| r.get().expect("get")).collect()
+}
+
+#[test]
+fn create_then_open_sees_the_same_ring() {
+    let r = ring("open", 7, 33);
+    let o = SharedBuffer::open(r.name()).expect("open");
+    assert_eq!((o.capacity(), o.item_size()), (7, 33));
+    assert!(!o.is_creator() && r.is_creator());
+    assert!(r.put(b"x").unwrap());
+    assert_eq!(o.get().unwrap().as_deref(), Some(&b"x"[..]));
+}
+
+#[test]
+fn default_config_is_ten_items_of_64_bytes() {
+    let r = SharedBuffer::create(&unique("default"), Config::default()).unwrap();
+    assert_eq!((r.capacity(), r.item_size()), (10, 64));
+}
+
+#[test]
+fn open_of_a_missing_ring_is_not_found() {
+    let err = SharedBuffer::open(&unique("missing")).unwrap_err();
+    assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
+}
+
+#[test]
+fn create_of_an_existing_name_fails_and_leaves_it_untouched() {
+    let r = ring("exists", 4, 8);
+    r.put(b"keep").unwrap();
+    let err = SharedBuffer::create(r.name(), Config::new(9, 99)).unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err:?}");
+    let o = SharedBuffer::open(r.name()).unwrap();
+    assert_eq!((o.capacity(), o.item_size()), (4, 8));
+    assert_eq!(drain(&o), vec![b"keep".to_vec()]);
+}
+
+#[rstest]
+#[case::capacity_zero(0, 64)]
+#[case::item_size_zero(10, 0)]
+#[case::capacity_too_large(shmring::MAX_CAPACITY + 1, 1)]
+#[case::item_size_too_large(1, shmring::MAX_ITEM_SIZE + 1)]
+#[case::segment_too_large(shmring::MAX_CAPACITY, shmring::MAX_ITEM_SIZE)]
+fn invalid_geometry_is_refused_and_creates_nothing(#[case] capacity: u32, #[case] item_size: u32) {
+    let name = unique("geom");
+    let err = SharedBuffer::create(&name, Config::new(capacity, item_size)).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");
+    assert!(!shm_path(&name).exists());
+}
+
+#[rstest]
+#[case::one_byte(1, 1)]
+#[case::odd_item(3, 13)]
+#[case::large_item(2, 65536)]
+fn valid_geometry_is_accepted(#[case] capacity: u32, #[case] item_size: u32) {
+    let r = ring("geom-ok", capacity, item_size);
+    assert_eq!((r.capacity(), r.item_size()), (capacity as usize, item_size as usize));
+}
+
+#[rstest]
+#[case::empty("")]
+#[case::slash("a/b")]
+#[case::leading_slash("/abc")]
+#[case::space("a b")]
+#[case::non_ascii("ringé")]
+#[case::nul("a\0b")]
+#[case::too_long(&"x".repeat(201))]
+fn invalid_names_are_refused(#[case] name: &str) {
+    let err = SharedBuffer::create(name, Config::default()).unwrap_err();
+    assert!(matches!(err, Error::InvalidName { .. }), "{err:?}");
+    let err = SharedBuffer::open(name).unwrap_err();
+    assert!(matches!(err, Error::InvalidName { .. }), "{err:?}");
+}
+
+#[rstest]
+#[case::dots_and_dashes("a.b_c-D")]
+#[case::dot(".")]
+#[case::longest(&"y".repeat(200))]
+fn valid_names_are_accepted(#[case] base: &str) {
+    // Unique per process, trimmed to the limit.
+    let mut name = format!("{base}{}", std::process::id());
+    name.truncate(200);
+    let r = SharedBuffer::create(&name, Config::default()).expect("create");
+    assert!(shm_path(&name).exists());
+    drop(r);
+    assert!(!shm_path(&name).exists());
+}
+
+#[rstest]
+#[case(1)]
+#[case(2)]
+#[case(10)]
+fn exactly_capacity_items_fit_and_a_put_on_full_overwrites_nothing(#[case] capacity: u32) {
+    let r = ring("full", capacity, 8);
+    for i in 0..capacity {
+        assert!(r.put(&i.to_le_bytes()).unwrap(), "item {i} must fit");
+    }
+    assert!(!r.put(b"extra").unwrap(), "put on full must refuse");
+    assert!(!r.put_timeout(b"extra", Duration::ZERO).unwrap());
+    assert_eq!(r.len().unwrap(), capacity as usize);
+    let got = drain(&r);
+    let want: Vec<Vec<u8>> = (0..capacity).map(|i| i.to_le_bytes().to_vec()).collect();
+    assert_eq!(got, want);
+    assert_eq!(r.stats().unwrap().full_refusals, 2);
+}
+
+#[test]
+fn get_returns_the_item_then_none_when_empty() {
+    let r = ring("empty", 3, 8);
+    assert_eq!(r.get().unwrap(), None);
+    assert!(r.is_empty().unwrap());
+    r.put(b"a").unwrap();
+    assert_eq!(r.get().unwrap(), Some(b"a".to_vec()));
+    assert_eq!(r.get().unwrap(), None);
+    let mut buf = [0u8; 8];
+    assert_eq!(r.get_into(&mut buf).unwrap(), None);
+}
+
+#[test]
+fn an_item_of_exactly_item_size_fits_and_one_more_byte_is_refused() {
+    let r = ring("oversize", 4, 16);
+    r.put(b"before").unwrap();
+    assert!(r.put(&[7u8; 16]).unwrap());
+    let err = r.put(&[8u8; 17]).unwrap_err();
+    assert!(matches!(err, Error::TooLarge { len: 17, max: 16 }), "{err:?}");
+    let err = r.put_timeout(&[8u8; 1000], Duration::from_millis(10)).unwrap_err();
+    assert!(matches!(err, Error::TooLarge { .. }));
+    assert_eq!(r.len().unwrap(), 2, "the refused item changed the ring");
+    assert_eq!(drain(&r), vec![b"before".to_vec(), vec![7u8; 16]]);
+}
+
+#[test]
+fn a_zero_byte_item_is_an_item_distinct_from_none() {
+    let r = ring("zero", 2, 4);
+    assert!(r.put(b"").unwrap());
+    assert_eq!(r.len().unwrap(), 1);
+    assert_eq!(r.get().unwrap(), Some(Vec::new()));
+    assert_eq!(r.get().unwrap(), None);
+    let mut buf = [0u8; 0];
+    r.put(b"").unwrap();
+    assert_eq!(r.get_into(&mut buf).unwrap(), Some(0));
+}
+
+#[test]
+fn fifo_over_many_items_and_cycles() {
+    let r = ring("fifo", 7, 12);
+    let mut next_out = 0u64;
+    for i in 0..10_000u64 {
+        if !r.put(&i.to_le_bytes()).unwrap() {
+            // Full: take a few, checking order.
+            for _ in 0..3 {
+                let got = r.get().unwrap().unwrap();
+                assert_eq!(got, next_out.to_le_bytes());
+                next_out += 1;
+            }
+            assert!(r.put(&i.to_le_bytes()).unwrap());
+        }
+    }
+    for got in drain(&r) {
+        assert_eq!(got, next_out.to_le_bytes());
+        next_out += 1;
+    }
+    assert_eq!(next_out, 10_000);
+}
+
+#[test]
+fn after_fill_and_drain_writing_restarts_at_slot_0_and_nothing_earlier_is_corrupted() {
+    let r = ring("wrap", 4, 8);
+    let stride = 16; // 8-byte prefix + 8-byte payload
+    for item in [b"a0", b"a1", b"a2", b"a3"] {
+        assert!(r.put(item).unwrap());
+    }
+    assert_eq!(drain(&r).len(), 4);
+    for item in [b"b0", b"b1"] {
+        assert!(r.put(item).unwrap());
+    }
+    // b0 sits in slot 0, b1 in slot 1; slots 2 and 3 still hold a2, a3.
+    for (slot, want) in [(0, b"b0"), (1, b"b1"), (2, b"a2"), (3, b"a3")] {
+        let raw = peek(r.name(), HEADER + slot * stride, 10);
+        assert_eq!(&raw[0..4], &2u32.to_ne_bytes(), "length of slot {slot}");
+        assert_eq!(&raw[8..10], want, "payload of slot {slot}");
+    }
+    // A fill that straddles the end: two more items go to slots 2 and 3,
+    // then the ring is full and refuses.
+    assert!(r.put(b"b2").unwrap() && r.put(b"b3").unwrap());
+    assert!(!r.put(b"b4").unwrap());
+    assert_eq!(drain(&r), [b"b0", b"b1", b"b2", b"b3"].map(|b| b.to_vec()));
+}
+
+#[test]
+fn get_into_a_short_buffer_refuses_and_keeps_the_item() {
+    let r = ring("short", 2, 16);
+    r.put(b"0123456789").unwrap();
+    let mut small = [0u8; 4];
+    let err = r.get_into(&mut small).unwrap_err();
+    assert!(matches!(err, Error::BufferTooSmall { len: 4, needed: 10 }), "{err:?}");
+    assert_eq!(r.get().unwrap().as_deref(), Some(&b"0123456789"[..]));
+}
+
+#[rstest]
+#[case::payload(b"abc".as_slice())]
+#[case::zero_byte(b"".as_slice())]
+fn a_corrupted_item_is_reported_consumed_and_later_items_are_intact(#[case] first: &[u8]) {
+    let r = ring("corrupt", 4, 8);
+    for item in [first, b"b", b"c"] {
+        r.put(item).unwrap();
+    }
+    assert!(r.corrupt_oldest().unwrap());
+    let err = r.get().unwrap_err();
+    assert!(matches!(err, Error::Corrupt { slot: 0, seq: 0, .. }), "{err:?}");
+    assert_eq!(drain(&r), vec![b"b".to_vec(), b"c".to_vec()]);
+    assert_eq!(r.stats().unwrap().corrupt_items, 1);
+}
+
+#[test]
+fn corrupt_oldest_on_an_empty_ring_does_nothing() {
+    let r = ring("corrupt-empty", 2, 8);
+    assert!(!r.corrupt_oldest().unwrap());
+}
+
+#[test]
+fn a_stored_length_over_item_size_is_corrupt_not_an_overread() {
+    let r = ring("badlen", 3, 8);
+    r.put(b"x").unwrap();
+    r.put(b"y").unwrap();
+    poke(r.name(), HEADER, &u32::MAX.to_ne_bytes());
+    let err = r.get().unwrap_err();
+    assert!(matches!(err, Error::Corrupt { slot: 0, .. }), "{err:?}");
+    assert_eq!(drain(&r), vec![b"y".to_vec()]);
+}
+
+#[test]
+fn a_payload_byte_changed_behind_the_rings_back_is_caught() {
+    let r = ring("flip", 3, 8);
+    r.put(b"hello").unwrap();
+    poke(r.name(), HEADER + 8 + 4, b"O");
+    assert!(matches!(r.get(), Err(Error::Corrupt { .. })));
+}
+
+#[test]
+fn get_timeout_on_empty_waits_the_timeout_then_returns_none() {
+    let r = ring("get-timeout", 2, 8);
+    let t = Instant::now();
+    assert_eq!(r.get_timeout(Duration::from_millis(150)).unwrap(), None);
+    assert!(t.elapsed() >= Duration::from_millis(150), "returned early: {:?}", t.elapsed());
+}
+
+#[test]
+fn put_timeout_on_full_waits_the_timeout_then_returns_false() {
+    let r = ring("put-timeout", 1, 8);
+    r.put(b"a").unwrap();
+    let t = Instant::now();
+    assert!(!r.put_timeout(b"b", Duration::from_millis(150)).unwrap());
+    assert!(t.elapsed() >= Duration::from_millis(150), "returned early: {:?}", t.elapsed());
+    assert_eq!(drain(&r), vec![b"a".to_vec()]);
+}
+
+#[test]
+fn a_waiting_get_is_woken_by_a_put_from_another_thread() {
+    let r = ring("wake-get", 1, 8);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| r.get_timeout(Duration::from_secs(30)));
+        // Put only once the consumer is registered as sleeping.
+        while r.stats().unwrap().waiting_consumers == 0 {
+            std::thread::yield_now();
+        }
+        let t = Instant::now();
+        r.put(b"wake").unwrap();
+        assert_eq!(waiter.join().unwrap().unwrap(), Some(b"wake".to_vec()));
+        assert!(t.elapsed() < Duration::from_secs(30), "woken only by its deadline");
+    });
+}
+
+#[test]
+fn a_waiting_put_is_woken_by_a_get_from_another_thread() {
+    let r = ring("wake-put", 1, 8);
+    r.put(b"first").unwrap();
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| r.put_timeout(b"second", Duration::from_secs(30)));
+        while r.stats().unwrap().waiting_producers == 0 {
+            std::thread::yield_now();
+        }
+        let t = Instant::now();
+        assert_eq!(r.get().unwrap(), Some(b"first".to_vec()));
+        assert!(waiter.join().unwrap().unwrap());
+        assert!(t.elapsed() < Duration::from_secs(30), "woken only by its deadline");
+    });
+    assert_eq!(drain(&r), vec![b"second".to_vec()]);
+}
+
+/// A second handle with a short lock timeout: if a failed operation had
+/// kept the lock, its next call would fail with LockTimeout.
+#[test]
+fn the_lock_is_released_after_every_failed_operation() {
+    let r = ring("release", 1, 4);
+    let other = SharedBuffer::open_with_lock_timeout(r.name(), Duration::from_millis(200)).unwrap();
+    assert!(matches!(r.put(b"toolong"), Err(Error::TooLarge { .. })));
+    assert!(other.put(b"ok").unwrap());
+    assert!(!r.put(b"full").unwrap());
+    assert_eq!(other.len().unwrap(), 1);
+    assert!(matches!(r.get_into(&mut [0u8; 1]), Err(Error::BufferTooSmall { .. })));
+    assert_eq!(other.len().unwrap(), 1);
+    r.corrupt_oldest().unwrap();
+    assert!(matches!(r.get(), Err(Error::Corrupt { .. })));
+    assert!(other.put(b"ok2").unwrap());
+    assert_eq!(r.get().unwrap(), Some(b"ok2".to_vec()));
+    assert_eq!(r.get().unwrap(), None);
+    assert_eq!(other.len().unwrap(), 0);
+}
+
+#[test]
+fn operations_after_close_fail_with_closed() {
+    let mut r = ring("closed", 2, 8);
+    r.close().unwrap();
+    assert!(matches!(r.put(b"x"), Err(Error::Closed)));
+    assert!(matches!(r.get(), Err(Error::Closed)));
+    assert!(matches!(r.len(), Err(Error::Closed)));
+    assert!(matches!(r.close(), Err(Error::Closed)));
+}
+
+#[test]
+fn the_creators_close_removes_the_name_and_an_openers_does_not() {
+    let mut r = ring("lifecycle", 2, 8);
+    let mut o = SharedBuffer::open(r.name()).unwrap();
+    o.close().unwrap();
+    assert!(shm_path(r.name()).exists(), "an opener's close removed the ring");
+    let again = SharedBuffer::open(r.name()).unwrap();
+    r.close().unwrap();
+    assert!(!shm_path(r.name()).exists());
+    assert!(matches!(SharedBuffer::open(r.name()), Err(Error::NotFound { .. })));
+    // A handle still attached keeps working on its mapping.
+    assert!(again.put(b"late").unwrap());
+}
+
+#[test]
+fn a_persistent_ring_outlives_its_creator_until_removed() {
+    let name = unique("persist");
+    let _cleanup = Cleanup(name.clone());
+    drop(SharedBuffer::create(&name, Config::default().persist(true)).unwrap());
+    let o = SharedBuffer::open(&name).unwrap();
+    assert!(o.stats().unwrap().persist);
+    drop(o);
+    SharedBuffer::remove(&name).unwrap();
+    assert!(matches!(SharedBuffer::remove(&name), Err(Error::NotFound { .. })));
+}
+
+#[rstest]
+#[case::default_mode(None, 0o600)]
+#[case::group_readable(Some(0o640), 0o640)]
+fn segments_get_exactly_the_configured_mode(#[case] mode: Option<u32>, #[case] want: u32) {
+    let mut config = Config::default();
+    if let Some(m) = mode {
+        config = config.mode(m);
+    }
+    let r = SharedBuffer::create(&unique("mode"), config).unwrap();
+    let got = std::fs::metadata(shm_path(r.name())).unwrap().permissions().mode() & 0o777;
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_mode_outside_0o777_is_refused() {
+    let err = SharedBuffer::create(&unique("badmode"), Config::default().mode(0o4755)).unwrap_err();
+    assert!(matches!(err, Error::InvalidConfig { .. }));
+}
+
+/// Hostile segments: each damages one header field of a valid ring and
+/// expects a typed error from `open` (never a panic).
+#[rstest]
+#[case::bad_magic(0, b"NOTARING".as_slice(), "layout")]
+#[case::bad_version(8, &2u32.to_ne_bytes(), "layout")]
+#[case::bad_init_state(12, &7u32.to_ne_bytes(), "header")]
+#[case::capacity_changed(16, &11u32.to_ne_bytes(), "header")]
+#[case::capacity_zero(16, &0u32.to_ne_bytes(), "header")]
+#[case::item_size_changed(20, &65u32.to_ne_bytes(), "header")]
+#[case::stride_changed(24, &8u32.to_ne_bytes(), "header")]
+#[case::slots_offset_changed(36, &0u32.to_ne_bytes(), "header")]
+#[case::segment_size_changed(40, &1u64.to_ne_bytes(), "header")]
+fn a_corrupt_header_is_refused_on_open(#[case] offset: u64, #[case] bytes: &[u8], #[case] kind: &str) {
+    let r = ring("hostile", 10, 64);
+    poke(r.name(), offset, bytes);
+    let err = SharedBuffer::open(r.name()).unwrap_err();
+    match kind {
+        "layout" => assert!(matches!(err, Error::IncompatibleLayout { .. }), "{err:?}"),
+        _ => assert!(matches!(err, Error::CorruptHeader { .. }), "{err:?}"),
+    }
+}
+
+#[rstest]
+#[case::tail_behind_head(5, 3)]
+#[case::more_items_than_capacity(0, 11)]
+#[case::huge_tail(0, u64::MAX)]
+fn corrupt_indices_make_operations_fail_not_overrun(#[case] head: u64, #[case] tail: u64) {
+    let r = ring("indices", 10, 64);
+    poke(r.name(), 128, &head.to_ne_bytes());
+    poke(r.name(), 192, &tail.to_ne_bytes());
+    assert!(matches!(r.put(b"x"), Err(Error::CorruptHeader { .. })));
+    assert!(matches!(r.get(), Err(Error::CorruptHeader { .. })));
+    assert!(matches!(r.len(), Err(Error::CorruptHeader { .. })));
+    // The failed operations released the lock: repair and carry on.
+    poke(r.name(), 128, &0u64.to_ne_bytes());
+    poke(r.name(), 192, &0u64.to_ne_bytes());
+    assert!(r.put(b"x").unwrap());
+}
+
+#[test]
+fn a_segment_shorter_than_its_geometry_is_refused() {
+    let r = ring("short-seg", 10, 64);
+    let f = std::fs::OpenOptions::new().write(true).open(shm_path(r.name())).unwrap();
+    f.set_len(400).unwrap();
+    let err = SharedBuffer::open(r.name()).unwrap_err();
+    assert!(matches!(err, Error::CorruptHeader { .. }), "{err:?}");
+}
+
+#[rstest]
+#[case::never_sized(0)]
+#[case::sized_but_never_initialised(4096)]
+fn a_segment_whose_creator_never_finished_is_not_initialized(#[case] len: u64) {
+    let name = unique("unfinished");
+    let _cleanup = Cleanup(name.clone());
+    std::fs::File::create(shm_path(&name)).unwrap().set_len(len).unwrap();
+    let err = SharedBuffer::open(&name).unwrap_err();
+    assert!(matches!(err, Error::NotInitialized { .. }), "{err:?}");
+}
+
+#[test]
+fn a_foreign_file_with_our_prefix_is_incompatible() {
+    let name = unique("foreign");
+    let _cleanup = Cleanup(name.clone());
+    std::fs::write(shm_path(&name), vec![0xA5u8; 4096]).unwrap();
+    let err = SharedBuffer::open(&name).unwrap_err();
+    assert!(matches!(err, Error::IncompatibleLayout { .. }), "{err:?}");
+}
+
+#[test]
+fn a_ring_opened_while_its_creator_initialises_it_waits_for_ready() {
+    // A segment at its final size with a pending header: `open` waits on
+    // init_state, and succeeds as soon as a valid header is published.
+    let name = unique("racing");
+    let model = ring("model", 3, 8);
+    let image = peek(model.name(), 0, 320 + 3 * 16);
+    let _cleanup = Cleanup(name.clone());
+    let mut pending = image.clone();
+    pending[12..16].copy_from_slice(&0u32.to_ne_bytes());
+    pending[0..8].fill(0);
+    std::fs::write(shm_path(&name), &pending).unwrap();
+    std::thread::scope(|s| {
+        let opener = s.spawn(|| SharedBuffer::open(&name));
+        // Publish like a creator: the identity fields, then init_state.
+        poke(&name, 0, &image[0..12]);
+        poke(&name, 16, &image[16..64]);
+        poke(&name, 12, &1u32.to_ne_bytes());
+        let o = opener.join().unwrap().expect("open after publish");
+        assert_eq!(o.capacity(), 3);
+    });
+}
+
+#[test]
+fn threads_sharing_handles_lose_and_duplicate_nothing() {
+    let r = ring("threads", 8, 16);
+    let per = 2000u32;
+    let got = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for p in 0..2u32 {
+            let r = &r;
+            s.spawn(move || {
+                for i in 0..per {
+                    let item = [p.to_le_bytes(), i.to_le_bytes()].concat();
+                    assert!(r.put_timeout(&item, Duration::from_secs(10)).unwrap());
+                }
+            });
+        }
+        for _ in 0..2 {
+            let (r, got) = (&r, &got);
+            s.spawn(move || {
+                let mut mine = Vec::new();
+                while let Some(item) = r.get_timeout(Duration::from_millis(500)).unwrap() {
+                    mine.push(item);
+                }
+                got.lock().unwrap().push(mine);
+            });
+        }
+    });
+    let got = got.into_inner().unwrap();
+    let mut all: Vec<(u32, u32)> = Vec::new();
+    for mine in &got {
+        let mut last = [None, None];
+        for item in mine {
+            let p = u32::from_le_bytes(item[0..4].try_into().unwrap());
+            let i = u32::from_le_bytes(item[4..8].try_into().unwrap());
+            assert!(last[p as usize] < Some(i), "producer {p} out of order");
+            last[p as usize] = Some(i);
+            all.push((p, i));
+        }
+    }
+    all.sort();
+    let want: Vec<(u32, u32)> = (0..2).flat_map(|p| (0..per).map(move |i| (p, i))).collect();
+    assert_eq!(all, want, "lost or duplicated items");
+}
+
+#[test]
+fn the_header_layout_is_pinned() {
+    insta::assert_snapshot!(shmring::layout::describe());
+}
+
+#[test]
+fn specs_layout_md_quotes_the_layout_table() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/layout.md"))
+        .expect("specs/layout.md");
+    assert!(
+        doc.contains(&shmring::layout::describe()),
+        "specs/layout.md does not quote layout::describe(); update it"
+    );
+}
