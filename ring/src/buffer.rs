@@ -158,7 +158,10 @@ fn wait_change(word: &AtomicU32, waiters: &AtomicU32, seen: u32, deadline: Deadl
 /// Whether process `pid` exists (signal 0 delivers nothing). A pid from
 /// another pid namespace, or one reused by a new process, reads as alive.
 pub fn pid_alive(pid: u32) -> bool {
-    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
         return false;
     };
     !matches!(
@@ -446,11 +449,7 @@ impl SharedBuffer {
     /// Checks a copied-out item against its stored CRC (outside the lock).
     fn verify(&self, seg: &Segment, data: &[u8], crc: u32, seq: u64) -> Result<()> {
         if item_crc(data) != crc {
-            seg.header()
-                .counters
-                .0
-                .corrupt_items
-                .fetch_add(1, Relaxed);
+            seg.header().counters.0.corrupt_items.fetch_add(1, Relaxed);
             return Err(self.corrupt(seq, "CRC32 mismatch"));
         }
         Ok(())

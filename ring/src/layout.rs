@@ -152,10 +152,14 @@ impl Geometry {
     pub fn new(capacity: u32, item_size: u32) -> Result<Self> {
         let bad = |reason: String| Err(Error::InvalidConfig { reason });
         if capacity == 0 || capacity > MAX_CAPACITY {
-            return bad(format!("capacity {capacity} is outside 1..={MAX_CAPACITY} items"));
+            return bad(format!(
+                "capacity {capacity} is outside 1..={MAX_CAPACITY} items"
+            ));
         }
         if item_size == 0 || item_size > MAX_ITEM_SIZE {
-            return bad(format!("item size {item_size} is outside 1..={MAX_ITEM_SIZE} bytes"));
+            return bad(format!(
+                "item size {item_size} is outside 1..={MAX_ITEM_SIZE} bytes"
+            ));
         }
         let stride = (SLOT_PREFIX as u64 + u64::from(item_size)).next_multiple_of(8);
         let total = HEADER_SIZE as u64 + stride * u64::from(capacity);
@@ -238,40 +242,112 @@ pub(crate) fn check_indices(head: u64, tail: u64, capacity: u32) -> Result<()> {
 pub fn describe() -> String {
     use std::mem::{offset_of, size_of};
     let mut rows: Vec<(usize, usize, &str)> = vec![
-        (offset_of!(Identity, magic), 8, "magic (u64) = b\"shmring\\0\""),
-        (offset_of!(Identity, layout_version), 4, "layout_version (u32) = 1"),
-        (offset_of!(Identity, init_state), 4, "init_state (u32 futex) 0 pending, 1 ready"),
+        (
+            offset_of!(Identity, magic),
+            8,
+            "magic (u64) = b\"shmring\\0\"",
+        ),
+        (
+            offset_of!(Identity, layout_version),
+            4,
+            "layout_version (u32) = 1",
+        ),
+        (
+            offset_of!(Identity, init_state),
+            4,
+            "init_state (u32 futex) 0 pending, 1 ready",
+        ),
         (offset_of!(Identity, capacity), 4, "capacity (u32, items)"),
         (offset_of!(Identity, item_size), 4, "item_size (u32, bytes)"),
-        (offset_of!(Identity, slot_stride), 4, "slot_stride (u32, bytes)"),
+        (
+            offset_of!(Identity, slot_stride),
+            4,
+            "slot_stride (u32, bytes)",
+        ),
         (offset_of!(Identity, flags), 4, "flags (u32) bit 0 persist"),
         (offset_of!(Identity, creator_pid), 4, "creator_pid (u32)"),
-        (offset_of!(Identity, slots_offset), 4, "slots_offset (u32) = 320"),
-        (offset_of!(Identity, segment_size), 8, "segment_size (u64, bytes)"),
-        (offset_of!(Identity, created_unix_ns), 8, "created_unix_ns (u64)"),
+        (
+            offset_of!(Identity, slots_offset),
+            4,
+            "slots_offset (u32) = 320",
+        ),
+        (
+            offset_of!(Identity, segment_size),
+            8,
+            "segment_size (u64, bytes)",
+        ),
+        (
+            offset_of!(Identity, created_unix_ns),
+            8,
+            "created_unix_ns (u64)",
+        ),
         (offset_of!(Identity, _reserved), 8, "reserved"),
     ];
     let lock = offset_of!(Header, lock);
-    rows.push((lock, size_of::<Line<LockLine>>(), "lock (pthread_mutex_t, robust, process-shared)"));
+    rows.push((
+        lock,
+        size_of::<Line<LockLine>>(),
+        "lock (pthread_mutex_t, robust, process-shared)",
+    ));
     let c = offset_of!(Header, consumer);
     rows.extend([
-        (c + offset_of!(ConsumerLine, head), 8, "head (u64, items consumed)"),
-        (c + offset_of!(ConsumerLine, get_seq), 4, "get_seq (u32 futex)"),
-        (c + offset_of!(ConsumerLine, put_waiters), 4, "put_waiters (u32)"),
+        (
+            c + offset_of!(ConsumerLine, head),
+            8,
+            "head (u64, items consumed)",
+        ),
+        (
+            c + offset_of!(ConsumerLine, get_seq),
+            4,
+            "get_seq (u32 futex)",
+        ),
+        (
+            c + offset_of!(ConsumerLine, put_waiters),
+            4,
+            "put_waiters (u32)",
+        ),
     ]);
     let p = offset_of!(Header, producer);
     rows.extend([
-        (p + offset_of!(ProducerLine, tail), 8, "tail (u64, items stored)"),
-        (p + offset_of!(ProducerLine, put_seq), 4, "put_seq (u32 futex)"),
-        (p + offset_of!(ProducerLine, get_waiters), 4, "get_waiters (u32)"),
+        (
+            p + offset_of!(ProducerLine, tail),
+            8,
+            "tail (u64, items stored)",
+        ),
+        (
+            p + offset_of!(ProducerLine, put_seq),
+            4,
+            "put_seq (u32 futex)",
+        ),
+        (
+            p + offset_of!(ProducerLine, get_waiters),
+            4,
+            "get_waiters (u32)",
+        ),
     ]);
     let k = offset_of!(Header, counters);
     rows.extend([
-        (k + offset_of!(Counters, full_refusals), 8, "full_refusals (u64)"),
+        (
+            k + offset_of!(Counters, full_refusals),
+            8,
+            "full_refusals (u64)",
+        ),
         (k + offset_of!(Counters, empty_gets), 8, "empty_gets (u64)"),
-        (k + offset_of!(Counters, corrupt_items), 8, "corrupt_items (u64)"),
-        (k + offset_of!(Counters, lock_recoveries), 8, "lock_recoveries (u64)"),
-        (k + offset_of!(Counters, last_recovery_pid), 4, "last_recovery_pid (u32)"),
+        (
+            k + offset_of!(Counters, corrupt_items),
+            8,
+            "corrupt_items (u64)",
+        ),
+        (
+            k + offset_of!(Counters, lock_recoveries),
+            8,
+            "lock_recoveries (u64)",
+        ),
+        (
+            k + offset_of!(Counters, last_recovery_pid),
+            4,
+            "last_recovery_pid (u32)",
+        ),
         (k + offset_of!(Counters, _reserved), 4, "reserved"),
     ]);
     let mut out = String::from("offset  size  field\n");

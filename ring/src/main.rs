@@ -14,7 +14,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "shmring", version, about = "Robust ring buffers in named shared memory")]
+#[command(
+    name = "shmring",
+    version,
+    about = "Robust ring buffers in named shared memory"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -258,8 +262,14 @@ fn stat(name: &str) -> Result<(), Failure> {
     let ring = SharedBuffer::open(name).map_err(|e| fail(name, e))?;
     let s = ring.stats().map_err(|e| fail(name, e))?;
     println!("ring            {name}");
-    println!("segment         /dev/shm/{OS_PREFIX}{name} ({} bytes)", s.segment_size);
-    println!("geometry        {} items x {} bytes", s.capacity, s.item_size);
+    println!(
+        "segment         /dev/shm/{OS_PREFIX}{name} ({} bytes)",
+        s.segment_size
+    );
+    println!(
+        "geometry        {} items x {} bytes",
+        s.capacity, s.item_size
+    );
     println!("fill            {} / {} items", s.len, s.capacity);
     println!("puts            {}", s.puts);
     println!("gets            {}", s.gets);
@@ -275,9 +285,16 @@ fn stat(name: &str) -> Result<(), Failure> {
             String::new()
         }
     );
-    println!("waiting         {} consumers, {} producers", s.waiting_consumers, s.waiting_producers);
+    println!(
+        "waiting         {} consumers, {} producers",
+        s.waiting_consumers, s.waiting_producers
+    );
     println!("persist         {}", if s.persist { "yes" } else { "no" });
-    println!("creator         pid {} ({})", s.creator_pid, creator_state(&s));
+    println!(
+        "creator         pid {} ({})",
+        s.creator_pid,
+        creator_state(&s)
+    );
     Ok(())
 }
 
@@ -289,7 +306,10 @@ fn ls() -> Result<(), Failure> {
         .filter_map(|f| f.strip_prefix(OS_PREFIX).map(str::to_owned))
         .collect();
     names.sort();
-    println!("{:<32} {:>9} {:>10} {:>9}  creator", "NAME", "CAPACITY", "ITEM_SIZE", "FILL");
+    println!(
+        "{:<32} {:>9} {:>10} {:>9}  creator",
+        "NAME", "CAPACITY", "ITEM_SIZE", "FILL"
+    );
     for name in names {
         match SharedBuffer::open_with_lock_timeout(&name, Duration::from_secs(1))
             .and_then(|r| r.stats())

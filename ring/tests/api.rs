@@ -72,7 +72,10 @@ fn invalid_geometry_is_refused_and_creates_nothing(#[case] capacity: u32, #[case
 #[case::large_item(2, 65536)]
 fn valid_geometry_is_accepted(#[case] capacity: u32, #[case] item_size: u32) {
     let r = ring("geom-ok", capacity, item_size);
-    assert_eq!((r.capacity(), r.item_size()), (capacity as usize, item_size as usize));
+    assert_eq!(
+        (r.capacity(), r.item_size()),
+        (capacity as usize, item_size as usize)
+    );
 }
 
 #[rstest]
@@ -140,8 +143,13 @@ fn an_item_of_exactly_item_size_fits_and_one_more_byte_is_refused() {
     r.put(b"before").unwrap();
     assert!(r.put(&[7u8; 16]).unwrap());
     let err = r.put(&[8u8; 17]).unwrap_err();
-    assert!(matches!(err, Error::TooLarge { len: 17, max: 16 }), "{err:?}");
-    let err = r.put_timeout(&[8u8; 1000], Duration::from_millis(10)).unwrap_err();
+    assert!(
+        matches!(err, Error::TooLarge { len: 17, max: 16 }),
+        "{err:?}"
+    );
+    let err = r
+        .put_timeout(&[8u8; 1000], Duration::from_millis(10))
+        .unwrap_err();
     assert!(matches!(err, Error::TooLarge { .. }));
     assert_eq!(r.len().unwrap(), 2, "the refused item changed the ring");
     assert_eq!(drain(&r), vec![b"before".to_vec(), vec![7u8; 16]]);
@@ -211,7 +219,10 @@ fn get_into_a_short_buffer_refuses_and_keeps_the_item() {
     r.put(b"0123456789").unwrap();
     let mut small = [0u8; 4];
     let err = r.get_into(&mut small).unwrap_err();
-    assert!(matches!(err, Error::BufferTooSmall { len: 4, needed: 10 }), "{err:?}");
+    assert!(
+        matches!(err, Error::BufferTooSmall { len: 4, needed: 10 }),
+        "{err:?}"
+    );
     assert_eq!(r.get().unwrap().as_deref(), Some(&b"0123456789"[..]));
 }
 
@@ -225,7 +236,17 @@ fn a_corrupted_item_is_reported_consumed_and_later_items_are_intact(#[case] firs
     }
     assert!(r.corrupt_oldest().unwrap());
     let err = r.get().unwrap_err();
-    assert!(matches!(err, Error::Corrupt { slot: 0, seq: 0, .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::Corrupt {
+                slot: 0,
+                seq: 0,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(drain(&r), vec![b"b".to_vec(), b"c".to_vec()]);
     assert_eq!(r.stats().unwrap().corrupt_items, 1);
 }
@@ -260,7 +281,11 @@ fn get_timeout_on_empty_waits_the_timeout_then_returns_none() {
     let r = ring("get-timeout", 2, 8);
     let t = Instant::now();
     assert_eq!(r.get_timeout(Duration::from_millis(150)).unwrap(), None);
-    assert!(t.elapsed() >= Duration::from_millis(150), "returned early: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(150),
+        "returned early: {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
@@ -269,7 +294,11 @@ fn put_timeout_on_full_waits_the_timeout_then_returns_false() {
     r.put(b"a").unwrap();
     let t = Instant::now();
     assert!(!r.put_timeout(b"b", Duration::from_millis(150)).unwrap());
-    assert!(t.elapsed() >= Duration::from_millis(150), "returned early: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(150),
+        "returned early: {:?}",
+        t.elapsed()
+    );
     assert_eq!(drain(&r), vec![b"a".to_vec()]);
 }
 
@@ -285,7 +314,10 @@ fn a_waiting_get_is_woken_by_a_put_from_another_thread() {
         let t = Instant::now();
         r.put(b"wake").unwrap();
         assert_eq!(waiter.join().unwrap().unwrap(), Some(b"wake".to_vec()));
-        assert!(t.elapsed() < Duration::from_secs(30), "woken only by its deadline");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "woken only by its deadline"
+        );
     });
 }
 
@@ -301,7 +333,10 @@ fn a_waiting_put_is_woken_by_a_get_from_another_thread() {
         let t = Instant::now();
         assert_eq!(r.get().unwrap(), Some(b"first".to_vec()));
         assert!(waiter.join().unwrap().unwrap());
-        assert!(t.elapsed() < Duration::from_secs(30), "woken only by its deadline");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "woken only by its deadline"
+        );
     });
     assert_eq!(drain(&r), vec![b"second".to_vec()]);
 }
@@ -316,7 +351,10 @@ fn the_lock_is_released_after_every_failed_operation() {
     assert!(other.put(b"ok").unwrap());
     assert!(!r.put(b"full").unwrap());
     assert_eq!(other.len().unwrap(), 1);
-    assert!(matches!(r.get_into(&mut [0u8; 1]), Err(Error::BufferTooSmall { .. })));
+    assert!(matches!(
+        r.get_into(&mut [0u8; 1]),
+        Err(Error::BufferTooSmall { .. })
+    ));
     assert_eq!(other.len().unwrap(), 1);
     r.corrupt_oldest().unwrap();
     assert!(matches!(r.get(), Err(Error::Corrupt { .. })));
@@ -341,11 +379,17 @@ fn the_creators_close_removes_the_name_and_an_openers_does_not() {
     let mut r = ring("lifecycle", 2, 8);
     let mut o = SharedBuffer::open(r.name()).unwrap();
     o.close().unwrap();
-    assert!(shm_path(r.name()).exists(), "an opener's close removed the ring");
+    assert!(
+        shm_path(r.name()).exists(),
+        "an opener's close removed the ring"
+    );
     let again = SharedBuffer::open(r.name()).unwrap();
     r.close().unwrap();
     assert!(!shm_path(r.name()).exists());
-    assert!(matches!(SharedBuffer::open(r.name()), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        SharedBuffer::open(r.name()),
+        Err(Error::NotFound { .. })
+    ));
     // A handle still attached keeps working on its mapping.
     assert!(again.put(b"late").unwrap());
 }
@@ -359,7 +403,10 @@ fn a_persistent_ring_outlives_its_creator_until_removed() {
     assert!(o.stats().unwrap().persist);
     drop(o);
     SharedBuffer::remove(&name).unwrap();
-    assert!(matches!(SharedBuffer::remove(&name), Err(Error::NotFound { .. })));
+    assert!(matches!(
+        SharedBuffer::remove(&name),
+        Err(Error::NotFound { .. })
+    ));
 }
 
 #[rstest]
@@ -371,7 +418,11 @@ fn segments_get_exactly_the_configured_mode(#[case] mode: Option<u32>, #[case] w
         config = config.mode(m);
     }
     let r = SharedBuffer::create(&unique("mode"), config).unwrap();
-    let got = std::fs::metadata(shm_path(r.name())).unwrap().permissions().mode() & 0o777;
+    let got = std::fs::metadata(shm_path(r.name()))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(got, want);
 }
 
@@ -393,7 +444,11 @@ fn a_mode_outside_0o777_is_refused() {
 #[case::stride_changed(24, &8u32.to_ne_bytes(), "header")]
 #[case::slots_offset_changed(36, &0u32.to_ne_bytes(), "header")]
 #[case::segment_size_changed(40, &1u64.to_ne_bytes(), "header")]
-fn a_corrupt_header_is_refused_on_open(#[case] offset: u64, #[case] bytes: &[u8], #[case] kind: &str) {
+fn a_corrupt_header_is_refused_on_open(
+    #[case] offset: u64,
+    #[case] bytes: &[u8],
+    #[case] kind: &str,
+) {
     let r = ring("hostile", 10, 64);
     poke(r.name(), offset, bytes);
     let err = SharedBuffer::open(r.name()).unwrap_err();
@@ -423,7 +478,10 @@ fn corrupt_indices_make_operations_fail_not_overrun(#[case] head: u64, #[case] t
 #[test]
 fn a_segment_shorter_than_its_geometry_is_refused() {
     let r = ring("short-seg", 10, 64);
-    let f = std::fs::OpenOptions::new().write(true).open(shm_path(r.name())).unwrap();
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(shm_path(r.name()))
+        .unwrap();
     f.set_len(400).unwrap();
     let err = SharedBuffer::open(r.name()).unwrap_err();
     assert!(matches!(err, Error::CorruptHeader { .. }), "{err:?}");
@@ -435,7 +493,10 @@ fn a_segment_shorter_than_its_geometry_is_refused() {
 fn a_segment_whose_creator_never_finished_is_not_initialized(#[case] len: u64) {
     let name = unique("unfinished");
     let _cleanup = Cleanup(name.clone());
-    std::fs::File::create(shm_path(&name)).unwrap().set_len(len).unwrap();
+    std::fs::File::create(shm_path(&name))
+        .unwrap()
+        .set_len(len)
+        .unwrap();
     let err = SharedBuffer::open(&name).unwrap_err();
     assert!(matches!(err, Error::NotInitialized { .. }), "{err:?}");
 }

@@ -1,1 +1,85 @@
-//! placeholder
+//! Support for the cross-crate, multi-process tests: spawning `ring-actor`
+//! processes and cleaning up after them, also when a test fails.
+
+use std::io::{BufRead, BufReader, Lines};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A ring name unique to this process and call, prefixed with `tag`.
+pub fn unique(tag: &str) -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "mp-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Removes a ring's name when dropped, also when the test fails.
+pub struct Cleanup(pub String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let _ = shmring::SharedBuffer::remove(&self.0);
+    }
+}
+
+/// A child process that is SIGKILLed and reaped when dropped.
+pub struct Actor {
+    child: Child,
+    lines: Option<Lines<BufReader<ChildStdout>>>,
+}
+
+impl Actor {
+    /// Starts `exe` with `args`, stdout piped, stderr inherited.
+    pub fn spawn(exe: &str, args: &[&str]) -> Actor {
+        let mut child = Command::new(exe)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {exe}: {e}"));
+        let lines = child.stdout.take().map(|s| BufReader::new(s).lines());
+        Actor { child, lines }
+    }
+
+    /// The child's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next line the child prints; panics at end of output.
+    pub fn next_line(&mut self) -> String {
+        self.lines
+            .as_mut()
+            .and_then(|l| l.next())
+            .expect("actor ended its output")
+            .expect("read actor output")
+    }
+
+    /// Every remaining line, then the exit code (None if killed by a signal).
+    pub fn finish(mut self) -> (Vec<String>, Option<i32>) {
+        let lines = self
+            .lines
+            .take()
+            .map(|l| l.map_while(Result::ok).collect())
+            .unwrap_or_default();
+        let status = self.child.wait().expect("wait");
+        (lines, status.code())
+    }
+
+    /// SIGKILLs the child and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Actor {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

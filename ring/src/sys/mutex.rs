@@ -46,7 +46,9 @@ pub enum LockError {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-compile_error!("shmring needs Linux with glibc (robust process-shared mutexes, pthread_mutex_clocklock)");
+compile_error!(
+    "shmring needs Linux with glibc (robust process-shared mutexes, pthread_mutex_clocklock)"
+);
 
 extern "C" {
     // glibc >= 2.30; the libc crate does not bind it yet.
@@ -98,8 +100,7 @@ impl RawMutex {
         // SAFETY: the mutex was initialised by the creator before the header
         // was published (init_state READY, read with Acquire by every opener),
         // and the mapping outlives `self`.
-        let rc =
-            unsafe { pthread_mutex_clocklock(self.0.get(), libc::CLOCK_MONOTONIC, &abstime) };
+        let rc = unsafe { pthread_mutex_clocklock(self.0.get(), libc::CLOCK_MONOTONIC, &abstime) };
         match rc {
             0 => Ok(Acquired::Clean),
             libc::EOWNERDEAD => Ok(Acquired::OwnerDied),

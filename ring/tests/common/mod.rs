@@ -6,7 +6,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// A ring name unique to this process and call, prefixed with `tag`.
 pub fn unique(tag: &str) -> String {
     static N: AtomicU32 = AtomicU32::new(0);
-    format!("t-{tag}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "t-{tag}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 /// Path of a ring's segment file.

@@ -1,0 +1,197 @@
+//! Producer and consumer processes on one ring: wake-ups across processes,
+//! timeouts, concurrency without loss or duplication, and SIGKILL inside
+//! the critical section.
+
+use ringspec_tests::{unique, Actor, Cleanup};
+use rstest::rstest;
+use shmring::{Config, Error, SharedBuffer};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const ACTOR: &str = env!("CARGO_BIN_EXE_ring-actor");
+
+fn create(tag: &str, capacity: u32, item_size: u32) -> SharedBuffer {
+    let config = Config::new(capacity, item_size).lock_timeout(Duration::from_secs(1));
+    SharedBuffer::create(&unique(tag), config).expect("create")
+}
+
+fn drain(r: &SharedBuffer) -> Vec<String> {
+    std::iter::from_fn(|| r.get().expect("get"))
+        .map(|b| String::from_utf8(b).expect("utf8"))
+        .collect()
+}
+
+/// Waits (by polling the ring's own counter, bounded) until `n` consumers
+/// sleep on the ring.
+fn until_consumers_wait(r: &SharedBuffer, n: u32) {
+    for _ in 0..10_000_000 {
+        if r.stats().unwrap().waiting_consumers >= n {
+            return;
+        }
+        std::thread::yield_now();
+    }
+    panic!("consumer never started waiting");
+}
+
+#[test]
+fn a_get_waiting_in_another_process_is_woken_by_a_put() {
+    let r = create("wake", 2, 16);
+    let mut consumer = Actor::spawn(ACTOR, &["get-wait", r.name(), "30000"]);
+    until_consumers_wait(&r, 1);
+    r.put(b"hello").unwrap();
+    assert_eq!(consumer.next_line(), "item hello");
+    let elapsed: u64 = consumer.next_line()["elapsed_ms ".len()..].parse().unwrap();
+    assert!(elapsed < 30_000, "woken only by its deadline");
+}
+
+#[test]
+fn a_get_waiting_in_another_process_times_out_to_none() {
+    let r = create("timeout", 2, 16);
+    let consumer = Actor::spawn(ACTOR, &["get-wait", r.name(), "200"]);
+    let (lines, code) = consumer.finish();
+    assert_eq!(code, Some(0));
+    assert_eq!(lines[0], "none");
+    let elapsed: u64 = lines[1]["elapsed_ms ".len()..].parse().unwrap();
+    assert!(elapsed >= 200, "returned before its timeout: {elapsed} ms");
+}
+
+#[test]
+fn a_producer_process_waits_while_full_and_times_out() {
+    let r = create("full-wait", 2, 16);
+    // Three items into two slots with nobody consuming: the third put waits
+    // 200 ms and gives up (exit 3), having stored exactly two.
+    let (_, code) = Actor::spawn(ACTOR, &["produce", r.name(), "0", "3", "200"]).finish();
+    assert_eq!(code, Some(3));
+    assert_eq!(drain(&r), ["0:0", "0:1"]);
+}
+
+/// P producer processes and C consumer processes through a small ring:
+/// every item arrives exactly once, and each consumer sees each producer's
+/// items in order.
+#[rstest]
+#[case::one_to_one(1, 1, 4, 3000)]
+#[case::three_to_two(3, 2, 8, 2000)]
+#[case::two_to_three_capacity_one(2, 3, 1, 500)]
+fn producers_and_consumers_in_separate_processes(
+    #[case] producers: u32,
+    #[case] consumers: u32,
+    #[case] capacity: u32,
+    #[case] per_producer: u32,
+) {
+    let r = create("mpmc", capacity, 32);
+    let cons: Vec<Actor> = (0..consumers)
+        .map(|_| Actor::spawn(ACTOR, &["consume", r.name(), "20000"]))
+        .collect();
+    let prods: Vec<Actor> = (0..producers)
+        .map(|p| {
+            let (p, n) = (p.to_string(), per_producer.to_string());
+            Actor::spawn(ACTOR, &["produce", r.name(), &p, &n, "20000"])
+        })
+        .collect();
+    for p in prods {
+        assert_eq!(p.finish().1, Some(0), "a producer failed");
+    }
+    // FIFO puts the stop items behind every data item.
+    for _ in 0..consumers {
+        assert!(r.put_timeout(b"stop", Duration::from_secs(20)).unwrap());
+    }
+    let mut seen: BTreeMap<(u32, u32), u32> = BTreeMap::new();
+    for c in cons {
+        let (lines, code) = c.finish();
+        assert_eq!(code, Some(0), "a consumer failed");
+        let mut last: BTreeMap<u32, u32> = BTreeMap::new();
+        for line in lines {
+            let (p, s) = line.split_once(':').expect("P:SEQ");
+            let (p, s): (u32, u32) = (p.parse().unwrap(), s.parse().unwrap());
+            if let Some(prev) = last.insert(p, s) {
+                assert!(prev < s, "producer {p}: {s} after {prev}");
+            }
+            *seen.entry((p, s)).or_default() += 1;
+        }
+    }
+    let dups: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dups.is_empty(), "duplicated: {dups:?}");
+    let expected = (producers * per_producer) as usize;
+    assert_eq!(seen.len(), expected, "lost {} items", expected - seen.len());
+    assert_eq!(r.len().unwrap(), 0);
+}
+
+/// SIGKILL at a pause point inside the critical section, then the
+/// survivors (this process, lock timeout 1 s) carry on.
+#[rstest]
+#[case::put_before_its_commit("put-half-written", "put", &["a", "b"])]
+#[case::put_after_its_commit("put-committed", "put", &["a", "b", "crash-item"])]
+#[case::get_before_its_commit("get-copied", "get", &["a", "b"])]
+fn a_process_killed_holding_the_lock_is_recovered_from(
+    #[case] point: &str,
+    #[case] op: &str,
+    #[case] want: &[&str],
+) {
+    let r = create("crash", 4, 64);
+    r.put(b"a").unwrap();
+    r.put(b"b").unwrap();
+    let mut victim = Actor::spawn(ACTOR, &["pause", r.name(), point, op, "crash-item"]);
+    assert_eq!(victim.next_line(), "paused");
+    victim.kill();
+    // The lock is held by a dead process now; with a 1 s lock timeout,
+    // LockTimeout here would mean no recovery.
+    assert!(r.put(b"c").unwrap(), "survivor could not put");
+    let mut want: Vec<String> = want.iter().map(|s| s.to_string()).collect();
+    want.push("c".into());
+    assert_eq!(
+        drain(&r),
+        want,
+        "an acknowledged item was lost, or a torn one delivered"
+    );
+    let s = r.stats().unwrap();
+    assert_eq!(s.lock_recoveries, 1);
+    assert_eq!(s.last_recovery_pid, std::process::id());
+    assert_eq!(s.corrupt_items, 0);
+}
+
+#[test]
+fn a_consumer_asleep_when_the_producer_dies_after_committing_gets_the_item() {
+    let r = create("crash-wake", 2, 64);
+    let mut consumer = Actor::spawn(ACTOR, &["get-wait", r.name(), "30000"]);
+    until_consumers_wait(&r, 1);
+    let mut victim = Actor::spawn(
+        ACTOR,
+        &["pause", r.name(), "put-committed", "put", "last-words"],
+    );
+    assert_eq!(victim.next_line(), "paused");
+    victim.kill();
+    assert_eq!(consumer.next_line(), "item last-words");
+    let elapsed: u64 = consumer.next_line()["elapsed_ms ".len()..].parse().unwrap();
+    assert!(elapsed < 30_000, "the consumer slept until its deadline");
+}
+
+#[test]
+fn a_live_process_holding_the_lock_makes_others_time_out_not_hang() {
+    let r = create("stuck", 2, 64);
+    let mut holder = Actor::spawn(ACTOR, &["pause", r.name(), "put-half-written", "put", "x"]);
+    assert_eq!(holder.next_line(), "paused");
+    let err = r.put(b"y").unwrap_err();
+    assert!(
+        matches!(err, Error::LockTimeout { waited_ms: 1000 }),
+        "{err:?}"
+    );
+    holder.kill();
+    assert!(r.put(b"y").unwrap());
+    assert_eq!(drain(&r), ["y"]);
+}
+
+#[test]
+fn a_ring_whose_creator_was_killed_still_opens_and_works_and_is_flagged() {
+    let name = unique("orphan");
+    let _cleanup = Cleanup(name.clone());
+    let mut creator = Actor::spawn(ACTOR, &["create", &name, "3", "8"]);
+    assert_eq!(creator.next_line(), "created");
+    let pid = creator.pid();
+    creator.kill();
+    let r = SharedBuffer::open(&name).expect("open orphan");
+    assert!(r.put(b"z").unwrap());
+    let s = r.stats().unwrap();
+    assert_eq!(s.creator_pid, pid);
+    assert!(!shmring::pid_alive(pid));
+    SharedBuffer::remove(&name).unwrap();
+}
