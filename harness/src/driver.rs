@@ -1,0 +1,381 @@
+//! Turn a Rust ring into a driver in a few lines: implement [`Ring`] for a
+//! handle and [`Implementation`] for the type that makes handles, then call
+//! [`serve_stdio`].
+//!
+//! ```no_run
+//! use ringcheck::driver::{serve_stdio, DriverError, Implementation, Ring};
+//! use ringcheck::protocol::Feature;
+//! # struct MyRing;
+//! # impl Ring for MyRing {
+//! #   fn put(&self, _: &[u8]) -> Result<bool, DriverError> { Ok(true) }
+//! #   fn get(&self) -> Result<Option<Vec<u8>>, DriverError> { Ok(None) }
+//! #   fn len(&self) -> Result<u64, DriverError> { Ok(0) }
+//! #   fn close(&mut self) -> Result<(), DriverError> { Ok(()) }
+//! # }
+//! struct Mine;
+//! impl Implementation for Mine {
+//!     type Ring = MyRing;
+//!     fn name(&self) -> String { "my-ring 0.1".into() }
+//!     fn features(&self) -> Vec<Feature> { vec![Feature::Batch] }
+//!     fn create(&self, name: &str, capacity: u64, item_size: u64) -> Result<MyRing, DriverError> {
+//!         # let _ = (name, capacity, item_size);
+//!         Ok(MyRing)
+//!     }
+//!     fn open(&self, name: &str) -> Result<(MyRing, u64, u64), DriverError> {
+//!         # let _ = name;
+//!         Ok((MyRing, 10, 64))
+//!     }
+//! }
+//! fn main() -> std::process::ExitCode { serve_stdio(&Mine) }
+//! ```
+//!
+//! `serve` handles the framing, ids, `hello`, `batch` (with `t0`/`t1`
+//! timestamps), `parallel` (one scoped thread per op list), `close` and
+//! `exit`; a malformed request gets an `invalid` failure, never a crash.
+
+use crate::protocol::{
+    failure, monotonic_ns, success, ErrorCode, Feature, Op, Payload, PROTOCOL_VERSION,
+};
+use serde_json::{Map, Value};
+use std::io::{self, BufRead, Write};
+use std::time::Duration;
+
+/// A failure to report: a protocol error code and a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DriverError {
+    /// The protocol error code.
+    pub code: ErrorCode,
+    /// Human-readable detail.
+    pub message: String,
+}
+
+impl DriverError {
+    /// A failure with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        DriverError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// An `unsupported` failure for `op`.
+    pub fn unsupported(op: &str) -> Self {
+        DriverError::new(ErrorCode::Unsupported, format!("{op} is not implemented"))
+    }
+}
+
+/// One attached ring. Methods take `&self` because `parallel` calls them
+/// from several threads at once; an implementation without `parallel` may
+/// still rely on the driver loop calling them one at a time.
+pub trait Ring: Send + Sync {
+    /// Stores `data` unless full; `Ok(false)` iff full.
+    fn put(&self, data: &[u8]) -> Result<bool, DriverError>;
+    /// Takes the oldest item; `Ok(None)` iff empty.
+    fn get(&self) -> Result<Option<Vec<u8>>, DriverError>;
+    /// Items stored now.
+    fn len(&self) -> Result<u64, DriverError>;
+    /// Detaches; the creator's close removes the name.
+    fn close(&mut self) -> Result<(), DriverError>;
+    /// [`put`](Self::put), waiting up to `timeout` for space (feature
+    /// `blocking`).
+    fn put_wait(&self, data: &[u8], timeout: Duration) -> Result<bool, DriverError> {
+        let _ = (data, timeout);
+        Err(DriverError::unsupported("put_wait"))
+    }
+    /// [`get`](Self::get), waiting up to `timeout` for an item (feature
+    /// `blocking`).
+    fn get_wait(&self, timeout: Duration) -> Result<Option<Vec<u8>>, DriverError> {
+        let _ = timeout;
+        Err(DriverError::unsupported("get_wait"))
+    }
+    /// Flips one bit of the oldest item as stored (feature `corrupt`);
+    /// `invalid` on an empty ring.
+    fn corrupt(&self) -> Result<(), DriverError> {
+        Err(DriverError::unsupported("corrupt"))
+    }
+}
+
+/// A ring implementation: how to create and open rings, and what it
+/// declares in `hello`.
+pub trait Implementation {
+    /// The handle type.
+    type Ring: Ring;
+    /// The `impl` string of `hello` (name and version).
+    fn name(&self) -> String;
+    /// The features declared in `hello`. `batch` and `parallel` are served
+    /// by [`serve`] itself; declare them to let the harness use them.
+    fn features(&self) -> Vec<Feature>;
+    /// Creates and owns the ring `name`.
+    fn create(&self, name: &str, capacity: u64, item_size: u64) -> Result<Self::Ring, DriverError>;
+    /// Attaches to the ring `name`; returns the handle, capacity and item
+    /// size.
+    fn open(&self, name: &str) -> Result<(Self::Ring, u64, u64), DriverError>;
+}
+
+/// Serves `imp` on this process's stdin and stdout until `exit` or EOF.
+/// Returns exit code 0, or 1 if stdout broke.
+pub fn serve_stdio<I: Implementation>(imp: &I) -> std::process::ExitCode {
+    let stdin = io::stdin().lock();
+    let stdout = io::stdout().lock();
+    match serve(imp, stdin, stdout) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("driver: {e}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
+
+/// The driver loop: one response line per request line, flushed, in order.
+///
+/// # Errors
+/// Only I/O errors of `output` (or `input`); protocol errors are answered.
+pub fn serve<I: Implementation>(
+    imp: &I,
+    input: impl BufRead,
+    mut output: impl Write,
+) -> io::Result<()> {
+    let mut state = State::<I::Ring> {
+        rings: Vec::new(),
+        current: None,
+    };
+    for line in input.lines() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (id, reply, exit) = handle_line(imp, &mut state, &line);
+        let mut obj = Map::new();
+        obj.insert("id".into(), id);
+        obj.extend(reply);
+        serde_json::to_writer(&mut output, &Value::Object(obj))?;
+        output.write_all(b"\n")?;
+        output.flush()?;
+        if exit {
+            break;
+        }
+    }
+    for mut ring in state.rings.drain(..) {
+        let _ = ring.close();
+    }
+    Ok(())
+}
+
+struct State<R> {
+    /// Every ring attached so far; kept open until exit so that a second
+    /// `create` or `open` does not detach (and remove) the first.
+    rings: Vec<R>,
+    /// Index of the ring ops apply to; `None` before any attach or after
+    /// `close`.
+    current: Option<usize>,
+}
+
+fn handle_line<I: Implementation>(
+    imp: &I,
+    state: &mut State<I::Ring>,
+    line: &str,
+) -> (Value, Map<String, Value>, bool) {
+    let value: Value = match serde_json::from_str(line) {
+        Ok(v) => v,
+        Err(e) => {
+            let msg = format!("request is not JSON: {e}");
+            return (Value::Null, failure(ErrorCode::Invalid, &msg), false);
+        }
+    };
+    let id = value.get("id").cloned().unwrap_or(Value::Null);
+    if !id.is_u64() {
+        let msg = "request has no u64 \"id\"";
+        return (id, failure(ErrorCode::Invalid, msg), false);
+    }
+    let op = match parse_op(&value) {
+        Ok(op) => op,
+        Err(reply) => return (id, reply, false),
+    };
+    let exit = op == Op::Exit;
+    let reply = match run_top(imp, state, &op) {
+        Ok(results) => success(results),
+        Err(e) => failure(e.code, &e.message),
+    };
+    (id, reply, exit)
+}
+
+const OPS: [&str; 13] = [
+    "hello", "create", "open", "put", "get", "put_wait", "get_wait", "len", "corrupt", "batch",
+    "parallel", "close", "exit",
+];
+
+/// Parses one op object, answering `unsupported` for an unknown op name and
+/// `invalid` for missing or ill-typed arguments.
+fn parse_op(value: &Value) -> Result<Op, Map<String, Value>> {
+    let name = value.get("op").and_then(Value::as_str).unwrap_or("");
+    if !OPS.contains(&name) {
+        let msg = format!("unknown op {name:?}");
+        return Err(failure(ErrorCode::Unsupported, &msg));
+    }
+    serde_json::from_value::<Op>(value.clone()).map_err(|e| {
+        let msg = format!("bad arguments for {name}: {e}");
+        failure(ErrorCode::Invalid, &msg)
+    })
+}
+
+fn run_top<I: Implementation>(
+    imp: &I,
+    state: &mut State<I::Ring>,
+    op: &Op,
+) -> Result<Map<String, Value>, DriverError> {
+    match op {
+        Op::Hello => {
+            let mut m = Map::new();
+            m.insert("impl".into(), imp.name().into());
+            m.insert("protocol".into(), PROTOCOL_VERSION.into());
+            let features: Vec<Value> = imp
+                .features()
+                .iter()
+                .map(|f| Value::from(f.as_str()))
+                .collect();
+            m.insert("features".into(), Value::Array(features));
+            Ok(m)
+        }
+        Op::Create {
+            name,
+            capacity,
+            item_size,
+        } => {
+            check_name(name)?;
+            if *capacity == 0 || *item_size == 0 {
+                return Err(DriverError::new(
+                    ErrorCode::Invalid,
+                    "capacity and item_size must be >= 1",
+                ));
+            }
+            let ring = imp.create(name, *capacity, *item_size)?;
+            state.rings.push(ring);
+            state.current = Some(state.rings.len() - 1);
+            Ok(Map::new())
+        }
+        Op::Open { name } => {
+            check_name(name)?;
+            let (ring, capacity, item_size) = imp.open(name)?;
+            state.rings.push(ring);
+            state.current = Some(state.rings.len() - 1);
+            let mut m = Map::new();
+            m.insert("capacity".into(), capacity.into());
+            m.insert("item_size".into(), item_size.into());
+            Ok(m)
+        }
+        Op::Close => {
+            let i = state
+                .current
+                .take()
+                .ok_or_else(|| DriverError::new(ErrorCode::Closed, "no ring is attached"))?;
+            state.rings[i].close()
+        }
+        .map(|()| Map::new()),
+        Op::Exit => Ok(Map::new()),
+        Op::Batch { ops } => {
+            let ring = current(state)?;
+            Ok(batch_results(ring, ops))
+        }
+        Op::Parallel { threads } => {
+            let ring = current(state)?;
+            let lists: Vec<Value> = std::thread::scope(|s| {
+                let handles: Vec<_> = threads
+                    .iter()
+                    .map(|ops| s.spawn(move || batch_results(ring, ops)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .map(|m| m.get("results").cloned().unwrap_or(Value::Null))
+                            .unwrap_or(Value::Null)
+                    })
+                    .collect()
+            });
+            let mut m = Map::new();
+            m.insert("results".into(), Value::Array(lists));
+            Ok(m)
+        }
+        ring_op => ring_op_results(current(state)?, ring_op),
+    }
+}
+
+fn check_name(name: &str) -> Result<(), DriverError> {
+    if name.is_empty() || name.contains('/') {
+        return Err(DriverError::new(
+            ErrorCode::Invalid,
+            format!("invalid ring name {name:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn current<R>(state: &State<R>) -> Result<&R, DriverError> {
+    match state.current {
+        Some(i) => Ok(&state.rings[i]),
+        None if state.rings.is_empty() => Err(DriverError::new(
+            ErrorCode::Invalid,
+            "no ring attached: create or open one first",
+        )),
+        None => Err(DriverError::new(ErrorCode::Closed, "the ring was closed")),
+    }
+}
+
+/// Runs `ops` back to back; each result carries `t0` and `t1`.
+fn batch_results<R: Ring>(ring: &R, ops: &[Op]) -> Map<String, Value> {
+    let results: Vec<Value> = ops
+        .iter()
+        .map(|op| {
+            let t0 = monotonic_ns();
+            let r = ring_op_results(ring, op);
+            let t1 = monotonic_ns();
+            let mut obj = match r {
+                Ok(results) => success(results),
+                Err(e) => failure(e.code, &e.message),
+            };
+            obj.insert("t0".into(), t0.into());
+            obj.insert("t1".into(), t1.into());
+            Value::Object(obj)
+        })
+        .collect();
+    let mut m = Map::new();
+    m.insert("results".into(), Value::Array(results));
+    m
+}
+
+fn data_value(item: Option<Vec<u8>>) -> Value {
+    item.map_or(Value::Null, |b| Value::String(Payload::encode(&b)))
+}
+
+/// An op on the attached ring; lifecycle ops are refused inside `batch`
+/// and `parallel`.
+fn ring_op_results<R: Ring>(ring: &R, op: &Op) -> Result<Map<String, Value>, DriverError> {
+    let mut m = Map::new();
+    match op {
+        Op::Put { data } => {
+            m.insert("stored".into(), ring.put(&data.0)?.into());
+        }
+        Op::Get => {
+            m.insert("data".into(), data_value(ring.get()?));
+        }
+        Op::PutWait { data, timeout_ms } => {
+            let stored = ring.put_wait(&data.0, Duration::from_millis(*timeout_ms))?;
+            m.insert("stored".into(), stored.into());
+        }
+        Op::GetWait { timeout_ms } => {
+            let item = ring.get_wait(Duration::from_millis(*timeout_ms))?;
+            m.insert("data".into(), data_value(item));
+        }
+        Op::Len => {
+            m.insert("len".into(), ring.len()?.into());
+        }
+        Op::Corrupt => ring.corrupt()?,
+        other => {
+            return Err(DriverError::new(
+                ErrorCode::Invalid,
+                format!("{} is not allowed inside batch or parallel", other.name()),
+            ))
+        }
+    }
+    Ok(m)
+}
