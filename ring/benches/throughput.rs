@@ -90,9 +90,9 @@ impl Plan {
         Plan {
             batch: 10_000,
             warm_up: Duration::from_secs(1),
-            measurement: Duration::from_secs(3),
+            measurement: Duration::from_secs(5),
             summary_items: 1_000_000,
-            summary_runs: 3,
+            summary_runs: 5,
             python_items: 100_000,
             python_runs: 3,
             round_trips: 20_000,
@@ -396,21 +396,6 @@ impl Kid {
         })
     }
 
-    /// Waits for the next line, which must start with `word`.
-    fn expect(&mut self, word: &str) -> Result<String, String> {
-        match self.lines.recv_timeout(STALL) {
-            Ok(line) if line.split_whitespace().next() == Some(word) => Ok(line),
-            Ok(line) => Err(format!("{}: expected {word:?}, got {line:?}", self.what)),
-            Err(RecvTimeoutError::Timeout) => {
-                Err(format!("{}: no {word:?} within {STALL:?}", self.what))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                let status = self.child.wait();
-                Err(format!("{}: ended before {word:?} ({status:?})", self.what))
-            }
-        }
-    }
-
     fn go(&mut self) -> Result<(), String> {
         let stdin = self.stdin.as_mut().ok_or("stdin already closed")?;
         stdin
@@ -446,6 +431,37 @@ impl Drop for Kid {
     }
 }
 
+/// Waits for the next line of `kids[i]`, which must start with `word`.
+/// Meanwhile any child that exits with a failure ends the wait at once: the
+/// others would otherwise block on the ring until their own timeouts.
+fn expect(kids: &mut [Kid], i: usize, word: &str) -> Result<String, String> {
+    let deadline = Instant::now() + STALL;
+    loop {
+        match kids[i].lines.recv_timeout(Duration::from_millis(50)) {
+            Ok(line) if line.split_whitespace().next() == Some(word) => return Ok(line),
+            Ok(line) => return Err(format!("{}: expected {word:?}, got {line:?}", kids[i].what)),
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = kids[i].child.wait();
+                return Err(format!(
+                    "{}: ended before {word:?} ({status:?})",
+                    kids[i].what
+                ));
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+        }
+        for kid in kids.iter_mut() {
+            if let Ok(Some(status)) = kid.child.try_wait() {
+                if !status.success() {
+                    return Err(format!("{} failed ({status})", kid.what));
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("{}: no {word:?} within {STALL:?}", kids[i].what));
+        }
+    }
+}
+
 /// A ring name no other run uses: pid plus a counter.
 fn ring_name(tag: &str) -> String {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -468,28 +484,27 @@ fn shm_run(shape: Shape, items: u64) -> Result<Duration, String> {
     // Declared before the children, so dropped after them: on an error the
     // children are dead before the segment is removed.
     let ring = create(&name, shape.capacity)?;
-    let mut consumers = (0..shape.consumers)
-        .map(|i| {
-            let args = [name.clone(), shape.producers.to_string()];
-            Kid::spawn(format!("consumer {i}"), "consumer", &args)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut producers = (0..shape.producers)
-        .map(|k| {
-            let n = share(items, shape.producers, k);
-            let args = [name.clone(), k.to_string(), n.to_string()];
-            Kid::spawn(format!("producer {k}"), "producer", &args)
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    for kid in consumers.iter_mut().chain(producers.iter_mut()) {
-        kid.expect("ready")?;
+    // Consumers first: indices 0..consumers, then the producers.
+    let c = shape.consumers as usize;
+    let mut kids = Vec::with_capacity(c + shape.producers as usize);
+    for i in 0..shape.consumers {
+        let args = [name.clone(), shape.producers.to_string()];
+        kids.push(Kid::spawn(format!("consumer {i}"), "consumer", &args)?);
+    }
+    for k in 0..shape.producers {
+        let n = share(items, shape.producers, k);
+        let args = [name.clone(), k.to_string(), n.to_string()];
+        kids.push(Kid::spawn(format!("producer {k}"), "producer", &args)?);
+    }
+    for i in 0..kids.len() {
+        expect(&mut kids, i, "ready")?;
     }
     let start = Instant::now();
-    for kid in consumers.iter_mut().chain(producers.iter_mut()) {
+    for kid in &mut kids {
         kid.go()?;
     }
-    for kid in &mut producers {
-        kid.expect("done")?;
+    for i in c..kids.len() {
+        expect(&mut kids, i, "done")?;
     }
     // The ring is FIFO, so empty items put after every producer finished
     // come after every real item; a consumer stops at the first it takes,
@@ -500,13 +515,13 @@ fn shm_run(shape: Shape, items: u64) -> Result<Duration, String> {
         }
     }
     let mut tally = Tally::new(shape.producers);
-    for kid in &mut consumers {
-        let line = kid.expect("done")?;
+    for i in 0..c {
+        let line = expect(&mut kids, i, "done")?;
         tally.add_report(&line)?;
     }
     let elapsed = start.elapsed();
     tally.check(items)?;
-    for kid in consumers.into_iter().chain(producers) {
+    for kid in kids {
         kid.finish()?;
     }
     let left = ring.len().map_err(|e| e.to_string())?;
@@ -638,7 +653,9 @@ fn queue_run(producers: u32, consumers: u32, items: u64) -> Result<Duration, Str
 }
 
 /// One-way latencies (half of each round trip), sorted, ns: this process
-/// puts an item on one ring and a pong child echoes it on another.
+/// puts an item on one ring and a pong child echoes it on another. Expect
+/// two modes: a waiter still in its short spin sees the item within a cache
+/// line transfer, one already asleep on the futex needs a kernel wake-up.
 fn latency_run(round_trips: usize) -> Result<Vec<u64>, String> {
     let (ping_name, pong_name) = (ring_name("ping"), ring_name("pong"));
     let ping = create(&ping_name, SHM_1P1C.capacity)?;
@@ -648,8 +665,8 @@ fn latency_run(round_trips: usize) -> Result<Vec<u64>, String> {
     let warm = round_trips / 10;
     let total = warm + round_trips;
     let args = [ping_name, pong_name, total.to_string()];
-    let mut kid = Kid::spawn("pong".into(), "pong", &args)?;
-    kid.expect("ready")?;
+    let mut kids = [Kid::spawn("pong".into(), "pong", &args)?];
+    expect(&mut kids, 0, "ready")?;
     let mut buf = [0u8; ITEM];
     let mut samples = Vec::with_capacity(round_trips);
     for i in 0..total {
@@ -670,6 +687,7 @@ fn latency_run(round_trips: usize) -> Result<Vec<u64>, String> {
             samples.push(rtt.as_nanos() as u64 / 2);
         }
     }
+    let [kid] = kids;
     kid.finish()?;
     samples.sort_unstable();
     Ok(samples)
@@ -855,8 +873,9 @@ fn summary(plan: &Plan) {
     );
     let _ = writeln!(
         out,
-        "  p50 {} ns   p99 {} ns   p99.9 {} ns   max {} ns",
+        "  p50 {} ns   p90 {} ns   p99 {} ns   p99.9 {} ns   max {} ns",
         percentile(&lat, 0.50),
+        percentile(&lat, 0.90),
         percentile(&lat, 0.99),
         percentile(&lat, 0.999),
         percentile(&lat, 1.0)
