@@ -337,7 +337,7 @@ impl SharedBuffer {
 
     fn lock<'a>(&self, seg: &'a Segment) -> Result<Guard<'a>> {
         let mutex = &seg.header().lock.0.mutex;
-        match mutex.lock(Deadline::after(self.lock_timeout)) {
+        match mutex.lock(self.lock_timeout) {
             Ok(Acquired::Clean) => Ok(Guard(mutex)),
             Ok(Acquired::OwnerDied) => {
                 // The dead owner either committed its operation or left no
@@ -493,7 +493,9 @@ impl SharedBuffer {
         let seg = self.seg()?;
         self.check_len(item)?;
         let crc = item_crc(item);
-        let deadline = Deadline::after(timeout);
+        // The deadline is computed once the first attempt found the ring
+        // full: a clock read per operation is measurable on the fast path.
+        let mut deadline = None;
         let c = &seg.header().consumer.0;
         loop {
             let seen = {
@@ -503,6 +505,7 @@ impl SharedBuffer {
                 }
                 c.get_seq.load(Relaxed)
             };
+            let deadline = *deadline.get_or_insert_with(|| Deadline::after(timeout));
             if !wait_change(&c.get_seq, &c.put_waiters, seen, deadline) {
                 return Ok(false);
             }
@@ -569,7 +572,7 @@ impl SharedBuffer {
     /// As [`get_into`](Self::get_into).
     pub fn get_into_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<usize>> {
         let seg = self.seg()?;
-        let deadline = Deadline::after(timeout);
+        let mut deadline = None;
         let p = &seg.header().producer.0;
         loop {
             let seen = {
@@ -581,7 +584,11 @@ impl SharedBuffer {
                 }
                 p.put_seq.load(Relaxed)
             };
-            if timeout.is_zero() || !wait_change(&p.put_seq, &p.get_waiters, seen, deadline) {
+            if timeout.is_zero() {
+                return Ok(None);
+            }
+            let deadline = *deadline.get_or_insert_with(|| Deadline::after(timeout));
+            if !wait_change(&p.put_seq, &p.get_waiters, seen, deadline) {
                 return Ok(None);
             }
         }

@@ -45,6 +45,9 @@ pub enum LockError {
     Os(i32),
 }
 
+/// `trylock` rounds before a contended lock sleeps in the kernel.
+pub const SPIN_TRIES: u32 = 100;
+
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 compile_error!(
     "shmring needs Linux with glibc (robust process-shared mutexes, pthread_mutex_clocklock)"
@@ -90,17 +93,35 @@ impl RawMutex {
         }
     }
 
-    /// Locks, waiting at most until `deadline`.
-    pub fn lock(&self, deadline: Deadline) -> Result<Acquired, LockError> {
-        let ts = deadline.timespec();
+    /// Locks, waiting at most `timeout`.
+    ///
+    /// Critical sections are a few hundred nanoseconds, and glibc's robust
+    /// mutexes never spin: a contended lock would put the caller to sleep in
+    /// the kernel and make the unlocker pay a futex wake. So it first polls
+    /// with `trylock` (which also reports `EOWNERDEAD`) for up to
+    /// [`SPIN_TRIES`] rounds, and only then blocks with a CLOCK_MONOTONIC
+    /// deadline, computed only on that slow path.
+    pub fn lock(&self, timeout: std::time::Duration) -> Result<Acquired, LockError> {
+        for _ in 0..SPIN_TRIES {
+            // SAFETY: the mutex was initialised by the creator before the
+            // header was published (init_state READY, read with Acquire by
+            // every opener), and the mapping outlives `self`.
+            match unsafe { libc::pthread_mutex_trylock(self.0.get()) } {
+                0 => return Ok(Acquired::Clean),
+                libc::EOWNERDEAD => return Ok(Acquired::OwnerDied),
+                libc::EBUSY => std::hint::spin_loop(),
+                libc::ENOTRECOVERABLE => return Err(LockError::NotRecoverable),
+                e => return Err(LockError::Os(e)),
+            }
+        }
+        let ts = Deadline::after(timeout).timespec();
         let abstime = libc::timespec {
             tv_sec: ts.tv_sec as libc::time_t,
             tv_nsec: ts.tv_nsec as _,
         };
-        // SAFETY: the mutex was initialised by the creator before the header
-        // was published (init_state READY, read with Acquire by every opener),
-        // and the mapping outlives `self`.
-        let rc = unsafe { pthread_mutex_clocklock(self.0.get(), libc::CLOCK_MONOTONIC, &abstime) };
+        // SAFETY: as above.
+        let rc =
+            unsafe { pthread_mutex_clocklock(self.0.get(), libc::CLOCK_MONOTONIC, &abstime) };
         match rc {
             0 => Ok(Acquired::Clean),
             libc::EOWNERDEAD => Ok(Acquired::OwnerDied),
