@@ -3,7 +3,14 @@
 
 #![deny(missing_docs)]
 
+pub mod cases;
+pub mod client;
 pub mod driver;
 pub mod faulty;
+pub mod history;
+pub mod model;
 pub mod protocol;
+pub mod report;
+pub mod run;
 pub mod shmring_driver;
+pub mod spec;

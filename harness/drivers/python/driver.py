@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""ringcheck driver (protocol 1) for the Python SharedBuffer.
+
+    ringcheck run --driver "python3 harness/drivers/python/driver.py"
+
+Reads one JSON request per line on stdin, writes one JSON response per line
+on stdout (flushed), in order; logs go to stderr. Exits 0 on ``exit`` and on
+EOF of stdin, closing every ring it attached (a ring this process created is
+then removed). See specs/driver-protocol.md.
+
+Single-threaded on purpose: SharedBuffer's flock does not exclude threads
+sharing one object, so the driver does not declare ``parallel``.
+"""
+
+import binascii
+import json
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from shared_buffer import (  # noqa: E402  pylint: disable=wrong-import-position
+    Closed,
+    Corrupt,
+    Empty,
+    Exists,
+    InvalidArgument,
+    NotFound,
+    SharedBuffer,
+    TooLarge,
+)
+
+IMPL = "python-shared-buffer 1"
+PROTOCOL = 1
+FEATURES = ["processes", "blocking", "checksum", "corrupt", "batch"]
+U64_MAX = 2**64 - 1
+
+_clock = time.clock_gettime_ns
+_MONOTONIC = time.CLOCK_MONOTONIC
+_b64encode = binascii.b2a_base64
+_b64decode = binascii.a2b_base64
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
+
+
+class Fail(Exception):
+    """A failure to answer: protocol error code and message."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# Order matters: the first matching class gives the code.
+_CODES = (
+    (NotFound, "not_found"),
+    (Exists, "exists"),
+    (TooLarge, "too_large"),
+    (InvalidArgument, "invalid"),
+    (Empty, "invalid"),
+    (Corrupt, "corrupt"),
+    (Closed, "closed"),
+)
+
+
+def failure(exc):
+    """The failure object (without id) for an exception."""
+    if isinstance(exc, Fail):
+        return {"ok": False, "error": exc.code, "message": exc.message}
+    for cls, code in _CODES:
+        if isinstance(exc, cls):
+            return {"ok": False, "error": code, "message": str(exc)}
+    return {"ok": False, "error": "internal", "message": f"{type(exc).__name__}: {exc}"}
+
+
+# -- argument parsing ----------------------------------------------------------
+
+
+def _u64(req, key, op):
+    v = req.get(key)
+    if type(v) is not int or not 0 <= v <= U64_MAX:  # bool is not an int here
+        if v is None:
+            raise Fail("invalid", f"bad arguments for {op}: missing field {key!r}")
+        raise Fail("invalid", f"bad arguments for {op}: {key!r} must be a u64, got {v!r}")
+    return v
+
+
+def _name(req, op):
+    v = req.get("name")
+    if type(v) is not str:
+        if v is None:
+            raise Fail("invalid", f"bad arguments for {op}: missing field 'name'")
+        raise Fail("invalid", f"bad arguments for {op}: 'name' must be a string")
+    if not v or "/" in v:
+        raise Fail("invalid", f"invalid ring name {v!r}")
+    return v
+
+
+def _data(req, op):
+    s = req.get("data")
+    if type(s) is not str:
+        if s is None:
+            raise Fail("invalid", f"bad arguments for {op}: missing field 'data'")
+        raise Fail("invalid", f"bad arguments for {op}: 'data' must be a base64 string")
+    try:
+        b = _b64decode(s, strict_mode=True)
+    except (binascii.Error, ValueError) as e:
+        raise Fail("invalid", f"bad arguments for {op}: bad base64: {e}") from None
+    if _b64encode(b, newline=False).decode("ascii") != s:
+        raise Fail("invalid", f"bad arguments for {op}: bad base64: not canonical")
+    return b
+
+
+def _encode(item):
+    return None if item is None else _b64encode(item, newline=False).decode("ascii")
+
+
+# -- ring ops: parse(req) -> args, then run(ring, args) -> results -------------
+
+
+def _parse_none(req, op):
+    return ()
+
+
+def _parse_put(req, op):
+    return (_data(req, op),)
+
+
+def _parse_put_wait(req, op):
+    return (_data(req, op), _u64(req, "timeout_ms", op) / 1000.0)
+
+
+def _parse_get_wait(req, op):
+    return (_u64(req, "timeout_ms", op) / 1000.0,)
+
+
+def _corrupt(ring):
+    ring.corrupt_oldest()
+    return {}
+
+
+RING_OPS = {
+    "put": (_parse_put, lambda ring, data: {"stored": ring.put(data)}),
+    "get": (_parse_none, lambda ring: {"data": _encode(ring.get())}),
+    "put_wait": (_parse_put_wait, lambda ring, data, t: {"stored": ring.put_wait(data, t)}),
+    "get_wait": (_parse_get_wait, lambda ring, t: {"data": _encode(ring.get_wait(t))}),
+    "len": (_parse_none, lambda ring: {"len": len(ring)}),
+    "corrupt": (_parse_none, _corrupt),
+}
+LIFECYCLE_OPS = ("hello", "create", "open", "batch", "close", "exit")
+
+
+class Driver:
+    """The protocol state: every ring attached so far (kept attached until
+    exit, so a second create/open does not detach the first) and the
+    current one, which ring ops apply to."""
+
+    def __init__(self):
+        self.rings = []
+        self.current = None
+        self.top = {
+            "hello": self.hello,
+            "create": self.create,
+            "open": self.open,
+            "batch": self.batch,
+            "parallel": self.parallel,
+            "close": self.close,
+            "exit": lambda req: {},
+        }
+
+    def ring(self):
+        if self.current is None:
+            if not self.rings:
+                raise Fail("invalid", "no ring attached: create or open one first")
+            raise Fail("closed", "the ring was closed")
+        return self.current
+
+    # -- top-level ops -------------------------------------------------------
+
+    def hello(self, req):
+        return {"impl": IMPL, "protocol": PROTOCOL, "features": FEATURES}
+
+    def create(self, req):
+        name = _name(req, "create")
+        capacity = _u64(req, "capacity", "create")
+        item_size = _u64(req, "item_size", "create")
+        if capacity == 0 or item_size == 0:
+            raise Fail("invalid", "capacity and item_size must be >= 1")
+        ring = SharedBuffer(name, create=True, capacity=capacity, item_size=item_size)
+        self.rings.append(ring)
+        self.current = ring
+        return {}
+
+    def open(self, req):
+        ring = SharedBuffer(_name(req, "open"))
+        self.rings.append(ring)
+        self.current = ring
+        return {"capacity": ring.capacity, "item_size": ring.item_size}
+
+    def close(self, req):
+        if self.current is None:
+            raise Fail("closed", "no ring is attached")
+        ring, self.current = self.current, None
+        ring.close()
+        return {}
+
+    def parallel(self, req):
+        raise Fail("unsupported", "parallel is not implemented (this driver is single-threaded)")
+
+    def batch(self, req):
+        ops = req.get("ops")
+        if type(ops) is not list:
+            raise Fail("invalid", "bad arguments for batch: 'ops' must be a list of ops")
+        ring = self.ring()
+        results = []
+        append = results.append
+        for sub in ops:
+            try:
+                if type(sub) is not dict:
+                    raise Fail("invalid", "a batch op must be a JSON object")
+                name = sub.get("op")
+                entry = RING_OPS.get(name) if type(name) is str else None
+                if entry is None:
+                    raise _unknown(name, inside_batch=True)
+                args = entry[0](sub, name)
+            except Exception as e:  # pylint: disable=broad-except
+                t = _clock(_MONOTONIC)
+                obj = failure(e)
+                obj["t0"] = t
+                obj["t1"] = t
+                append(obj)
+                continue
+            t0 = _clock(_MONOTONIC)
+            try:
+                obj = entry[1](ring, *args)
+                t1 = _clock(_MONOTONIC)
+                obj = {"ok": True, **obj}
+            except Exception as e:  # pylint: disable=broad-except
+                t1 = _clock(_MONOTONIC)
+                obj = failure(e)
+            obj["t0"] = t0
+            obj["t1"] = t1
+            append(obj)
+        return {"results": results}
+
+    # -- one request line ------------------------------------------------------
+
+    def handle(self, line):
+        """(response object, exit?) for one request line."""
+        try:
+            req = json.loads(line)
+        except (ValueError, RecursionError) as e:  # also UnicodeDecodeError
+            return {"id": None, **failure(Fail("invalid", f"request is not JSON: {e}"))}, False
+        if type(req) is not dict:
+            return {"id": None, **failure(Fail("invalid", "request is not a JSON object"))}, False
+        rid = req.get("id")
+        if type(rid) is not int or not 0 <= rid <= U64_MAX:
+            return {"id": rid, **failure(Fail("invalid", 'request has no u64 "id"'))}, False
+        op = req.get("op")
+        try:
+            fn = self.top.get(op) if type(op) is str else None
+            if fn is not None:
+                results = fn(req)
+            else:
+                entry = RING_OPS.get(op) if type(op) is str else None
+                if entry is None:
+                    raise _unknown(op, inside_batch=False)
+                args = entry[0](req, op)
+                results = entry[1](self.ring(), *args)
+        except Exception as e:  # pylint: disable=broad-except
+            return {"id": rid, **failure(e)}, False
+        return {"id": rid, "ok": True, **results}, op == "exit"
+
+    def close_all(self):
+        self.current = None
+        for ring in self.rings:
+            try:
+                ring.close()
+            except Exception as e:  # pylint: disable=broad-except
+                print(f"driver: closing {ring.name!r}: {e}", file=sys.stderr)
+        self.rings.clear()
+
+
+def _unknown(op, inside_batch):
+    if inside_batch and op in LIFECYCLE_OPS:
+        return Fail("invalid", f"{op} is not allowed inside batch")
+    if op == "parallel":
+        return Fail("unsupported", "parallel is not implemented (this driver is single-threaded)")
+    if op is None:
+        return Fail("unsupported", 'request has no "op"')
+    return Fail("unsupported", f"unknown op {op!r}")
+
+
+def _terminate(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def main():
+    signal.signal(signal.SIGTERM, _terminate)
+    driver = Driver()
+    out = sys.stdout.buffer
+    code = 0
+    try:
+        for line in sys.stdin.buffer:
+            if not line.strip():
+                continue
+            response, done = driver.handle(line)
+            try:
+                out.write(_dumps(response).encode("utf-8") + b"\n")
+                out.flush()
+            except BrokenPipeError:
+                print("driver: stdout is closed", file=sys.stderr)
+                code = 1
+                break
+            if done:
+                break
+    except KeyboardInterrupt:
+        code = 130
+    finally:
+        driver.close_all()
+    if code == 1:
+        # Nothing more can be written; skip the interpreter's final flush.
+        sys.stderr.flush()
+        os._exit(1)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

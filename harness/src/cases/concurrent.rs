@@ -1,0 +1,703 @@
+//! Concurrency and crash criteria: several drivers (or threads) at once,
+//! their timestamped histories merged and checked by
+//! [`crate::history::check`].
+//!
+//! Every item is unique and self-describing: `p<producer>:<seq>:` followed
+//! by filler letters derived from both, up to a length that varies with
+//! the sequence number. An item whose bytes differ from what its prefix
+//! promises is torn (or foreign).
+
+use super::{fail, CaseFn, CaseResult, Ctx, Outcome, Rng};
+use crate::client::{Driver, Reply};
+use crate::history::{check, show, Action, Event, Violation};
+use crate::protocol::{Feature, Op, Payload};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+pub(super) fn cases() -> Vec<(&'static str, CaseFn)> {
+    vec![
+        ("concurrency.processes-1p1c", processes_1p1c),
+        ("concurrency.processes-3p2c", processes_3p2c),
+        ("concurrency.threads", threads),
+        ("crash.producer-killed", producer_killed),
+        ("crash.consumer-killed", consumer_killed),
+    ]
+}
+
+/// Item size of every ring here, bytes.
+const ITEM_SIZE: usize = 64;
+/// Ops per batch.
+const BATCH: usize = 50;
+/// put_wait timeout, ms.
+const PUT_WAIT_MS: u64 = 500;
+/// get_wait timeout, ms.
+const GET_WAIT_MS: u64 = 20;
+
+/// Shared limits of one concurrent run: a worker that sees them broken
+/// stops everyone, so that a broken ring cannot keep a case running
+/// forever.
+pub struct Budget {
+    /// Puts sent so far (counted before each batch is sent).
+    issued: AtomicUsize,
+    /// Items got so far.
+    delivered: AtomicUsize,
+    /// When the case gives up.
+    until: std::time::Instant,
+    /// Set by the first worker that fails.
+    abort: AtomicBool,
+    /// CLOCK_MONOTONIC ns of the last put stored or item got.
+    progress: std::sync::atomic::AtomicU64,
+}
+
+/// Longest time without any item stored or got before a run is declared
+/// stuck.
+const STALL: Duration = Duration::from_secs(15);
+
+/// Wall-time budget of one concurrent run.
+const RUN_BUDGET: Duration = Duration::from_secs(120);
+
+impl Budget {
+    fn new() -> Self {
+        Budget {
+            issued: AtomicUsize::new(0),
+            delivered: AtomicUsize::new(0),
+            until: std::time::Instant::now() + RUN_BUDGET,
+            abort: AtomicBool::new(false),
+            progress: std::sync::atomic::AtomicU64::new(crate::protocol::monotonic_ns()),
+        }
+    }
+
+    fn moved(&self) {
+        self.progress.store(crate::protocol::monotonic_ns(), Ordering::Relaxed);
+    }
+
+    /// Whether workers should stop (another failed, or time is up).
+    fn stop(&self) -> Result<bool, Outcome> {
+        if std::time::Instant::now() > self.until {
+            return Err(Outcome::Hung(format!(
+                "the run did not finish within {} s",
+                RUN_BUDGET.as_secs()
+            )));
+        }
+        let idle = crate::protocol::monotonic_ns().saturating_sub(self.progress.load(Ordering::Relaxed));
+        if idle > STALL.as_nanos() as u64 {
+            return Err(Outcome::Fail(format!(
+                "no item was stored or got for {} s: producers see the ring full while consumers see it empty",
+                STALL.as_secs()
+            )));
+        }
+        Ok(self.abort.load(Ordering::Relaxed))
+    }
+
+    /// Counts `n` items got; fails if more came out than went in.
+    fn got(&self, n: usize) -> CaseResult {
+        if n > 0 {
+            self.moved();
+        }
+        let total = self.delivered.fetch_add(n, Ordering::SeqCst) + n;
+        let issued = self.issued.load(Ordering::SeqCst);
+        if total > issued {
+            fail!("{total} items were got but only {issued} puts were issued");
+        }
+        Ok(())
+    }
+}
+
+/// The item `seq` of `producer`.
+pub fn item(producer: u32, seq: u32) -> Vec<u8> {
+    let mut v = format!("p{producer}:{seq}:").into_bytes();
+    let len = (v.len() + (seq as usize * 13 + producer as usize * 5) % 40).min(ITEM_SIZE);
+    let mut k = 0u32;
+    while v.len() < len {
+        v.push(b'a' + ((producer * 7 + seq * 3 + k) % 26) as u8);
+        k += 1;
+    }
+    v
+}
+
+/// `(producer, seq)` of an intact item; `None` for a torn or foreign one.
+pub fn decode(v: &[u8]) -> Option<(u32, u32)> {
+    let text = std::str::from_utf8(v).ok()?;
+    let rest = text.strip_prefix('p')?;
+    let mut parts = rest.splitn(3, ':');
+    let p: u32 = parts.next()?.parse().ok()?;
+    let s: u32 = parts.next()?.parse().ok()?;
+    (item(p, s) == v).then_some((p, s))
+}
+
+/// Runs batches of puts for `producer` on `d` until `count` are stored;
+/// items refused (full, or put_wait timed out) are not retried, the next
+/// sequence number is used instead. Returns the history and the next seq.
+fn produce(
+    d: &mut Driver,
+    process: usize,
+    producer: u32,
+    count: usize,
+    blocking: bool,
+    budget: &Budget,
+) -> Result<Vec<Event>, Outcome> {
+    let mut events = Vec::new();
+    let (mut seq, mut stored) = (0u32, 0usize);
+    while stored < count && !budget.stop()? {
+        let n = BATCH.min(count - stored);
+        budget.issued.fetch_add(n, Ordering::SeqCst);
+        let ops: Vec<Op> = (0..n as u32)
+            .map(|k| {
+                let data = Payload(item(producer, seq + k));
+                if blocking {
+                    Op::PutWait { data, timeout_ms: PUT_WAIT_MS }
+                } else {
+                    Op::Put { data }
+                }
+            })
+            .collect();
+        let replies = d.batch(ops)?;
+        for (k, r) in replies.iter().enumerate() {
+            let ok = r.stored()?;
+            stored += usize::from(ok);
+            if ok {
+                budget.moved();
+            }
+            events.push(Event {
+                process,
+                action: Action::Put { value: item(producer, seq + k as u32), stored: ok },
+                t0: r.t0,
+                t1: r.t1,
+            });
+        }
+        seq += n as u32;
+    }
+    Ok(events)
+}
+
+/// Runs batches of gets on `d` until `finished` was true before a batch
+/// that then met an empty ring (so nothing more can come).
+fn consume(
+    d: &mut Driver,
+    process: usize,
+    blocking: bool,
+    finished: &dyn Fn() -> bool,
+    budget: &Budget,
+) -> Result<Vec<Event>, Outcome> {
+    let mut events = Vec::new();
+    loop {
+        if budget.stop()? {
+            return Ok(events);
+        }
+        let last_round = finished();
+        let ops: Vec<Op> = if blocking && !last_round {
+            vec![Op::GetWait { timeout_ms: GET_WAIT_MS }; BATCH]
+        } else {
+            vec![Op::Get; BATCH]
+        };
+        let replies = d.batch(ops)?;
+        let mut saw_empty = false;
+        for r in &replies {
+            let value = r.data()?;
+            saw_empty |= value.is_none();
+            events.push(Event { process, action: Action::Get { value }, t0: r.t0, t1: r.t1 });
+        }
+        budget.got(replies.len() - replies.iter().filter(|r| matches!(r.data(), Ok(None))).count())?;
+        if last_round && saw_empty {
+            return Ok(events);
+        }
+    }
+}
+
+/// The first error among the workers' results, as a verdict naming the
+/// worker.
+fn first_error(results: &[Result<Vec<Event>, Outcome>], roles: &[String]) -> Option<Outcome> {
+    results.iter().zip(roles).find_map(|(r, role)| match r {
+        Err(Outcome::Hung(m)) => Some(Outcome::Hung(format!("{role}: {m}"))),
+        Err(Outcome::Fail(m)) => Some(Outcome::Fail(format!("{role}: {m}"))),
+        Err(Outcome::Skip(m)) => Some(Outcome::Skip(m.clone())),
+        Ok(_) => None,
+    })
+}
+
+/// Joins a worker, turning a panic into a failure, and stops the others if
+/// it failed.
+fn join<T>(h: std::thread::ScopedJoinHandle<'_, Result<T, Outcome>>, budget: &Budget) -> Result<T, Outcome> {
+    let r = h
+        .join()
+        .unwrap_or_else(|_| Err(Outcome::Fail("a harness worker panicked (a ringcheck bug)".into())));
+    if r.is_err() {
+        budget.abort.store(true, Ordering::Relaxed);
+    }
+    r
+}
+
+/// Describes violations with a timeline of the events involved.
+fn explain(history: &[Event], violations: &[Violation]) -> String {
+    let origin = history.iter().map(|e| e.t0).min().unwrap_or(0);
+    let at = |t: u64| format!("{:.3} ms", (t - origin) as f64 / 1e6);
+    let mut out = Vec::new();
+    for v in violations {
+        out.push(format!("[{}] {}", v.rule, v.message));
+        for &i in &v.events {
+            let e = &history[i];
+            let what = match &e.action {
+                Action::Put { value, stored } => format!("put {} -> stored: {stored}", show(value)),
+                Action::Get { value: Some(v) } => format!("get -> {}", show(v)),
+                Action::Get { value: None } => "get -> null".into(),
+            };
+            out.push(format!("    {} from {} to {}: {what}", role_name(e.process), at(e.t0), at(e.t1)));
+        }
+    }
+    out.join("\n")
+}
+
+fn role_name(process: usize) -> String {
+    format!("d{process}")
+}
+
+/// Flags torn or foreign items, which the history checker would otherwise
+/// only report as values nobody put.
+fn torn(history: &[Event]) -> Option<String> {
+    history.iter().find_map(|e| match &e.action {
+        Action::Get { value: Some(v) } if decode(v).is_none() => Some(format!(
+            "{} got a torn or foreign item {} ({} bytes)",
+            role_name(e.process),
+            show(v),
+            v.len()
+        )),
+        _ => None,
+    })
+}
+
+/// P producer and C consumer processes on a ring of `capacity`.
+fn processes(ctx: &mut Ctx, producers: usize, consumers: usize, capacity: u64, per_producer: usize) -> CaseResult {
+    let (owner, name) = ctx.fresh_ring(capacity, ITEM_SIZE as u64)?;
+    for _ in 0..producers + consumers {
+        let d = ctx.spawn()?;
+        ctx.open(d, &name)?;
+    }
+    let blocking = ctx.has(Feature::Blocking);
+    ctx.note(format!(
+        "{producers} producers (d{}..) x {per_producer} items, {consumers} consumers, ring of {capacity}",
+        owner + 1
+    ));
+    let mut drivers = ctx.take_drivers();
+    let finished_producers = AtomicUsize::new(0);
+    let budget = Budget::new();
+    let mut roles = Vec::new();
+    let results: Vec<Result<Vec<Event>, Outcome>> = std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for (i, d) in drivers.iter_mut().enumerate().skip(owner + 1) {
+            let (fp, budget) = (&finished_producers, &budget);
+            if i <= owner + producers {
+                roles.push(format!("producer d{i}"));
+                let producer = (i - owner - 1) as u32;
+                handles.push(s.spawn(move || {
+                    let r = produce(d, i, producer, per_producer, blocking, budget);
+                    fp.fetch_add(1, Ordering::SeqCst);
+                    r
+                }));
+            } else {
+                roles.push(format!("consumer d{i}"));
+                let finished = move || fp.load(Ordering::SeqCst) == producers;
+                handles.push(s.spawn(move || consume(d, i, blocking, &finished, budget)));
+            }
+        }
+        handles.into_iter().map(|h| join(h, &budget)).collect()
+    });
+    ctx.put_drivers(drivers);
+    if let Some(outcome) = first_error(&results, &roles) {
+        return Err(outcome);
+    }
+    let history: Vec<Event> = results.into_iter().flat_map(Result::unwrap_or_default).collect();
+    verify(ctx, owner, &history, capacity)
+}
+
+fn verify(ctx: &mut Ctx, owner: usize, history: &[Event], capacity: u64) -> CaseResult {
+    ctx.note(format!("history of {} operations", history.len()));
+    if let Some(msg) = torn(history) {
+        fail!("{msg}");
+    }
+    let violations = check(history, capacity, true);
+    if !violations.is_empty() {
+        fail!("the history of {} operations is not a correct FIFO history:\n{}", history.len(), explain(history, &violations));
+    }
+    let left = ctx.len(owner)?;
+    if left != 0 {
+        fail!("the consumers saw the ring empty after the last put, yet len is {left}");
+    }
+    Ok(())
+}
+
+fn processes_1p1c(ctx: &mut Ctx) -> CaseResult {
+    processes(ctx, 1, 1, 8, 10_000)
+}
+
+fn processes_3p2c(ctx: &mut Ctx) -> CaseResult {
+    processes(ctx, 3, 2, 8, 4000)?;
+    ctx.teardown();
+    ctx.put_drivers(Vec::new());
+    processes(ctx, 2, 2, 1, 1000)
+}
+
+fn threads(ctx: &mut Ctx) -> CaseResult {
+    let capacity = 8;
+    let (d, _) = ctx.fresh_ring(capacity, ITEM_SIZE as u64)?;
+    let blocking = ctx.has(Feature::Blocking);
+    let (producers, consumers, rounds, per_round) = (2u32, 2usize, 40, 50u32);
+    let mut history = Vec::new();
+    let mut seq = vec![0u32; producers as usize];
+    for _ in 0..rounds {
+        let mut threads: Vec<Vec<Op>> = Vec::new();
+        for (p, next) in seq.iter_mut().enumerate() {
+            threads.push(
+                (0..per_round)
+                    .map(|k| {
+                        let data = Payload(item(p as u32, *next + k));
+                        if blocking {
+                            Op::PutWait { data, timeout_ms: PUT_WAIT_MS }
+                        } else {
+                            Op::Put { data }
+                        }
+                    })
+                    .collect(),
+            );
+            *next += per_round;
+        }
+        for _ in 0..consumers {
+            let op = if blocking { Op::GetWait { timeout_ms: GET_WAIT_MS } } else { Op::Get };
+            threads.push(vec![op; per_round as usize]);
+        }
+        let lists = ctx.driver(d).parallel(threads.clone())?;
+        for (t, (replies, ops)) in lists.iter().zip(&threads).enumerate() {
+            for (r, op) in replies.iter().zip(ops) {
+                history.push(event(t, op, r)?);
+            }
+        }
+    }
+    // Drain what is left, one thread; a ring that never runs empty is
+    // delivering more than was put.
+    let issued = (producers * per_round) as usize * rounds;
+    for drained in 0.. {
+        if drained * BATCH > issued + capacity as usize {
+            fail!("the ring still delivered items after more gets than the {issued} puts issued");
+        }
+        let ops = vec![Op::Get; BATCH];
+        let replies = ctx.driver(d).batch(ops.clone())?;
+        let mut empty = false;
+        for (r, op) in replies.iter().zip(&ops) {
+            let e = event(producers as usize + consumers, op, r)?;
+            empty |= matches!(e.action, Action::Get { value: None });
+            history.push(e);
+        }
+        if empty {
+            break;
+        }
+    }
+    verify(ctx, d, &history, capacity)
+}
+
+fn event(process: usize, op: &Op, r: &Reply) -> Result<Event, Outcome> {
+    let action = match op {
+        Op::Put { data } | Op::PutWait { data, .. } => Action::Put { value: data.0.clone(), stored: r.stored()? },
+        _ => Action::Get { value: r.data()? },
+    };
+    Ok(Event { process, action, t0: r.t0, t1: r.t1 })
+}
+
+/// Kills per crash case.
+const KILLS: usize = 5;
+
+/// Seeded random instant within the first 5 ms of a batch, ns.
+fn kill_delay(rng: &mut Rng) -> Duration {
+    Duration::from_nanos(200_000 + rng.below(5_000_000))
+}
+
+/// What one victim did: its acknowledged events and its killed batch.
+struct Victim {
+    process: usize,
+    acked: Vec<Event>,
+    in_flight: Vec<Op>,
+}
+
+/// Spawns a driver outside the ctx (the ctx's drivers are busy in
+/// threads), opens `name`, and returns it.
+fn spawn_open(cmd: &[String], deadline: Duration, name: &str) -> Result<Driver, Outcome> {
+    let mut d = Driver::spawn(cmd, deadline)?;
+    d.request(&Op::Hello)?;
+    let r = d.request(&Op::Open { name: name.into() })?;
+    if let Err((code, msg)) = &r.result {
+        fail!("open of the ring by a new process failed with {code} ({msg})");
+    }
+    Ok(d)
+}
+
+/// Runs `kills` victims one after the other: each does one acknowledged
+/// batch, then is SIGKILLed a seeded random instant into a second one.
+#[allow(clippy::too_many_arguments)]
+fn victims(
+    cmd: &[String],
+    deadline: Duration,
+    name: &str,
+    mut rng: Rng,
+    first_process: usize,
+    acked_batch: &dyn Fn(usize) -> Vec<Op>,
+    killed_batch: &dyn Fn(usize) -> Vec<Op>,
+    budget: &Budget,
+) -> Result<Vec<Victim>, Outcome> {
+    let mut out = Vec::new();
+    for k in 0..KILLS {
+        if budget.stop()? {
+            break;
+        }
+        let process = first_process + k;
+        let mut d = spawn_open(cmd, deadline, name)?;
+        let ops = acked_batch(k);
+        let replies = d.batch(ops.clone())?;
+        let acked = ops.iter().zip(&replies).map(|(op, r)| event(process, op, r)).collect::<Result<Vec<_>, _>>()?;
+        let in_flight = killed_batch(k);
+        budget.issued.fetch_add(ops.len() + in_flight.len(), Ordering::SeqCst);
+        d.send(&Op::Batch { ops: in_flight.clone() })?;
+        std::thread::sleep(kill_delay(&mut rng));
+        d.kill();
+        out.push(Victim { process, acked, in_flight });
+    }
+    Ok(out)
+}
+
+fn producer_killed(ctx: &mut Ctx) -> CaseResult {
+    let capacity = 16;
+    let (owner, name) = ctx.fresh_ring(capacity, ITEM_SIZE as u64)?;
+    let (survivor, consumer) = (ctx.spawn()?, ctx.spawn()?);
+    ctx.open(survivor, &name)?;
+    ctx.open(consumer, &name)?;
+    let blocking = ctx.has(Feature::Blocking);
+    let (cmd, deadline, rng) = (ctx.cmd.clone(), ctx.deadline(), ctx.rng());
+    let put = move |p: u32, s: u32| {
+        let data = Payload(item(p, s));
+        if blocking { Op::PutWait { data, timeout_ms: PUT_WAIT_MS } } else { Op::Put { data } }
+    };
+    // Victim k is producer 100 + k: 20 acknowledged items, then 2000 in
+    // flight when it is killed.
+    let acked = move |k: usize| (0..20).map(|s| put(100 + k as u32, s)).collect::<Vec<_>>();
+    let killed = move |k: usize| (20..2020).map(|s| put(100 + k as u32, s)).collect::<Vec<_>>();
+    ctx.note(format!("survivor producer d{survivor}, consumer d{consumer}; {KILLS} producers killed mid-batch"));
+    let mut drivers = ctx.take_drivers();
+    let budget = Budget::new();
+    let producers_done = AtomicUsize::new(0);
+    let first_victim = drivers.len();
+    let (survived, victims_result) = {
+        let (head, tail) = drivers.split_at_mut(consumer);
+        let (sd, cd) = (&mut head[survivor], &mut tail[0]);
+        std::thread::scope(|s| {
+            let b = &budget;
+            let pd = &producers_done;
+            let prod = s.spawn(move || {
+                let r = produce(sd, survivor, 0, 3000, blocking, b);
+                pd.fetch_add(1, Ordering::SeqCst);
+                r
+            });
+            let cons = s.spawn(move || consume(cd, consumer, blocking, &|| pd.load(Ordering::SeqCst) == 2, b));
+            let v = victims(&cmd, deadline, &name, rng, first_victim, &acked, &killed, b);
+            pd.fetch_add(1, Ordering::SeqCst);
+            if v.is_err() {
+                b.abort.store(true, Ordering::Relaxed);
+            }
+            let p = join(prod, b);
+            let c = join(cons, b);
+            (vec![p, c], v)
+        })
+    };
+    ctx.put_drivers(drivers);
+    let roles = [format!("surviving producer d{survivor}"), format!("consumer d{consumer}")];
+    if let Some(outcome) = first_error(&survived, &roles) {
+        return Err(outcome);
+    }
+    let victims = victims_result?;
+    let mut survived = survived.into_iter().map(Result::unwrap_or_default);
+    let (prod_events, cons_events) = (survived.next().unwrap_or_default(), survived.next().unwrap_or_default());
+    let mut history: Vec<Event> = prod_events.into_iter().chain(cons_events).collect();
+    for v in &victims {
+        history.extend(v.acked.iter().cloned());
+    }
+    if let Some(msg) = torn(&history) {
+        fail!("{msg}");
+    }
+    // Deliveries by value.
+    let mut got: HashMap<Vec<u8>, usize> = HashMap::new();
+    for e in &history {
+        if let Action::Get { value: Some(v) } = &e.action {
+            *got.entry(v.clone()).or_default() += 1;
+        }
+    }
+    if let Some((v, n)) = got.iter().find(|(_, n)| **n > 1) {
+        fail!("{} was delivered {n} times", show(v));
+    }
+    // Acknowledged puts (survivor's and victims' first batches): exactly once.
+    for e in &history {
+        if let Action::Put { value, stored: true } = &e.action {
+            if !got.contains_key(value) {
+                fail!("{} was acknowledged as stored by {} but never delivered", show(value), role_name(e.process));
+            }
+        }
+    }
+    // In flight: delivered items of a killed batch form a prefix of it.
+    for v in &victims {
+        let delivered: Vec<bool> = v
+            .in_flight
+            .iter()
+            .map(|op| match op {
+                Op::Put { data } | Op::PutWait { data, .. } => got.contains_key(&data.0),
+                _ => false,
+            })
+            .collect();
+        if let Some(gap) = delivered.iter().position(|d| !d) {
+            if let Some(later) = delivered[gap..].iter().position(|d| *d) {
+                fail!(
+                    "killed producer {}: item {} of its in-flight batch was delivered but item {} before it was not",
+                    role_name(v.process),
+                    gap + later,
+                    gap
+                );
+            }
+        }
+        ctx.note(format!(
+            "killed producer {}: {} of {} in-flight items delivered",
+            role_name(v.process),
+            delivered.iter().filter(|d| **d).count(),
+            delivered.len()
+        ));
+    }
+    // Everything delivered is from a known put.
+    let known: HashSet<Vec<u8>> = history
+        .iter()
+        .filter_map(|e| match &e.action {
+            Action::Put { value, .. } => Some(value.clone()),
+            _ => None,
+        })
+        .chain(victims.iter().flat_map(|v| {
+            v.in_flight.iter().filter_map(|op| match op {
+                Op::Put { data } | Op::PutWait { data, .. } => Some(data.0.clone()),
+                _ => None,
+            })
+        }))
+        .collect();
+    if let Some(v) = got.keys().find(|v| !known.contains(*v)) {
+        fail!("delivered {} which nobody put", show(v));
+    }
+    let left = ctx.len(owner)?;
+    if left != 0 {
+        fail!("the consumer saw the ring empty after the last put, yet len is {left}");
+    }
+    Ok(())
+}
+
+fn consumer_killed(ctx: &mut Ctx) -> CaseResult {
+    let capacity = 16;
+    let (owner, name) = ctx.fresh_ring(capacity, ITEM_SIZE as u64)?;
+    let (producer, survivor) = (ctx.spawn()?, ctx.spawn()?);
+    ctx.open(producer, &name)?;
+    ctx.open(survivor, &name)?;
+    let blocking = ctx.has(Feature::Blocking);
+    let (cmd, deadline, rng) = (ctx.cmd.clone(), ctx.deadline(), ctx.rng());
+    let get = move || if blocking { Op::GetWait { timeout_ms: GET_WAIT_MS } } else { Op::Get };
+    let acked = move |_: usize| vec![get(); 10];
+    let killed = move |_: usize| vec![get(); 300];
+    ctx.note(format!("producer d{producer}, surviving consumer d{survivor}; {KILLS} consumers killed mid-batch"));
+    let mut drivers = ctx.take_drivers();
+    let budget = Budget::new();
+    let done = AtomicUsize::new(0);
+    let first_victim = drivers.len();
+    let (survived, victims_result) = {
+        let (head, tail) = drivers.split_at_mut(survivor);
+        let (pd_, sd) = (&mut head[producer], &mut tail[0]);
+        std::thread::scope(|s| {
+            let b = &budget;
+            let dn = &done;
+            let prod = s.spawn(move || {
+                let r = produce(pd_, producer, 0, 4000, blocking, b);
+                dn.fetch_add(1, Ordering::SeqCst);
+                r
+            });
+            let cons = s.spawn(move || consume(sd, survivor, blocking, &|| dn.load(Ordering::SeqCst) == 2, b));
+            let v = victims(&cmd, deadline, &name, rng, first_victim, &acked, &killed, b);
+            dn.fetch_add(1, Ordering::SeqCst);
+            if v.is_err() {
+                b.abort.store(true, Ordering::Relaxed);
+            }
+            let p = join(prod, b);
+            let c = join(cons, b);
+            (vec![p, c], v)
+        })
+    };
+    ctx.put_drivers(drivers);
+    let roles = [format!("producer d{producer}"), format!("surviving consumer d{survivor}")];
+    if let Some(outcome) = first_error(&survived, &roles) {
+        return Err(outcome);
+    }
+    let victims = victims_result?;
+    let mut history: Vec<Event> = survived.into_iter().flat_map(Result::unwrap_or_default).collect();
+    for v in &victims {
+        history.extend(v.acked.iter().cloned());
+    }
+    if let Some(msg) = torn(&history) {
+        fail!("{msg}");
+    }
+    let mut got: HashMap<Vec<u8>, usize> = HashMap::new();
+    for e in &history {
+        if let Action::Get { value: Some(v) } = &e.action {
+            *got.entry(v.clone()).or_default() += 1;
+        }
+    }
+    if let Some((v, n)) = got.iter().find(|(_, n)| **n > 1) {
+        fail!("{} was delivered {n} times", show(v));
+    }
+    let stored: Vec<&Vec<u8>> = history
+        .iter()
+        .filter_map(|e| match &e.action {
+            Action::Put { value, stored: true } => Some(value),
+            _ => None,
+        })
+        .collect();
+    if let Some(v) = got.keys().find(|v| !stored.contains(v)) {
+        fail!("delivered {} which no acknowledged put stored", show(v));
+    }
+    let missing = stored.iter().filter(|v| !got.contains_key(**v)).count();
+    let could_take: usize = victims.iter().map(|v| v.in_flight.len()).sum();
+    ctx.note(format!("{missing} items missing, taken by killed consumers (at most {could_take})"));
+    if missing > could_take {
+        fail!("{missing} stored items were never delivered; the killed batches could have taken at most {could_take}");
+    }
+    // Per-producer order among the survivor's deliveries.
+    let mut last: Option<u32> = None;
+    for e in history.iter().filter(|e| e.process == survivor) {
+        if let Action::Get { value: Some(v) } = &e.action {
+            let (_, s) = decode(v).unwrap_or((0, 0));
+            if last.is_some_and(|l| s <= l) {
+                fail!("the surviving consumer got {} after item {}", show(v), last.unwrap_or(0));
+            }
+            last = Some(s);
+        }
+    }
+    let left = ctx.len(owner)?;
+    if left != 0 {
+        fail!("the consumer saw the ring empty after the last put, yet len is {left}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_decode_and_damage_is_detected() {
+        for (p, s) in [(0, 0), (3, 17), (100, 2019)] {
+            let v = item(p, s);
+            assert!(v.len() <= ITEM_SIZE);
+            assert_eq!(decode(&v), Some((p, s)));
+            let mut torn = v.clone();
+            if let Some(last) = torn.last_mut() {
+                *last ^= 1;
+            }
+            assert_eq!(decode(&torn), None);
+        }
+    }
+}

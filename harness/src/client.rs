@@ -1,0 +1,547 @@
+//! The harness side of the driver protocol: spawn a driver, send requests,
+//! enforce deadlines, validate responses, keep the driver's stderr tail.
+//!
+//! Everything a driver can do wrong (not start, exit, hang, print a line
+//! that is not a valid response) becomes a [`ClientError`] that the case
+//! reports as a verdict about the implementation; none of it can crash or
+//! stall the harness.
+
+use crate::protocol::{monotonic_ns, ErrorCode, Op, Payload, Request};
+use serde_json::{Map, Value};
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Lines of a driver's stderr kept for the report.
+const STDERR_TAIL_LINES: usize = 20;
+
+/// A driver that failed the protocol (or could not be run at all).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// The driver command could not be started.
+    #[error("cannot start driver `{cmd}`: {reason}")]
+    Spawn {
+        /// The command line.
+        cmd: String,
+        /// The OS error.
+        reason: String,
+    },
+    /// No response within the deadline; the driver has been killed.
+    #[error("hung: no response to `{op}` within {waited_ms} ms (driver killed)")]
+    Hung {
+        /// The op that got no answer.
+        op: String,
+        /// How long the harness waited, ms.
+        waited_ms: u64,
+    },
+    /// The driver exited (or closed stdout) with a request outstanding.
+    #[error("driver exited during `{op}` ({status})")]
+    Exited {
+        /// The op that got no answer.
+        op: String,
+        /// Exit status as text.
+        status: String,
+    },
+    /// A response that breaks the protocol; the driver has been killed.
+    #[error("malformed response to `{op}`: {reason}: {line}")]
+    Malformed {
+        /// The op answered.
+        op: String,
+        /// What is wrong.
+        reason: String,
+        /// The offending line (cut to 300 bytes).
+        line: String,
+    },
+    /// A success was required but the op failed.
+    #[error("`{op}` failed with {code} ({message})")]
+    Failed {
+        /// The op.
+        op: String,
+        /// The error code.
+        code: ErrorCode,
+        /// The driver's message.
+        message: String,
+    },
+    /// Writing the request failed (the driver is gone).
+    #[error("cannot send `{op}` to the driver: {reason}")]
+    Send {
+        /// The op.
+        op: String,
+        /// The OS error.
+        reason: String,
+    },
+}
+
+impl ClientError {
+    /// Whether this is a hang (verdict `hung`) rather than a failure.
+    pub fn is_hung(&self) -> bool {
+        matches!(self, ClientError::Hung { .. })
+    }
+}
+
+/// A validated response: the results of a success, or a failure's code and
+/// message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The op this answers.
+    pub op: &'static str,
+    /// Success results (without `id`/`ok`), or `(code, message)`.
+    pub result: Result<Map<String, Value>, (ErrorCode, String)>,
+    /// CLOCK_MONOTONIC ns: when the harness sent the request, or the
+    /// driver's `t0` for an op inside `batch`/`parallel`.
+    pub t0: u64,
+    /// CLOCK_MONOTONIC ns: when the harness read the response, or the
+    /// driver's `t1`.
+    pub t1: u64,
+}
+
+fn malformed(op: &str, reason: impl Into<String>, line: &str) -> ClientError {
+    let mut line = line.to_owned();
+    if line.len() > 300 {
+        let mut cut = 300;
+        while !line.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.truncate(cut);
+        line.push_str("...");
+    }
+    ClientError::Malformed {
+        op: op.to_owned(),
+        reason: reason.into(),
+        line,
+    }
+}
+
+impl Reply {
+    /// Validates a response object for `op` (`ok`, `error`, `message`).
+    fn parse(op: &'static str, obj: &Map<String, Value>, line: &str, t0: u64, t1: u64) -> Result<Reply, ClientError> {
+        let result = match obj.get("ok") {
+            Some(Value::Bool(true)) => {
+                let mut m = obj.clone();
+                m.remove("id");
+                m.remove("ok");
+                Ok(m)
+            }
+            Some(Value::Bool(false)) => {
+                let code = obj
+                    .get("error")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| malformed(op, "failure without an \"error\" string", line))?;
+                let code = ErrorCode::parse(code)
+                    .ok_or_else(|| malformed(op, format!("unknown error code {code:?}"), line))?;
+                let message = obj
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| malformed(op, "failure without a \"message\" string", line))?;
+                Err((code, message.to_owned()))
+            }
+            _ => return Err(malformed(op, "no boolean \"ok\"", line)),
+        };
+        Ok(Reply { op, result, t0, t1 })
+    }
+
+    /// The error code, if this is a failure.
+    pub fn error(&self) -> Option<ErrorCode> {
+        self.result.as_ref().err().map(|(c, _)| *c)
+    }
+
+    fn field(&self, key: &str) -> Result<&Value, ClientError> {
+        match &self.result {
+            Ok(m) => m
+                .get(key)
+                .ok_or_else(|| malformed(self.op, format!("success without \"{key}\""), &self.describe())),
+            Err((c, msg)) => Err(ClientError::Failed {
+                op: self.op.into(),
+                code: *c,
+                message: msg.clone(),
+            }),
+        }
+    }
+
+    /// `stored` of a `put`/`put_wait` success.
+    pub fn stored(&self) -> Result<bool, ClientError> {
+        self.field("stored")?
+            .as_bool()
+            .ok_or_else(|| malformed(self.op, "\"stored\" is not a boolean", &self.describe()))
+    }
+
+    /// `data` of a `get`/`get_wait` success: `None` for null.
+    pub fn data(&self) -> Result<Option<Vec<u8>>, ClientError> {
+        match self.field("data")? {
+            Value::Null => Ok(None),
+            Value::String(s) => Payload::decode(s)
+                .map(Some)
+                .map_err(|e| malformed(self.op, e, &self.describe())),
+            _ => Err(malformed(self.op, "\"data\" is neither a string nor null", &self.describe())),
+        }
+    }
+
+    /// A non-negative integer result field.
+    pub fn u64(&self, key: &str) -> Result<u64, ClientError> {
+        self.field(key)?
+            .as_u64()
+            .ok_or_else(|| malformed(self.op, format!("\"{key}\" is not a non-negative integer"), &self.describe()))
+    }
+
+    /// One line for transcripts: `ok stored=true` or `error too_large (...)`.
+    pub fn describe(&self) -> String {
+        match &self.result {
+            Ok(m) => {
+                let mut parts = vec!["ok".to_owned()];
+                for (k, v) in m {
+                    if k == "t0" || k == "t1" {
+                        continue;
+                    }
+                    let v = match v {
+                        Value::String(s) if s.len() > 40 => format!("\"{}...\"", &s[..40]),
+                        other => other.to_string(),
+                    };
+                    parts.push(format!("{k}={v}"));
+                }
+                parts.join(" ")
+            }
+            Err((c, msg)) => format!("error {c} ({msg})"),
+        }
+    }
+}
+
+fn results_list(reply: &Reply, n: usize) -> Result<&Vec<Value>, ClientError> {
+    match &reply.result {
+        Ok(m) => match m.get("results") {
+            Some(Value::Array(list)) if list.len() == n => Ok(list),
+            _ => Err(malformed(
+                reply.op,
+                format!("\"results\" is not a list of {n}"),
+                &reply.describe(),
+            )),
+        },
+        Err((c, msg)) => Err(malformed(
+            reply.op,
+            format!("the {} itself failed: {c} ({msg})", reply.op),
+            "",
+        )),
+    }
+}
+
+fn sub_reply(v: &Value, op: &Op) -> Result<Reply, ClientError> {
+    let line = v.to_string();
+    let Value::Object(obj) = v else {
+        return Err(malformed(op.name(), "a result is not an object", &line));
+    };
+    let t = |k: &str| obj.get(k).and_then(Value::as_u64);
+    let (Some(t0), Some(t1)) = (t("t0"), t("t1")) else {
+        return Err(malformed(op.name(), "a result lacks integer t0/t1", &line));
+    };
+    if t1 < t0 {
+        return Err(malformed(op.name(), "t1 is before t0", &line));
+    }
+    let mut obj = obj.clone();
+    obj.remove("t0");
+    obj.remove("t1");
+    Reply::parse(op.name(), &obj, &line, t0, t1)
+}
+
+/// Splits the reply to a `batch` of `ops` into one reply per op, each
+/// timed by the driver's `t0`/`t1`.
+///
+/// # Errors
+/// [`ClientError::Malformed`] if the batch failed or its results do not
+/// match its ops.
+pub fn batch_replies(reply: &Reply, ops: &[Op]) -> Result<Vec<Reply>, ClientError> {
+    let list = results_list(reply, ops.len())?;
+    list.iter().zip(ops).map(|(v, op)| sub_reply(v, op)).collect()
+}
+
+/// Splits the reply to a `parallel` into one reply list per thread.
+///
+/// # Errors
+/// As [`batch_replies`].
+pub fn parallel_replies(reply: &Reply, threads: &[Vec<Op>]) -> Result<Vec<Vec<Reply>>, ClientError> {
+    let lists = results_list(reply, threads.len())?;
+    let mut out = Vec::new();
+    for (list, ops) in lists.iter().zip(threads) {
+        let Value::Array(items) = list else {
+            return Err(malformed("parallel", "a thread's results are not a list", &list.to_string()));
+        };
+        if items.len() != ops.len() {
+            return Err(malformed(
+                "parallel",
+                "a thread's results do not match its ops",
+                &list.to_string(),
+            ));
+        }
+        out.push(items.iter().zip(ops).map(|(v, op)| sub_reply(v, op)).collect::<Result<_, _>>()?);
+    }
+    Ok(out)
+}
+
+/// One driver process.
+pub struct Driver {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    stderr: Arc<Mutex<VecDeque<String>>>,
+    next_id: u64,
+    deadline: Duration,
+    /// Killed or exited: every further request fails at once.
+    dead: Option<ClientError>,
+}
+
+impl Driver {
+    /// Starts `cmd` (argv, run without a shell) with piped stdio. `deadline`
+    /// bounds each request, on top of the op's own wait timeouts.
+    ///
+    /// # Errors
+    /// [`ClientError::Spawn`] if the program cannot be started.
+    pub fn spawn(cmd: &[String], deadline: Duration) -> Result<Driver, ClientError> {
+        let shown = shell_words::join(cmd);
+        let (prog, args) = cmd.split_first().ok_or_else(|| ClientError::Spawn {
+            cmd: shown.clone(),
+            reason: "empty command".into(),
+        })?;
+        let mut child = Command::new(prog)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| ClientError::Spawn {
+                cmd: shown,
+                reason: e.to_string(),
+            })?;
+        let (tx, lines) = mpsc::channel();
+        if let Some(out) = child.stdout.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines() {
+                    let Ok(line) = line else { break };
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        if let Some(err) = child.stderr.take() {
+            let tail = Arc::clone(&stderr);
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines() {
+                    let Ok(line) = line else { break };
+                    let Ok(mut t) = tail.lock() else { break };
+                    if t.len() == STDERR_TAIL_LINES {
+                        t.pop_front();
+                    }
+                    t.push_back(line);
+                }
+            });
+        }
+        Ok(Driver {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            stderr,
+            next_id: 1,
+            deadline,
+            dead: None,
+        })
+    }
+
+    /// The driver's pid.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The last lines the driver wrote to stderr.
+    pub fn stderr_tail(&self) -> Vec<String> {
+        self.stderr.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default()
+    }
+
+    /// How long `op` may take beyond the base deadline: its own wait
+    /// timeouts, plus 1 ms per op of a batch.
+    fn allowance(op: &Op) -> Duration {
+        fn one(op: &Op) -> u64 {
+            match op {
+                Op::PutWait { timeout_ms, .. } | Op::GetWait { timeout_ms } => *timeout_ms + 1,
+                Op::Batch { ops } => ops.iter().map(one).sum(),
+                Op::Parallel { threads } => threads
+                    .iter()
+                    .map(|t| t.iter().map(one).sum())
+                    .max()
+                    .unwrap_or(0),
+                _ => 0,
+            }
+        }
+        Duration::from_millis(one(op))
+    }
+
+    /// Sends `op` without waiting for the answer; returns its id and send
+    /// time. Pair with [`receive`](Self::receive).
+    ///
+    /// # Errors
+    /// [`ClientError::Send`] if the driver is gone.
+    pub fn send(&mut self, op: &Op) -> Result<(u64, u64), ClientError> {
+        if let Some(e) = &self.dead {
+            return Err(e.clone());
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        let req = Request { id, op: op.clone() };
+        let mut line = serde_json::to_vec(&req).unwrap_or_default();
+        line.push(b'\n');
+        let t0 = monotonic_ns();
+        let sent = match self.stdin.as_mut() {
+            Some(s) => s.write_all(&line).and_then(|()| s.flush()),
+            None => Err(std::io::Error::other("stdin closed")),
+        };
+        if let Err(e) = sent {
+            let err = ClientError::Send {
+                op: op.name().into(),
+                reason: e.to_string(),
+            };
+            return Err(self.fail(err));
+        }
+        Ok((id, t0))
+    }
+
+    /// Waits for the answer to request `id` (sent at `t0`) for `op`.
+    ///
+    /// # Errors
+    /// [`ClientError::Hung`], [`ClientError::Exited`] or
+    /// [`ClientError::Malformed`]; the driver is killed on each.
+    pub fn receive(&mut self, id: u64, t0: u64, op: &Op) -> Result<Reply, ClientError> {
+        if let Some(e) = &self.dead {
+            return Err(e.clone());
+        }
+        let limit = self.deadline + Self::allowance(op);
+        let line = match self.lines.recv_timeout(limit) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => {
+                return Err(self.fail(ClientError::Hung {
+                    op: op.name().into(),
+                    waited_ms: limit.as_millis() as u64,
+                }))
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let status = match self.child.wait() {
+                    Ok(s) => s.to_string(),
+                    Err(e) => e.to_string(),
+                };
+                return Err(self.fail(ClientError::Exited {
+                    op: op.name().into(),
+                    status,
+                }));
+            }
+        };
+        let t1 = monotonic_ns();
+        let name = op.name();
+        let parsed: Value = match serde_json::from_str(&line) {
+            Ok(v) => v,
+            Err(e) => return Err(self.fail(malformed(name, format!("not JSON ({e})"), &line))),
+        };
+        let Value::Object(obj) = parsed else {
+            return Err(self.fail(malformed(name, "not a JSON object", &line)));
+        };
+        if obj.get("id").and_then(Value::as_u64) != Some(id) {
+            return Err(self.fail(malformed(name, format!("expected id {id}"), &line)));
+        }
+        let reply = Reply::parse(name, &obj, &line, t0, t1).map_err(|e| self.fail(e))?;
+        Ok(reply)
+    }
+
+    /// Sends `op` and waits for its answer.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send) and [`receive`](Self::receive).
+    pub fn request(&mut self, op: &Op) -> Result<Reply, ClientError> {
+        let (id, t0) = self.send(op)?;
+        self.receive(id, t0, op)
+    }
+
+    /// Sends a `batch` and returns one reply per op, each with the driver's
+    /// `t0`/`t1`.
+    ///
+    /// # Errors
+    /// As [`request`](Self::request), plus [`ClientError::Malformed`] if the
+    /// batch itself failed or its results do not match its ops.
+    pub fn batch(&mut self, ops: Vec<Op>) -> Result<Vec<Reply>, ClientError> {
+        let batch = Op::Batch { ops };
+        let reply = self.request(&batch)?;
+        let Op::Batch { ops } = &batch else { unreachable!() };
+        batch_replies(&reply, ops).map_err(|e| self.fail(e))
+    }
+
+    /// Sends a `parallel` and returns one reply list per thread.
+    ///
+    /// # Errors
+    /// As [`batch`](Self::batch).
+    pub fn parallel(&mut self, threads: Vec<Vec<Op>>) -> Result<Vec<Vec<Reply>>, ClientError> {
+        let op = Op::Parallel { threads };
+        let reply = self.request(&op)?;
+        let Op::Parallel { threads } = &op else { unreachable!() };
+        parallel_replies(&reply, threads).map_err(|e| self.fail(e))
+    }
+
+    fn fail(&mut self, err: ClientError) -> ClientError {
+        self.kill();
+        self.dead = Some(err.clone());
+        err
+    }
+
+    /// SIGKILLs the driver and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stdin = None;
+        if self.dead.is_none() {
+            self.dead = Some(ClientError::Exited {
+                op: "-".into(),
+                status: "killed by the harness".into(),
+            });
+        }
+    }
+
+    /// Whether the driver was killed or failed.
+    pub fn is_dead(&self) -> bool {
+        self.dead.is_some()
+    }
+
+    /// Ends the driver politely: `close`, `exit`, then EOF; SIGKILL if it is
+    /// still running after `grace`.
+    pub fn shutdown(&mut self, grace: Duration) {
+        if self.dead.is_none() {
+            let saved = self.deadline;
+            self.deadline = grace;
+            let _ = self.request(&Op::Close);
+            let _ = self.request(&Op::Exit);
+            self.deadline = saved;
+        }
+        self.stdin = None;
+        let until = monotonic_ns() + grace.as_nanos() as u64;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if monotonic_ns() >= until => {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(2)),
+            }
+        }
+        self.dead.get_or_insert(ClientError::Exited {
+            op: "-".into(),
+            status: "shut down".into(),
+        });
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}

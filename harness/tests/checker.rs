@@ -1,0 +1,197 @@
+//! The polynomial history checker against an exhaustive linearizability
+//! search on small random histories: it must never report a violation that
+//! the search refutes (soundness), and for rings that never fill it must
+//! find every non-linearizable history (completeness).
+
+use proptest::prelude::*;
+use ringcheck::history::{check, Action, Event};
+use std::collections::{HashSet, VecDeque};
+
+/// Wing and Gong's search: linearize, one at a time, an op that no pending
+/// op ended before, and backtrack; memoised on (done set, ring contents).
+fn linearizable(h: &[Event], capacity: usize) -> bool {
+    fn go(
+        h: &[Event],
+        cap: usize,
+        done: u32,
+        q: &mut VecDeque<Vec<u8>>,
+        seen: &mut HashSet<(u32, Vec<Vec<u8>>)>,
+    ) -> bool {
+        if done.count_ones() as usize == h.len() {
+            return true;
+        }
+        if !seen.insert((done, q.iter().cloned().collect())) {
+            return false;
+        }
+        let min_end = (0..h.len())
+            .filter(|i| done & (1 << i) == 0)
+            .map(|i| h[i].t1)
+            .min()
+            .unwrap_or(u64::MAX);
+        for i in 0..h.len() {
+            if done & (1 << i) != 0 || h[i].t0 > min_end {
+                continue;
+            }
+            let mut next = q.clone();
+            let ok = match &h[i].action {
+                Action::Put { value, stored: true } if next.len() < cap => {
+                    next.push_back(value.clone());
+                    true
+                }
+                Action::Put { stored: false, .. } => next.len() == cap,
+                Action::Put { .. } => false,
+                Action::Get { value: Some(v) } => next.front() == Some(v) && next.pop_front().is_some(),
+                Action::Get { value: None } => next.is_empty(),
+            };
+            if ok && go(h, cap, done | (1 << i), &mut next, seen) {
+                return true;
+            }
+        }
+        false
+    }
+    go(h, capacity, 0, &mut VecDeque::new(), &mut HashSet::new())
+}
+
+#[derive(Debug, Clone)]
+struct Plan {
+    process: usize,
+    is_put: bool,
+    start: u64,
+    len: u64,
+    lin: u64,
+}
+
+/// A linearizable-by-construction history: each op takes effect at a point
+/// of its interval, in that order, on a bounded FIFO; ops of one process do
+/// not overlap.
+fn build(plans: &[Plan], capacity: usize) -> Vec<Event> {
+    let mut by_process: Vec<Vec<&Plan>> = vec![Vec::new(); 3];
+    for p in plans {
+        by_process[p.process].push(p);
+    }
+    let mut timed: Vec<(u64, u64, u64, usize, bool)> = Vec::new();
+    for (proc_id, ops) in by_process.iter().enumerate() {
+        let mut clock = 0;
+        for p in ops {
+            let t0 = clock + p.start;
+            let t1 = t0 + p.len;
+            let lin = t0 + p.lin % (p.len + 1);
+            timed.push((lin, t0, t1, proc_id, p.is_put));
+            clock = t1 + 1;
+        }
+    }
+    timed.sort();
+    let mut q: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut next_value = 0u8;
+    timed
+        .into_iter()
+        .map(|(_, t0, t1, process, is_put)| {
+            let action = if is_put {
+                next_value += 1;
+                let value = vec![next_value];
+                let stored = q.len() < capacity;
+                if stored {
+                    q.push_back(value.clone());
+                }
+                Action::Put { value, stored }
+            } else {
+                Action::Get { value: q.pop_front() }
+            };
+            Event { process, action, t0, t1 }
+        })
+        .collect()
+}
+
+/// Damages one result so that the history may stop being linearizable.
+fn mutate(h: &mut [Event], which: usize, kind: u8) {
+    if h.is_empty() {
+        return;
+    }
+    let i = which % h.len();
+    let gets: Vec<usize> = (0..h.len()).filter(|&j| matches!(h[j].action, Action::Get { .. })).collect();
+    match (&mut h[i].action, kind % 4) {
+        (Action::Get { value }, 0) => *value = None,
+        (Action::Put { stored, .. }, 1) => *stored = !*stored,
+        (Action::Get { .. }, 2) if gets.len() >= 2 => {
+            let (a, b) = (gets[which % gets.len()], gets[(which / 7 + 1) % gets.len()]);
+            let va = h[a].action.clone();
+            h[a].action = h[b].action.clone();
+            h[b].action = va;
+        }
+        (_, _) => {
+            // Shift one op's interval: it may now end before something it
+            // had to follow.
+            let e = &mut h[i];
+            let shift = e.t0.min(5);
+            e.t0 -= shift;
+            e.t1 -= shift;
+        }
+    }
+}
+
+fn plans() -> impl Strategy<Value = Vec<Plan>> {
+    prop::collection::vec(
+        (0..3usize, any::<bool>(), 0..4u64, 0..6u64, 0..6u64).prop_map(|(process, is_put, start, len, lin)| Plan {
+            process,
+            is_put,
+            start,
+            len,
+            lin,
+        }),
+        1..11,
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn generated_histories_are_linearizable_and_the_checker_agrees(p in plans(), cap in 1..4usize) {
+        let h = build(&p, cap);
+        prop_assert!(linearizable(&h, cap));
+        prop_assert_eq!(check(&h, cap as u64, false), vec![]);
+    }
+
+    #[test]
+    fn the_checker_is_sound_and_complete_for_rings_that_never_fill(
+        p in plans(), which in 0..100usize, kind in 0..4u8,
+    ) {
+        let cap = 64;
+        let mut h = build(&p, cap);
+        mutate(&mut h, which, kind);
+        let exhaustive = linearizable(&h, cap);
+        let found = check(&h, cap as u64, false);
+        prop_assert_eq!(exhaustive, found.is_empty(), "history {:#?}\nviolations {:#?}", h, found);
+    }
+
+    #[test]
+    fn the_checker_is_sound_for_small_rings(
+        p in plans(), cap in 1..4usize, which in 0..100usize, kind in 0..4u8,
+    ) {
+        let mut h = build(&p, cap);
+        mutate(&mut h, which, kind);
+        let found = check(&h, cap as u64, false);
+        if !found.is_empty() {
+            prop_assert!(!linearizable(&h, cap), "false alarm {:#?} on {:#?}", found, h);
+        }
+    }
+}
+
+#[test]
+fn a_lost_item_is_reported_only_when_drained() {
+    let h = vec![Event { process: 0, action: Action::Put { value: b"x".to_vec(), stored: true }, t0: 0, t1: 1 }];
+    assert!(check(&h, 4, false).is_empty());
+    assert_eq!(check(&h, 4, true)[0].rule, "lost");
+}
+
+#[test]
+fn checks_100k_operations_quickly() {
+    // One producer, one consumer, strictly alternating: 50k puts, 50k gets.
+    let mut h = Vec::new();
+    for i in 0..50_000u64 {
+        let v = i.to_le_bytes().to_vec();
+        h.push(Event { process: 0, action: Action::Put { value: v.clone(), stored: true }, t0: 4 * i, t1: 4 * i + 1 });
+        h.push(Event { process: 1, action: Action::Get { value: Some(v) }, t0: 4 * i + 2, t1: 4 * i + 3 });
+    }
+    assert!(check(&h, 8, true).is_empty());
+}
