@@ -117,7 +117,13 @@ fn malformed(op: &str, reason: impl Into<String>, line: &str) -> ClientError {
 
 impl Reply {
     /// Validates a response object for `op` (`ok`, `error`, `message`).
-    fn parse(op: &'static str, obj: &Map<String, Value>, line: &str, t0: u64, t1: u64) -> Result<Reply, ClientError> {
+    fn parse(
+        op: &'static str,
+        obj: &Map<String, Value>,
+        line: &str,
+        t0: u64,
+        t1: u64,
+    ) -> Result<Reply, ClientError> {
         let result = match obj.get("ok") {
             Some(Value::Bool(true)) => {
                 let mut m = obj.clone();
@@ -150,9 +156,13 @@ impl Reply {
 
     fn field(&self, key: &str) -> Result<&Value, ClientError> {
         match &self.result {
-            Ok(m) => m
-                .get(key)
-                .ok_or_else(|| malformed(self.op, format!("success without \"{key}\""), &self.describe())),
+            Ok(m) => m.get(key).ok_or_else(|| {
+                malformed(
+                    self.op,
+                    format!("success without \"{key}\""),
+                    &self.describe(),
+                )
+            }),
             Err((c, msg)) => Err(ClientError::Failed {
                 op: self.op.into(),
                 code: *c,
@@ -175,15 +185,23 @@ impl Reply {
             Value::String(s) => Payload::decode(s)
                 .map(Some)
                 .map_err(|e| malformed(self.op, e, &self.describe())),
-            _ => Err(malformed(self.op, "\"data\" is neither a string nor null", &self.describe())),
+            _ => Err(malformed(
+                self.op,
+                "\"data\" is neither a string nor null",
+                &self.describe(),
+            )),
         }
     }
 
     /// A non-negative integer result field.
     pub fn u64(&self, key: &str) -> Result<u64, ClientError> {
-        self.field(key)?
-            .as_u64()
-            .ok_or_else(|| malformed(self.op, format!("\"{key}\" is not a non-negative integer"), &self.describe()))
+        self.field(key)?.as_u64().ok_or_else(|| {
+            malformed(
+                self.op,
+                format!("\"{key}\" is not a non-negative integer"),
+                &self.describe(),
+            )
+        })
     }
 
     /// One line for transcripts: `ok stored=true` or `error too_large (...)`.
@@ -252,19 +270,29 @@ fn sub_reply(v: &Value, op: &Op) -> Result<Reply, ClientError> {
 /// match its ops.
 pub fn batch_replies(reply: &Reply, ops: &[Op]) -> Result<Vec<Reply>, ClientError> {
     let list = results_list(reply, ops.len())?;
-    list.iter().zip(ops).map(|(v, op)| sub_reply(v, op)).collect()
+    list.iter()
+        .zip(ops)
+        .map(|(v, op)| sub_reply(v, op))
+        .collect()
 }
 
 /// Splits the reply to a `parallel` into one reply list per thread.
 ///
 /// # Errors
 /// As [`batch_replies`].
-pub fn parallel_replies(reply: &Reply, threads: &[Vec<Op>]) -> Result<Vec<Vec<Reply>>, ClientError> {
+pub fn parallel_replies(
+    reply: &Reply,
+    threads: &[Vec<Op>],
+) -> Result<Vec<Vec<Reply>>, ClientError> {
     let lists = results_list(reply, threads.len())?;
     let mut out = Vec::new();
     for (list, ops) in lists.iter().zip(threads) {
         let Value::Array(items) = list else {
-            return Err(malformed("parallel", "a thread's results are not a list", &list.to_string()));
+            return Err(malformed(
+                "parallel",
+                "a thread's results are not a list",
+                &list.to_string(),
+            ));
         };
         if items.len() != ops.len() {
             return Err(malformed(
@@ -273,7 +301,13 @@ pub fn parallel_replies(reply: &Reply, threads: &[Vec<Op>]) -> Result<Vec<Vec<Re
                 &list.to_string(),
             ));
         }
-        out.push(items.iter().zip(ops).map(|(v, op)| sub_reply(v, op)).collect::<Result<_, _>>()?);
+        out.push(
+            items
+                .iter()
+                .zip(ops)
+                .map(|(v, op)| sub_reply(v, op))
+                .collect::<Result<_, _>>()?,
+        );
     }
     Ok(out)
 }
@@ -355,7 +389,10 @@ impl Driver {
 
     /// The last lines the driver wrote to stderr.
     pub fn stderr_tail(&self) -> Vec<String> {
-        self.stderr.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default()
+        self.stderr
+            .lock()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// How long `op` may take beyond the base deadline: its own wait
@@ -468,7 +505,9 @@ impl Driver {
     pub fn batch(&mut self, ops: Vec<Op>) -> Result<Vec<Reply>, ClientError> {
         let batch = Op::Batch { ops };
         let reply = self.request(&batch)?;
-        let Op::Batch { ops } = &batch else { unreachable!() };
+        let Op::Batch { ops } = &batch else {
+            unreachable!()
+        };
         batch_replies(&reply, ops).map_err(|e| self.fail(e))
     }
 
@@ -479,7 +518,9 @@ impl Driver {
     pub fn parallel(&mut self, threads: Vec<Vec<Op>>) -> Result<Vec<Vec<Reply>>, ClientError> {
         let op = Op::Parallel { threads };
         let reply = self.request(&op)?;
-        let Op::Parallel { threads } = &op else { unreachable!() };
+        let Op::Parallel { threads } = &op else {
+            unreachable!()
+        };
         parallel_replies(&reply, threads).map_err(|e| self.fail(e))
     }
 

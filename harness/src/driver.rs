@@ -187,16 +187,77 @@ fn handle_line<I: Implementation>(
         let msg = "request has no u64 \"id\"";
         return (id, failure(ErrorCode::Invalid, msg), false);
     }
-    let op = match parse_op(&value) {
-        Ok(op) => op,
-        Err(reply) => return (id, reply, false),
+    let name = value.get("op").and_then(Value::as_str).unwrap_or("");
+    let reply = match name {
+        // The ops of a batch or parallel are parsed one by one: a bad op
+        // yields its failure object in place and the others still run.
+        "batch" | "parallel" => match (current(state), nested(&value, name)) {
+            (_, Err(reply)) => reply,
+            (Err(e), _) => failure(e.code, &e.message),
+            (Ok(ring), Ok(lists)) if name == "batch" => {
+                success(results_field(Value::Array(batch_results(ring, &lists[0]))))
+            }
+            (Ok(ring), Ok(lists)) => {
+                let out: Vec<Value> = std::thread::scope(|s| {
+                    let handles: Vec<_> = lists
+                        .iter()
+                        .map(|ops| s.spawn(move || Value::Array(batch_results(ring, ops))))
+                        .collect();
+                    handles
+                        .into_iter()
+                        .map(|h| h.join().unwrap_or(Value::Null))
+                        .collect()
+                });
+                success(results_field(Value::Array(out)))
+            }
+        },
+        _ => match parse_op(&value) {
+            Ok(op) => {
+                let exit = op == Op::Exit;
+                let reply = match run_top(imp, state, &op) {
+                    Ok(results) => success(results),
+                    Err(e) => failure(e.code, &e.message),
+                };
+                return (id, reply, exit);
+            }
+            Err(reply) => reply,
+        },
     };
-    let exit = op == Op::Exit;
-    let reply = match run_top(imp, state, &op) {
-        Ok(results) => success(results),
-        Err(e) => failure(e.code, &e.message),
+    (id, reply, false)
+}
+
+type Parsed = Result<Op, Map<String, Value>>;
+
+/// The op lists of a `batch` (one list) or `parallel` (one per thread),
+/// each op parsed on its own.
+fn nested(value: &Value, name: &str) -> Result<Vec<Vec<Parsed>>, Map<String, Value>> {
+    let parse_list =
+        |v: &Value| -> Option<Vec<Parsed>> { Some(v.as_array()?.iter().map(parse_op).collect()) };
+    let lists = if name == "batch" {
+        value.get("ops").and_then(parse_list).map(|l| vec![l])
+    } else {
+        value
+            .get("threads")
+            .and_then(Value::as_array)
+            .and_then(|ts| ts.iter().map(parse_list).collect::<Option<Vec<_>>>())
     };
-    (id, reply, exit)
+    lists.ok_or_else(|| {
+        let want = if name == "batch" {
+            "\"ops\": a list of ops"
+        } else {
+            "\"threads\": a list of op lists"
+        };
+        failure(
+            ErrorCode::Invalid,
+            &format!("bad arguments for {name}: expected {want}"),
+        )
+    })
+}
+
+fn results_field(v: Value) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("results".into(), v);
+    m
 }
 
 const OPS: [&str; 13] = [
@@ -272,30 +333,10 @@ fn run_top<I: Implementation>(
         }
         .map(|()| Map::new()),
         Op::Exit => Ok(Map::new()),
-        Op::Batch { ops } => {
-            let ring = current(state)?;
-            Ok(batch_results(ring, ops))
-        }
-        Op::Parallel { threads } => {
-            let ring = current(state)?;
-            let lists: Vec<Value> = std::thread::scope(|s| {
-                let handles: Vec<_> = threads
-                    .iter()
-                    .map(|ops| s.spawn(move || batch_results(ring, ops)))
-                    .collect();
-                handles
-                    .into_iter()
-                    .map(|h| {
-                        h.join()
-                            .map(|m| m.get("results").cloned().unwrap_or(Value::Null))
-                            .unwrap_or(Value::Null)
-                    })
-                    .collect()
-            });
-            let mut m = Map::new();
-            m.insert("results".into(), Value::Array(lists));
-            Ok(m)
-        }
+        Op::Batch { .. } | Op::Parallel { .. } => Err(DriverError::new(
+            ErrorCode::Invalid,
+            "batch and parallel cannot be nested",
+        )),
         ring_op => ring_op_results(current(state)?, ring_op),
     }
 }
@@ -321,26 +362,26 @@ fn current<R>(state: &State<R>) -> Result<&R, DriverError> {
     }
 }
 
-/// Runs `ops` back to back; each result carries `t0` and `t1`.
-fn batch_results<R: Ring>(ring: &R, ops: &[Op]) -> Map<String, Value> {
-    let results: Vec<Value> = ops
-        .iter()
+/// Runs `ops` back to back; each result carries `t0` and `t1`. An op
+/// that could not be parsed yields its failure in place.
+fn batch_results<R: Ring>(ring: &R, ops: &[Parsed]) -> Vec<Value> {
+    ops.iter()
         .map(|op| {
             let t0 = monotonic_ns();
-            let r = ring_op_results(ring, op);
+            let r = match op {
+                Ok(op) => ring_op_results(ring, op).map_err(|e| failure(e.code, &e.message)),
+                Err(bad) => Err(bad.clone()),
+            };
             let t1 = monotonic_ns();
             let mut obj = match r {
                 Ok(results) => success(results),
-                Err(e) => failure(e.code, &e.message),
+                Err(fail) => fail,
             };
             obj.insert("t0".into(), t0.into());
             obj.insert("t1".into(), t1.into());
             Value::Object(obj)
         })
-        .collect();
-    let mut m = Map::new();
-    m.insert("results".into(), Value::Array(results));
-    m
+        .collect()
 }
 
 fn data_value(item: Option<Vec<u8>>) -> Value {

@@ -95,7 +95,10 @@ pub fn check(history: &[Event], capacity: u64, drained: bool) -> Vec<Violation> 
             if let Some(&j) = put_of.get(value.as_slice()) {
                 push(Violation {
                     rule: "repeat",
-                    message: format!("value {} was put twice (harness values must be unique)", show(value)),
+                    message: format!(
+                        "value {} was put twice (harness values must be unique)",
+                        show(value)
+                    ),
                     events: vec![j, i],
                 });
             } else {
@@ -104,7 +107,9 @@ pub fn check(history: &[Event], capacity: u64, drained: bool) -> Vec<Violation> 
         }
     }
     for (i, e) in history.iter().enumerate() {
-        let Action::Get { value: Some(v) } = &e.action else { continue };
+        let Action::Get { value: Some(v) } = &e.action else {
+            continue;
+        };
         if let Some(&j) = get_of.get(v.as_slice()) {
             push(Violation {
                 rule: "repeat",
@@ -120,7 +125,13 @@ pub fn check(history: &[Event], capacity: u64, drained: bool) -> Vec<Violation> 
                 message: format!("got {} which no put stored (foreign or torn item)", show(v)),
                 events: vec![i],
             }),
-            Some((p, Event { action: Action::Put { stored: false, .. }, .. })) => push(Violation {
+            Some((
+                p,
+                Event {
+                    action: Action::Put { stored: false, .. },
+                    ..
+                },
+            )) => push(Violation {
                 rule: "fresh",
                 message: format!("got {} whose put answered stored: false", show(v)),
                 events: vec![p, i],
@@ -142,7 +153,10 @@ pub fn check(history: &[Event], capacity: u64, drained: bool) -> Vec<Violation> 
         .iter()
         .enumerate()
         .filter_map(|(i, e)| match &e.action {
-            Action::Put { value, stored: true } => Some(Stored {
+            Action::Put {
+                value,
+                stored: true,
+            } => Some(Stored {
                 put: i,
                 get: get_of.get(value.as_slice()).copied(),
             }),
@@ -154,7 +168,10 @@ pub fn check(history: &[Event], capacity: u64, drained: bool) -> Vec<Violation> 
             if let Action::Put { value, .. } = &history[s.put].action {
                 push(Violation {
                     rule: "lost",
-                    message: format!("{} was stored but never got, and the ring was drained", show(value)),
+                    message: format!(
+                        "{} was stored but never got, and the ring was drained",
+                        show(value)
+                    ),
                     events: vec![s.put],
                 });
             }
@@ -187,7 +204,11 @@ pub fn check(history: &[Event], capacity: u64, drained: bool) -> Vec<Violation> 
                 else {
                     continue;
                 };
-                let how = if a_get_start == u64::MAX { "is never got" } else { "is got only after it" };
+                let how = if a_get_start == u64::MAX {
+                    "is never got"
+                } else {
+                    "is got only after it"
+                };
                 let mut events = vec![a_put, b.put, gb];
                 if let Some(ga) = get_of.get(va.as_slice()) {
                     events.push(*ga);
@@ -237,7 +258,8 @@ pub fn check(history: &[Event], capacity: u64, drained: bool) -> Vec<Violation> 
             if a < e.t0 && e.t1 < b {
                 push(Violation {
                     rule: "empty",
-                    message: "a get answered null while the ring surely held an item throughout".into(),
+                    message: "a get answered null while the ring surely held an item throughout"
+                        .into(),
                     events: vec![p, i],
                 });
             }

@@ -12,7 +12,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 #[derive(Parser)]
-#[command(name = "ringcheck", version, about = "Conformance checks for ring buffers")]
+#[command(
+    name = "ringcheck",
+    version,
+    about = "Conformance checks for ring buffers"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -67,7 +71,14 @@ enum Cmd {
 
 fn main() -> ExitCode {
     match Cli::parse().cmd {
-        Cmd::Run { driver, only, seed, deadline, format, junit } => {
+        Cmd::Run {
+            driver,
+            only,
+            seed,
+            deadline,
+            format,
+            junit,
+        } => {
             let driver = match driver {
                 Some(cmd) => match shell_words::split(&cmd) {
                     Ok(argv) if !argv.is_empty() => argv,
@@ -111,20 +122,30 @@ fn main() -> ExitCode {
                 print!("{text}");
                 ExitCode::SUCCESS
             }
-            None => usage(&format!("no criterion or case {id:?} (see `ringcheck list`)")),
+            None => usage(&format!(
+                "no criterion or case {id:?} (see `ringcheck list`)"
+            )),
         },
         Cmd::Faults => {
             for (name, criterion, what) in ringcheck::faulty::FAULTS {
-                let c = if criterion.is_empty() { "(conforming)" } else { criterion };
+                let c = if criterion.is_empty() {
+                    "(conforming)"
+                } else {
+                    criterion
+                };
                 println!("{name:<22} {c:<18} {what}");
             }
             ExitCode::SUCCESS
         }
-        Cmd::Driver { faulty: None } => ringcheck::driver::serve_stdio(&ringcheck::shmring_driver::Shmring),
-        Cmd::Driver { faulty: Some(name) } => ringcheck::faulty::serve(&name).unwrap_or_else(|| {
-            eprintln!("ringcheck: no faulty ring named {name:?} (see `ringcheck faults`)");
-            ExitCode::from(2)
-        }),
+        Cmd::Driver { faulty: None } => {
+            ringcheck::driver::serve_stdio(&ringcheck::shmring_driver::Shmring)
+        }
+        Cmd::Driver { faulty: Some(name) } => {
+            ringcheck::faulty::serve(&name).unwrap_or_else(|| {
+                eprintln!("ringcheck: no faulty ring named {name:?} (see `ringcheck faults`)");
+                ExitCode::from(2)
+            })
+        }
     }
 }
 
@@ -153,9 +174,19 @@ fn list() -> String {
     let spec = Spec::load();
     let mut out = String::new();
     for c in &spec.criteria {
-        out.push_str(&format!("{:<18} {}{}\n", c.id, c.title, features(&c.features)));
+        out.push_str(&format!(
+            "{:<18} {}{}\n",
+            c.id,
+            c.title,
+            features(&c.features)
+        ));
         for k in &c.cases {
-            out.push_str(&format!("  {:<36} {}{}\n", k.id, kind(k.kind), features(&k.features)));
+            out.push_str(&format!(
+                "  {:<36} {}{}\n",
+                k.id,
+                kind(k.kind),
+                features(&k.features)
+            ));
         }
     }
     out
@@ -163,11 +194,28 @@ fn list() -> String {
 
 fn explain(id: &str) -> Option<String> {
     let spec = Spec::load();
-    let c = spec.criteria.iter().find(|c| c.id == id || c.cases.iter().any(|k| k.id == id))?;
-    let mut out = format!("{} — {}\n\n{}\n\nsource: {}\nrequired: {}{}\n\ncases:\n", c.id, c.title, c.statement, c.source, if c.required { "yes" } else { "no" }, features(&c.features));
+    let c = spec
+        .criteria
+        .iter()
+        .find(|c| c.id == id || c.cases.iter().any(|k| k.id == id))?;
+    let mut out = format!(
+        "{} — {}\n\n{}\n\nsource: {}\nrequired: {}{}\n\ncases:\n",
+        c.id,
+        c.title,
+        c.statement,
+        c.source,
+        if c.required { "yes" } else { "no" },
+        features(&c.features)
+    );
     for k in &c.cases {
         if k.id == id || c.id == id {
-            out.push_str(&format!("  {} ({}){}\n    {}\n", k.id, kind(k.kind), features(&k.features), k.checks));
+            out.push_str(&format!(
+                "  {} ({}){}\n    {}\n",
+                k.id,
+                kind(k.kind),
+                features(&k.features),
+                k.checks
+            ));
         }
     }
     Some(out)

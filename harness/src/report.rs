@@ -12,16 +12,33 @@ pub fn text(r: &RunReport) -> String {
     let mut out = String::new();
     let features: Vec<&str> = r.features.iter().map(|f| f.as_str()).collect();
     let _ = writeln!(out, "ringcheck: {} via `{}`", r.implementation, r.driver);
-    let _ = writeln!(out, "features: {}; seed: {}", if features.is_empty() { "none".into() } else { features.join(", ") }, r.seed);
+    let _ = writeln!(
+        out,
+        "features: {}; seed: {}",
+        if features.is_empty() {
+            "none".into()
+        } else {
+            features.join(", ")
+        },
+        r.seed
+    );
     let _ = writeln!(out);
-    let _ = writeln!(out, "{:<18} {:>5} {:>5} {:>5} {:>5} {:>5}", "criterion", "cases", "pass", "fail", "hung", "skip");
+    let _ = writeln!(
+        out,
+        "{:<18} {:>5} {:>5} {:>5} {:>5} {:>5}",
+        "criterion", "cases", "pass", "fail", "hung", "skip"
+    );
     for c in &spec.criteria {
         let mine: Vec<_> = r.cases.iter().filter(|k| k.criterion == c.id).collect();
         if mine.is_empty() {
             continue;
         }
         let n = |v: Verdict| mine.iter().filter(|k| k.verdict == v).count();
-        let flag = if n(Verdict::Fail) + n(Verdict::Hung) > 0 { "  <- FAILED" } else { "" };
+        let flag = if n(Verdict::Fail) + n(Verdict::Hung) > 0 {
+            "  <- FAILED"
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "{:<18} {:>5} {:>5} {:>5} {:>5} {:>5}{flag}",
@@ -38,7 +55,11 @@ pub fn text(r: &RunReport) -> String {
     let _ = writeln!(
         out,
         "verdict: {} ({} cases: {} passed, {} failed, {} hung, {} skipped) in {:.1} s",
-        if r.conforming { "CONFORMING" } else { "NOT CONFORMING" },
+        if r.conforming {
+            "CONFORMING"
+        } else {
+            "NOT CONFORMING"
+        },
         r.cases.len(),
         count(Verdict::Pass),
         count(Verdict::Fail),
@@ -46,11 +67,19 @@ pub fn text(r: &RunReport) -> String {
         count(Verdict::Skip),
         r.millis as f64 / 1000.0
     );
-    let bad: Vec<_> = r.cases.iter().filter(|k| matches!(k.verdict, Verdict::Fail | Verdict::Hung)).collect();
+    let bad: Vec<_> = r
+        .cases
+        .iter()
+        .filter(|k| matches!(k.verdict, Verdict::Fail | Verdict::Hung))
+        .collect();
     if !bad.is_empty() {
         let _ = writeln!(out, "\nfailures:");
         for k in bad {
-            let verdict = if k.verdict == Verdict::Hung { "HUNG" } else { "FAIL" };
+            let verdict = if k.verdict == Verdict::Hung {
+                "HUNG"
+            } else {
+                "FAIL"
+            };
             let kind = match k.kind {
                 crate::spec::Kind::Positive => "positive",
                 crate::spec::Kind::Negative => "negative",
@@ -67,8 +96,16 @@ pub fn text(r: &RunReport) -> String {
                 r.seed
             );
             if !k.transcript.is_empty() {
-                let _ = writeln!(out, "    transcript (last {} lines):", k.transcript.len().min(40));
-                for line in k.transcript.iter().skip(k.transcript.len().saturating_sub(40)) {
+                let _ = writeln!(
+                    out,
+                    "    transcript (last {} lines):",
+                    k.transcript.len().min(40)
+                );
+                for line in k
+                    .transcript
+                    .iter()
+                    .skip(k.transcript.len().saturating_sub(40))
+                {
                     let _ = writeln!(out, "      {line}");
                 }
             }
@@ -80,7 +117,11 @@ pub fn text(r: &RunReport) -> String {
             }
         }
     }
-    let skipped: Vec<_> = r.cases.iter().filter(|k| k.verdict == Verdict::Skip).collect();
+    let skipped: Vec<_> = r
+        .cases
+        .iter()
+        .filter(|k| k.verdict == Verdict::Skip)
+        .collect();
     if !skipped.is_empty() {
         let _ = writeln!(out, "\nnot checked:");
         for k in skipped {
@@ -88,7 +129,11 @@ pub fn text(r: &RunReport) -> String {
         }
     }
     if !r.leaked.is_empty() {
-        let _ = writeln!(out, "\nleaked segments (removed by ringcheck): {}", r.leaked.join(", "));
+        let _ = writeln!(
+            out,
+            "\nleaked segments (removed by ringcheck): {}",
+            r.leaked.join(", ")
+        );
     }
     out
 }
@@ -122,7 +167,11 @@ pub fn junit(r: &RunReport) -> String {
                 }
                 Verdict::Fail | Verdict::Hung => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    s.set_type(if k.verdict == Verdict::Hung { "hung" } else { "fail" });
+                    s.set_type(if k.verdict == Verdict::Hung {
+                        "hung"
+                    } else {
+                        "fail"
+                    });
                     if let Some(m) = &k.message {
                         s.set_message(m.as_str());
                     }

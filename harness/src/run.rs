@@ -73,6 +73,8 @@ pub struct RunReport {
     pub seed: u64,
     /// Every selected case.
     pub cases: Vec<CaseReport>,
+    /// Every ring name of the run starts with this.
+    pub ring_prefix: String,
     /// Segments the implementation left in `/dev/shm` (removed by the
     /// harness).
     pub leaked: Vec<String>,
@@ -95,11 +97,16 @@ pub enum RunError {
 
 /// FNV-1a of `s`: mixes a case id into the run seed.
 fn fnv1a(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Asks a fresh driver for its `impl` and features.
-pub fn hello(driver: &[String], deadline: Duration) -> Result<(String, BTreeSet<Feature>), RunError> {
+pub fn hello(
+    driver: &[String],
+    deadline: Duration,
+) -> Result<(String, BTreeSet<Feature>), RunError> {
     let err = |e: ClientError| RunError::Driver(e.to_string());
     let mut d = Driver::spawn(driver, deadline).map_err(err)?;
     let r = d.request(&Op::Hello).map_err(err)?;
@@ -108,11 +115,22 @@ pub fn hello(driver: &[String], deadline: Duration) -> Result<(String, BTreeSet<
     if protocol != crate::protocol::PROTOCOL_VERSION {
         return Err(bad("protocol is not 1"));
     }
-    let implementation = match r.result.as_ref().ok().and_then(|m| m.get("impl")).and_then(|v| v.as_str()) {
+    let implementation = match r
+        .result
+        .as_ref()
+        .ok()
+        .and_then(|m| m.get("impl"))
+        .and_then(|v| v.as_str())
+    {
         Some(s) => s.to_owned(),
         None => return Err(bad("no \"impl\" string")),
     };
-    let list = r.result.as_ref().ok().and_then(|m| m.get("features")).and_then(|v| v.as_array());
+    let list = r
+        .result
+        .as_ref()
+        .ok()
+        .and_then(|m| m.get("features"))
+        .and_then(|v| v.as_array());
     let Some(list) = list else {
         return Err(bad("no \"features\" list"));
     };
@@ -146,7 +164,9 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, RunError> {
     let registry = registry();
     let selected: Vec<_> = spec
         .cases()
-        .filter(|(c, k)| cfg.only.is_empty() || cfg.only.iter().any(|id| id == &c.id || id == &k.id))
+        .filter(|(c, k)| {
+            cfg.only.is_empty() || cfg.only.iter().any(|id| id == &c.id || id == &k.id)
+        })
         .collect();
     let bar = if cfg.progress {
         let bar = indicatif::ProgressBar::new(selected.len() as u64);
@@ -164,16 +184,29 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, RunError> {
         let t = Instant::now();
         let needs = case.needs(criterion);
         let missing: Vec<&str> = needs.difference(&features).map(|f| f.as_str()).collect();
-        let func = registry.iter().find(|(id, _)| *id == case.id).map(|(_, f)| *f);
+        let func = registry
+            .iter()
+            .find(|(id, _)| *id == case.id)
+            .map(|(_, f)| *f);
         let (verdict, message, transcript, stderr) = if !missing.is_empty() {
             let why = format!("the driver does not declare {}", missing.join(", "));
             (Verdict::Skip, Some(why), Vec::new(), Vec::new())
         } else if let Some(func) = func {
             let seed = cfg.seed ^ fnv1a(&case.id);
             let prefix = format!("{token}-{n}");
-            let mut ctx = Ctx::new(cfg.driver.clone(), cfg.deadline, seed, features.clone(), prefix);
+            let mut ctx = Ctx::new(
+                cfg.driver.clone(),
+                cfg.deadline,
+                seed,
+                features.clone(),
+                prefix,
+            );
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| func(&mut ctx)))
-                .unwrap_or_else(|_| Err(Outcome::Fail("the harness itself panicked (a ringcheck bug)".into())));
+                .unwrap_or_else(|_| {
+                    Err(Outcome::Fail(
+                        "the harness itself panicked (a ringcheck bug)".into(),
+                    ))
+                });
             let stderr = ctx.stderr_tails();
             ctx.teardown();
             match outcome {
@@ -200,16 +233,24 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, RunError> {
     }
     bar.finish_and_clear();
     let leaked = sweep(&token);
-    let required: BTreeSet<&str> = spec.criteria.iter().filter(|c| c.required).map(|c| c.id.as_str()).collect();
-    let conforming = cases
+    let token = format!("{token}-");
+    let required: BTreeSet<&str> = spec
+        .criteria
         .iter()
-        .all(|c| !required.contains(c.criterion.as_str()) || matches!(c.verdict, Verdict::Pass | Verdict::Skip));
+        .filter(|c| c.required)
+        .map(|c| c.id.as_str())
+        .collect();
+    let conforming = cases.iter().all(|c| {
+        !required.contains(c.criterion.as_str())
+            || matches!(c.verdict, Verdict::Pass | Verdict::Skip)
+    });
     Ok(RunReport {
         implementation,
         driver: shell_words::join(&cfg.driver),
         features: features.into_iter().collect(),
         seed: cfg.seed,
         cases,
+        ring_prefix: token,
         leaked,
         conforming,
         millis: started.elapsed().as_millis() as u64,

@@ -39,7 +39,11 @@ pub(super) fn cases() -> Vec<(&'static str, CaseFn)> {
 /// A second handle on `name`: another process if the driver declares
 /// `processes`, else the same driver opening it again.
 fn second_handle(ctx: &mut Ctx, d0: usize, name: &str) -> Result<(usize, u64, u64), Outcome> {
-    let d = if ctx.has(Feature::Processes) { ctx.spawn()? } else { d0 };
+    let d = if ctx.has(Feature::Processes) {
+        ctx.spawn()?
+    } else {
+        d0
+    };
     let (c, s) = ctx.open(d, name)?;
     Ok((d, c, s))
 }
@@ -67,7 +71,10 @@ fn expect_len(ctx: &mut Ctx, d: usize, want: u64) -> CaseResult {
 fn expect_stored(ctx: &mut Ctx, d: usize, data: &[u8], want: bool) -> CaseResult {
     let got = ctx.put(d, data)?;
     if got != want {
-        fail!("put of {} answered stored: {got}; expected {want}", show(data));
+        fail!(
+            "put of {} answered stored: {got}; expected {want}",
+            show(data)
+        );
     }
     Ok(())
 }
@@ -91,7 +98,11 @@ fn open_missing(ctx: &mut Ctx) -> CaseResult {
 fn create_existing(ctx: &mut Ctx) -> CaseResult {
     let (d0, name) = ctx.fresh_ring(4, 8)?;
     expect_stored(ctx, d0, b"keep", true)?;
-    let d1 = if ctx.has(Feature::Processes) { ctx.spawn()? } else { d0 };
+    let d1 = if ctx.has(Feature::Processes) {
+        ctx.spawn()?
+    } else {
+        d0
+    };
     let again = Op::Create {
         name: name.clone(),
         capacity: 9,
@@ -100,7 +111,9 @@ fn create_existing(ctx: &mut Ctx) -> CaseResult {
     ctx.call_err(d1, again, ErrorCode::Exists)?;
     let (d2, c, s) = second_handle(ctx, d0, &name)?;
     if (c, s) != (4, 8) {
-        fail!("after a refused create the ring reports capacity {c}, item_size {s}; expected 4 and 8");
+        fail!(
+            "after a refused create the ring reports capacity {c}, item_size {s}; expected 4 and 8"
+        );
     }
     expect_len(ctx, d2, 1)?;
     expect_get(ctx, d2, Some(b"keep"))
@@ -120,7 +133,11 @@ fn opener_close_keeps(ctx: &mut Ctx) -> CaseResult {
 fn creator_close_removes(ctx: &mut Ctx) -> CaseResult {
     let (d0, name) = ctx.fresh_ring(3, 16)?;
     ctx.call_ok(d0, Op::Close)?;
-    let d1 = if ctx.has(Feature::Processes) { ctx.spawn()? } else { d0 };
+    let d1 = if ctx.has(Feature::Processes) {
+        ctx.spawn()?
+    } else {
+        d0
+    };
     ctx.call_err(d1, Op::Open { name }, ErrorCode::NotFound)
 }
 
@@ -157,7 +174,13 @@ fn invalid_name(ctx: &mut Ctx) -> CaseResult {
 fn closed_ops(ctx: &mut Ctx) -> CaseResult {
     let (d, _) = ctx.fresh_ring(2, 8)?;
     ctx.call_ok(d, Op::Close)?;
-    ctx.call_err(d, Op::Put { data: Payload(b"x".to_vec()) }, ErrorCode::Closed)?;
+    ctx.call_err(
+        d,
+        Op::Put {
+            data: Payload(b"x".to_vec()),
+        },
+        ErrorCode::Closed,
+    )?;
     ctx.call_err(d, Op::Get, ErrorCode::Closed)?;
     ctx.call_err(d, Op::Len, ErrorCode::Closed)
 }
@@ -246,7 +269,12 @@ fn run_steps(
     let mut model = FifoModel::new(capacity as usize, item_size as usize);
     for (i, step) in steps.iter().enumerate() {
         let (op, want) = match step {
-            Step::Put(v) => (Op::Put { data: Payload(v.clone()) }, model.put(v)),
+            Step::Put(v) => (
+                Op::Put {
+                    data: Payload(v.clone()),
+                },
+                model.put(v),
+            ),
             Step::Get => (Op::Get, model.get()),
             Step::Len => (Op::Len, model.len()),
         };
@@ -319,6 +347,8 @@ fn fifo_model(ctx: &mut Ctx) -> CaseResult {
                 chunk /= 2;
             }
         }
+        // The transcript shows the shrinking; keep only the minimal run.
+        ctx.transcript.clear();
         let (at, want, got) = run_steps(ctx, d, capacity, item_size, &best)?
             .ok_or_else(|| Outcome::Fail("the mismatch did not reproduce".into()))?;
         let listing: Vec<String> = best.iter().map(step_text).collect();
@@ -388,7 +418,13 @@ fn oversize_refused(ctx: &mut Ctx) -> CaseResult {
     let (d, _) = ctx.fresh_ring(3, 16)?;
     expect_stored(ctx, d, b"a", true)?;
     for len in [17, 64] {
-        ctx.call_err(d, Op::Put { data: Payload(vec![b'x'; len]) }, ErrorCode::TooLarge)?;
+        ctx.call_err(
+            d,
+            Op::Put {
+                data: Payload(vec![b'x'; len]),
+            },
+            ErrorCode::TooLarge,
+        )?;
     }
     expect_len(ctx, d, 1)?;
     expect_get(ctx, d, Some(b"a"))?;
@@ -435,11 +471,15 @@ fn straddle(ctx: &mut Ctx) -> CaseResult {
         for _ in 0..puts {
             let item = n.to_le_bytes();
             n += 1;
-            let Expect::Stored(want) = model.put(&item) else { unreachable!() };
+            let Expect::Stored(want) = model.put(&item) else {
+                unreachable!()
+            };
             expect_stored(ctx, d, &item, want)?;
         }
         for _ in 0..gets {
-            let Expect::Data(want) = model.get() else { unreachable!() };
+            let Expect::Data(want) = model.get() else {
+                unreachable!()
+            };
             expect_get(ctx, d, want.as_deref())?;
         }
     }
@@ -480,21 +520,48 @@ fn every_op_answers(ctx: &mut Ctx) -> CaseResult {
     if ctx.has(Feature::Blocking) {
         ctx.call_ok(d, Op::GetWait { timeout_ms: 0 })?;
     }
-    ctx.call_ok(d, Op::Put { data: Payload(b"a".to_vec()) })?;
-    ctx.call_ok(d, Op::Put { data: Payload(b"b".to_vec()) })?;
+    ctx.call_ok(
+        d,
+        Op::Put {
+            data: Payload(b"a".to_vec()),
+        },
+    )?;
+    ctx.call_ok(
+        d,
+        Op::Put {
+            data: Payload(b"b".to_vec()),
+        },
+    )?;
     if ctx.has(Feature::Blocking) {
-        ctx.call_ok(d, Op::PutWait { data: Payload(b"c".to_vec()), timeout_ms: 0 })?;
+        ctx.call_ok(
+            d,
+            Op::PutWait {
+                data: Payload(b"c".to_vec()),
+                timeout_ms: 0,
+            },
+        )?;
     }
     if ctx.has(Feature::Corrupt) {
         ctx.call_ok(d, Op::Corrupt)?;
         ctx.call(d, Op::Get)?;
     }
     if ctx.has(Feature::Batch) {
-        let ops = vec![Op::Put { data: Payload(b"x".to_vec()) }, Op::Get, Op::Len];
+        let ops = vec![
+            Op::Put {
+                data: Payload(b"x".to_vec()),
+            },
+            Op::Get,
+            Op::Len,
+        ];
         ctx.call_ok(d, Op::Batch { ops })?;
     }
     if ctx.has(Feature::Parallel) {
-        let threads = vec![vec![Op::Put { data: Payload(b"y".to_vec()) }], vec![Op::Len]];
+        let threads = vec![
+            vec![Op::Put {
+                data: Payload(b"y".to_vec()),
+            }],
+            vec![Op::Len],
+        ];
         ctx.call_ok(d, Op::Parallel { threads })?;
     }
     ctx.call_ok(d, Op::Close)?;

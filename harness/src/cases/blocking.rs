@@ -36,8 +36,15 @@ const SLACK_MS: u64 = 2000;
 /// Starts `op` on driver `d` without waiting, as a one-op batch when the
 /// driver has `batch` (so that its reply carries the driver's t0/t1).
 fn start(ctx: &mut Ctx, d: usize, op: Op) -> Result<(u64, u64, Op), Outcome> {
-    let op = if ctx.has(Feature::Batch) { Op::Batch { ops: vec![op] } } else { op };
-    ctx.note(format!("d{d} -> {} (not awaited yet)", super::describe_op(&op)));
+    let op = if ctx.has(Feature::Batch) {
+        Op::Batch { ops: vec![op] }
+    } else {
+        op
+    };
+    ctx.note(format!(
+        "d{d} -> {} (not awaited yet)",
+        super::describe_op(&op)
+    ));
     let (id, t0) = ctx.driver(d).send(&op)?;
     Ok((id, t0, op))
 }
@@ -80,9 +87,20 @@ fn get_woken(ctx: &mut Ctx) -> CaseResult {
     ctx.open(d1, &name)?;
     for (attempt, gap) in GAPS_MS.iter().enumerate() {
         let item = format!("wake-{attempt}").into_bytes();
-        let pending = start(ctx, d1, Op::GetWait { timeout_ms: WAIT_MS })?;
+        let pending = start(
+            ctx,
+            d1,
+            Op::GetWait {
+                timeout_ms: WAIT_MS,
+            },
+        )?;
         std::thread::sleep(Duration::from_millis(*gap));
-        let put = ctx.call_ok(d0, Op::Put { data: Payload(item.clone()) })?;
+        let put = ctx.call_ok(
+            d0,
+            Op::Put {
+                data: Payload(item.clone()),
+            },
+        )?;
         if !put.stored()? {
             fail!("put on an empty ring answered stored: false");
         }
@@ -99,7 +117,9 @@ fn get_woken(ctx: &mut Ctx) -> CaseResult {
             return Ok(());
         }
     }
-    fail!("could not start the put after the get_wait began (the driver never began waiting in time)")
+    fail!(
+        "could not start the put after the get_wait began (the driver never began waiting in time)"
+    )
 }
 
 fn put_woken(ctx: &mut Ctx) -> CaseResult {
@@ -112,7 +132,14 @@ fn put_woken(ctx: &mut Ctx) -> CaseResult {
         if !ctx.put(d0, &first)? {
             fail!("put on an empty ring of 1 answered stored: false");
         }
-        let pending = start(ctx, d1, Op::PutWait { data: Payload(second.clone()), timeout_ms: WAIT_MS })?;
+        let pending = start(
+            ctx,
+            d1,
+            Op::PutWait {
+                data: Payload(second.clone()),
+                timeout_ms: WAIT_MS,
+            },
+        )?;
         std::thread::sleep(Duration::from_millis(*gap));
         let get = ctx.call_ok(d0, Op::Get)?;
         if get.data()?.as_deref() != Some(first.as_slice()) {
@@ -144,10 +171,19 @@ fn get_woken_thread(ctx: &mut Ctx) -> CaseResult {
         let item = format!("thread-{attempt}").into_bytes();
         // The second thread's own get_wait on the empty ring is its gap.
         let threads = vec![
-            vec![Op::GetWait { timeout_ms: WAIT_MS }],
-            vec![Op::GetWait { timeout_ms: *gap }, Op::Put { data: Payload(item.clone()) }],
+            vec![Op::GetWait {
+                timeout_ms: WAIT_MS,
+            }],
+            vec![
+                Op::GetWait { timeout_ms: *gap },
+                Op::Put {
+                    data: Payload(item.clone()),
+                },
+            ],
         ];
-        ctx.note(format!("d{d} -> parallel [[get_wait {WAIT_MS}], [get_wait {gap}, put]]"));
+        ctx.note(format!(
+            "d{d} -> parallel [[get_wait {WAIT_MS}], [get_wait {gap}, put]]"
+        ));
         let lists = ctx.driver(d).parallel(threads)?;
         let (waited, acted) = (&lists[0][0], &lists[1][1]);
         let gap_result = lists[1][0].data()?;
@@ -158,7 +194,11 @@ fn get_woken_thread(ctx: &mut Ctx) -> CaseResult {
             fail!("put answered stored: false on a ring of 2 holding at most 1 item");
         }
         if waited.data()?.as_deref() != Some(item.as_slice()) {
-            fail!("get_wait answered {} though {} was put while it waited", waited.describe(), show(&item));
+            fail!(
+                "get_wait answered {} though {} was put while it waited",
+                waited.describe(),
+                show(&item)
+            );
         }
         if woken(waited, acted, "get_wait")? {
             return Ok(());
@@ -195,7 +235,14 @@ fn put_timeout(ctx: &mut Ctx) -> CaseResult {
     if !ctx.put(d, b"resident")? {
         fail!("put on an empty ring of 1 answered stored: false");
     }
-    let pending = start(ctx, d, Op::PutWait { data: Payload(b"late".to_vec()), timeout_ms: 300 })?;
+    let pending = start(
+        ctx,
+        d,
+        Op::PutWait {
+            data: Payload(b"late".to_vec()),
+            timeout_ms: 300,
+        },
+    )?;
     let r = finish(ctx, d, pending)?;
     if r.stored()? {
         fail!("put_wait on a full ring answered stored: true");
@@ -206,7 +253,10 @@ fn put_timeout(ctx: &mut Ctx) -> CaseResult {
     }
     match ctx.get(d)? {
         Some(v) if v == b"resident" => Ok(()),
-        other => fail!("get answered {}; expected \"resident\"", other.as_deref().map_or("null".into(), show)),
+        other => fail!(
+            "get answered {}; expected \"resident\"",
+            other.as_deref().map_or("null".into(), show)
+        ),
     }
 }
 
@@ -214,7 +264,13 @@ fn lock_release(ctx: &mut Ctx) -> CaseResult {
     let (a, name) = ctx.fresh_ring(1, 4)?;
     let b = ctx.spawn()?;
     ctx.open(b, &name)?;
-    ctx.call_err(a, Op::Put { data: Payload(b"too long".to_vec()) }, ErrorCode::TooLarge)?;
+    ctx.call_err(
+        a,
+        Op::Put {
+            data: Payload(b"too long".to_vec()),
+        },
+        ErrorCode::TooLarge,
+    )?;
     if !ctx.put(b, b"ok")? {
         fail!("after A's refused put, B's put on an empty ring answered stored: false");
     }

@@ -30,7 +30,7 @@ const ITEM_SIZE: usize = 64;
 /// Ops per batch.
 const BATCH: usize = 50;
 /// put_wait timeout, ms.
-const PUT_WAIT_MS: u64 = 500;
+const PUT_WAIT_MS: u64 = 100;
 /// get_wait timeout, ms.
 const GET_WAIT_MS: u64 = 20;
 
@@ -48,6 +48,8 @@ pub struct Budget {
     abort: AtomicBool,
     /// CLOCK_MONOTONIC ns of the last put stored or item got.
     progress: std::sync::atomic::AtomicU64,
+    /// The first worker failure, with the worker's role.
+    first_failure: std::sync::Mutex<Option<Outcome>>,
 }
 
 /// Longest time without any item stored or got before a run is declared
@@ -65,11 +67,41 @@ impl Budget {
             until: std::time::Instant::now() + RUN_BUDGET,
             abort: AtomicBool::new(false),
             progress: std::sync::atomic::AtomicU64::new(crate::protocol::monotonic_ns()),
+            first_failure: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Runs a worker as `role`; its failure, if it is the first, becomes
+    /// the verdict, and stops the other workers at once.
+    fn worker<T>(&self, role: &str, f: impl FnOnce() -> Result<T, Outcome>) -> Option<T> {
+        match f() {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let named = match e {
+                    Outcome::Hung(m) => Outcome::Hung(format!("{role}: {m}")),
+                    Outcome::Fail(m) => Outcome::Fail(format!("{role}: {m}")),
+                    skip => skip,
+                };
+                if let Ok(mut first) = self.first_failure.lock() {
+                    first.get_or_insert(named);
+                }
+                self.abort.store(true, Ordering::Relaxed);
+                None
+            }
+        }
+    }
+
+    /// The first failure of any worker.
+    fn verdict(&self) -> CaseResult {
+        match self.first_failure.lock().ok().and_then(|mut f| f.take()) {
+            Some(outcome) => Err(outcome),
+            None => Ok(()),
         }
     }
 
     fn moved(&self) {
-        self.progress.store(crate::protocol::monotonic_ns(), Ordering::Relaxed);
+        self.progress
+            .store(crate::protocol::monotonic_ns(), Ordering::Relaxed);
     }
 
     /// Whether workers should stop (another failed, or time is up).
@@ -80,7 +112,8 @@ impl Budget {
                 RUN_BUDGET.as_secs()
             )));
         }
-        let idle = crate::protocol::monotonic_ns().saturating_sub(self.progress.load(Ordering::Relaxed));
+        let idle =
+            crate::protocol::monotonic_ns().saturating_sub(self.progress.load(Ordering::Relaxed));
         if idle > STALL.as_nanos() as u64 {
             return Err(Outcome::Fail(format!(
                 "no item was stored or got for {} s: producers see the ring full while consumers see it empty",
@@ -146,7 +179,10 @@ fn produce(
             .map(|k| {
                 let data = Payload(item(producer, seq + k));
                 if blocking {
-                    Op::PutWait { data, timeout_ms: PUT_WAIT_MS }
+                    Op::PutWait {
+                        data,
+                        timeout_ms: PUT_WAIT_MS,
+                    }
                 } else {
                     Op::Put { data }
                 }
@@ -161,7 +197,10 @@ fn produce(
             }
             events.push(Event {
                 process,
-                action: Action::Put { value: item(producer, seq + k as u32), stored: ok },
+                action: Action::Put {
+                    value: item(producer, seq + k as u32),
+                    stored: ok,
+                },
                 t0: r.t0,
                 t1: r.t1,
             });
@@ -187,7 +226,12 @@ fn consume(
         }
         let last_round = finished();
         let ops: Vec<Op> = if blocking && !last_round {
-            vec![Op::GetWait { timeout_ms: GET_WAIT_MS }; BATCH]
+            vec![
+                Op::GetWait {
+                    timeout_ms: GET_WAIT_MS
+                };
+                BATCH
+            ]
         } else {
             vec![Op::Get; BATCH]
         };
@@ -196,36 +240,24 @@ fn consume(
         for r in &replies {
             let value = r.data()?;
             saw_empty |= value.is_none();
-            events.push(Event { process, action: Action::Get { value }, t0: r.t0, t1: r.t1 });
+            events.push(Event {
+                process,
+                action: Action::Get { value },
+                t0: r.t0,
+                t1: r.t1,
+            });
         }
-        budget.got(replies.len() - replies.iter().filter(|r| matches!(r.data(), Ok(None))).count())?;
+        budget.got(
+            replies.len()
+                - replies
+                    .iter()
+                    .filter(|r| matches!(r.data(), Ok(None)))
+                    .count(),
+        )?;
         if last_round && saw_empty {
             return Ok(events);
         }
     }
-}
-
-/// The first error among the workers' results, as a verdict naming the
-/// worker.
-fn first_error(results: &[Result<Vec<Event>, Outcome>], roles: &[String]) -> Option<Outcome> {
-    results.iter().zip(roles).find_map(|(r, role)| match r {
-        Err(Outcome::Hung(m)) => Some(Outcome::Hung(format!("{role}: {m}"))),
-        Err(Outcome::Fail(m)) => Some(Outcome::Fail(format!("{role}: {m}"))),
-        Err(Outcome::Skip(m)) => Some(Outcome::Skip(m.clone())),
-        Ok(_) => None,
-    })
-}
-
-/// Joins a worker, turning a panic into a failure, and stops the others if
-/// it failed.
-fn join<T>(h: std::thread::ScopedJoinHandle<'_, Result<T, Outcome>>, budget: &Budget) -> Result<T, Outcome> {
-    let r = h
-        .join()
-        .unwrap_or_else(|_| Err(Outcome::Fail("a harness worker panicked (a ringcheck bug)".into())));
-    if r.is_err() {
-        budget.abort.store(true, Ordering::Relaxed);
-    }
-    r
 }
 
 /// Describes violations with a timeline of the events involved.
@@ -242,7 +274,12 @@ fn explain(history: &[Event], violations: &[Violation]) -> String {
                 Action::Get { value: Some(v) } => format!("get -> {}", show(v)),
                 Action::Get { value: None } => "get -> null".into(),
             };
-            out.push(format!("    {} from {} to {}: {what}", role_name(e.process), at(e.t0), at(e.t1)));
+            out.push(format!(
+                "    {} from {} to {}: {what}",
+                role_name(e.process),
+                at(e.t0),
+                at(e.t1)
+            ));
         }
     }
     out.join("\n")
@@ -267,7 +304,13 @@ fn torn(history: &[Event]) -> Option<String> {
 }
 
 /// P producer and C consumer processes on a ring of `capacity`.
-fn processes(ctx: &mut Ctx, producers: usize, consumers: usize, capacity: u64, per_producer: usize) -> CaseResult {
+fn processes(
+    ctx: &mut Ctx,
+    producers: usize,
+    consumers: usize,
+    capacity: u64,
+    per_producer: usize,
+) -> CaseResult {
     let (owner, name) = ctx.fresh_ring(capacity, ITEM_SIZE as u64)?;
     for _ in 0..producers + consumers {
         let d = ctx.spawn()?;
@@ -281,32 +324,35 @@ fn processes(ctx: &mut Ctx, producers: usize, consumers: usize, capacity: u64, p
     let mut drivers = ctx.take_drivers();
     let finished_producers = AtomicUsize::new(0);
     let budget = Budget::new();
-    let mut roles = Vec::new();
-    let results: Vec<Result<Vec<Event>, Outcome>> = std::thread::scope(|s| {
+    let history: Vec<Event> = std::thread::scope(|s| {
         let mut handles = Vec::new();
         for (i, d) in drivers.iter_mut().enumerate().skip(owner + 1) {
             let (fp, budget) = (&finished_producers, &budget);
             if i <= owner + producers {
-                roles.push(format!("producer d{i}"));
                 let producer = (i - owner - 1) as u32;
                 handles.push(s.spawn(move || {
-                    let r = produce(d, i, producer, per_producer, blocking, budget);
+                    let r = budget.worker(&format!("producer d{i}"), || {
+                        produce(d, i, producer, per_producer, blocking, budget)
+                    });
                     fp.fetch_add(1, Ordering::SeqCst);
                     r
                 }));
             } else {
-                roles.push(format!("consumer d{i}"));
                 let finished = move || fp.load(Ordering::SeqCst) == producers;
-                handles.push(s.spawn(move || consume(d, i, blocking, &finished, budget)));
+                handles.push(s.spawn(move || {
+                    budget.worker(&format!("consumer d{i}"), || {
+                        consume(d, i, blocking, &finished, budget)
+                    })
+                }));
             }
         }
-        handles.into_iter().map(|h| join(h, &budget)).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().ok().flatten().unwrap_or_default())
+            .collect()
     });
     ctx.put_drivers(drivers);
-    if let Some(outcome) = first_error(&results, &roles) {
-        return Err(outcome);
-    }
-    let history: Vec<Event> = results.into_iter().flat_map(Result::unwrap_or_default).collect();
+    budget.verdict()?;
     verify(ctx, owner, &history, capacity)
 }
 
@@ -317,7 +363,11 @@ fn verify(ctx: &mut Ctx, owner: usize, history: &[Event], capacity: u64) -> Case
     }
     let violations = check(history, capacity, true);
     if !violations.is_empty() {
-        fail!("the history of {} operations is not a correct FIFO history:\n{}", history.len(), explain(history, &violations));
+        fail!(
+            "the history of {} operations is not a correct FIFO history:\n{}",
+            history.len(),
+            explain(history, &violations)
+        );
     }
     let left = ctx.len(owner)?;
     if left != 0 {
@@ -352,7 +402,10 @@ fn threads(ctx: &mut Ctx) -> CaseResult {
                     .map(|k| {
                         let data = Payload(item(p as u32, *next + k));
                         if blocking {
-                            Op::PutWait { data, timeout_ms: PUT_WAIT_MS }
+                            Op::PutWait {
+                                data,
+                                timeout_ms: PUT_WAIT_MS,
+                            }
                         } else {
                             Op::Put { data }
                         }
@@ -362,7 +415,13 @@ fn threads(ctx: &mut Ctx) -> CaseResult {
             *next += per_round;
         }
         for _ in 0..consumers {
-            let op = if blocking { Op::GetWait { timeout_ms: GET_WAIT_MS } } else { Op::Get };
+            let op = if blocking {
+                Op::GetWait {
+                    timeout_ms: GET_WAIT_MS,
+                }
+            } else {
+                Op::Get
+            };
             threads.push(vec![op; per_round as usize]);
         }
         let lists = ctx.driver(d).parallel(threads.clone())?;
@@ -396,25 +455,52 @@ fn threads(ctx: &mut Ctx) -> CaseResult {
 
 fn event(process: usize, op: &Op, r: &Reply) -> Result<Event, Outcome> {
     let action = match op {
-        Op::Put { data } | Op::PutWait { data, .. } => Action::Put { value: data.0.clone(), stored: r.stored()? },
+        Op::Put { data } | Op::PutWait { data, .. } => Action::Put {
+            value: data.0.clone(),
+            stored: r.stored()?,
+        },
         _ => Action::Get { value: r.data()? },
     };
-    Ok(Event { process, action, t0: r.t0, t1: r.t1 })
+    Ok(Event {
+        process,
+        action,
+        t0: r.t0,
+        t1: r.t1,
+    })
 }
 
 /// Kills per crash case.
-const KILLS: usize = 5;
-
-/// Seeded random instant within the first 5 ms of a batch, ns.
-fn kill_delay(rng: &mut Rng) -> Duration {
-    Duration::from_nanos(200_000 + rng.below(5_000_000))
-}
+const KILLS: usize = 10;
+/// Ops of a victim's acknowledged batch, which also calibrates the kill.
+const ACKED_OPS: usize = 100;
+/// How long a victim's killed batch should run, ns.
+const KILLED_BATCH_NS: u64 = 20_000_000;
 
 /// What one victim did: its acknowledged events and its killed batch.
 struct Victim {
     process: usize,
     acked: Vec<Event>,
     in_flight: Vec<Op>,
+}
+
+/// When to kill: a driver spends `overhead` ns per op reading and parsing a
+/// batch before it runs it, then `exec` ns per op running it (both measured
+/// on the acknowledged batch). A batch of `n` ops then runs from about
+/// `overhead * n` to `(overhead + exec) * n` after it is sent; the kill
+/// lands at a seeded random point in the middle 80% of that window.
+fn kill_plan(acked: &[Reply], round_trip: u64, rng: &mut Rng) -> (usize, Duration) {
+    let (first, last) = (
+        acked.first().map_or(0, |r| r.t0),
+        acked.last().map_or(0, |r| r.t1),
+    );
+    let exec_total = last.saturating_sub(first).max(1);
+    let ops = acked.len().max(1) as u64;
+    let exec = (exec_total / ops).max(1);
+    let overhead = round_trip.saturating_sub(exec_total) / ops;
+    let n = (KILLED_BATCH_NS / exec).clamp(20, 20_000);
+    let window = exec * n;
+    let at = overhead * n + window / 10 + rng.below(window * 8 / 10 + 1);
+    (n as usize, Duration::from_nanos(at))
 }
 
 /// Spawns a driver outside the ctx (the ctx's drivers are busy in
@@ -429,17 +515,16 @@ fn spawn_open(cmd: &[String], deadline: Duration, name: &str) -> Result<Driver, 
     Ok(d)
 }
 
-/// Runs `kills` victims one after the other: each does one acknowledged
-/// batch, then is SIGKILLed a seeded random instant into a second one.
-#[allow(clippy::too_many_arguments)]
+/// Runs [`KILLS`] victims one after the other: each runs one acknowledged
+/// batch, then is SIGKILLed while running a second (see [`kill_plan`]).
+/// `batch(k, first, n)` makes victim `k`'s ops `first..first + n`.
 fn victims(
     cmd: &[String],
     deadline: Duration,
     name: &str,
     mut rng: Rng,
     first_process: usize,
-    acked_batch: &dyn Fn(usize) -> Vec<Op>,
-    killed_batch: &dyn Fn(usize) -> Vec<Op>,
+    batch: &dyn Fn(usize, usize, usize) -> Vec<Op>,
     budget: &Budget,
 ) -> Result<Vec<Victim>, Outcome> {
     let mut out = Vec::new();
@@ -449,15 +534,29 @@ fn victims(
         }
         let process = first_process + k;
         let mut d = spawn_open(cmd, deadline, name)?;
-        let ops = acked_batch(k);
+        let ops = batch(k, 0, ACKED_OPS);
+        budget.issued.fetch_add(ops.len(), Ordering::SeqCst);
+        let sent = crate::protocol::monotonic_ns();
         let replies = d.batch(ops.clone())?;
-        let acked = ops.iter().zip(&replies).map(|(op, r)| event(process, op, r)).collect::<Result<Vec<_>, _>>()?;
-        let in_flight = killed_batch(k);
-        budget.issued.fetch_add(ops.len() + in_flight.len(), Ordering::SeqCst);
-        d.send(&Op::Batch { ops: in_flight.clone() })?;
-        std::thread::sleep(kill_delay(&mut rng));
+        let round_trip = crate::protocol::monotonic_ns() - sent;
+        let acked = ops
+            .iter()
+            .zip(&replies)
+            .map(|(op, r)| event(process, op, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (n, at) = kill_plan(&replies, round_trip, &mut rng);
+        let in_flight = batch(k, ACKED_OPS, n);
+        budget.issued.fetch_add(in_flight.len(), Ordering::SeqCst);
+        d.send(&Op::Batch {
+            ops: in_flight.clone(),
+        })?;
+        std::thread::sleep(at);
         d.kill();
-        out.push(Victim { process, acked, in_flight });
+        out.push(Victim {
+            process,
+            acked,
+            in_flight,
+        });
     }
     Ok(out)
 }
@@ -472,47 +571,66 @@ fn producer_killed(ctx: &mut Ctx) -> CaseResult {
     let (cmd, deadline, rng) = (ctx.cmd.clone(), ctx.deadline(), ctx.rng());
     let put = move |p: u32, s: u32| {
         let data = Payload(item(p, s));
-        if blocking { Op::PutWait { data, timeout_ms: PUT_WAIT_MS } } else { Op::Put { data } }
+        if blocking {
+            Op::PutWait {
+                data,
+                timeout_ms: PUT_WAIT_MS,
+            }
+        } else {
+            Op::Put { data }
+        }
     };
-    // Victim k is producer 100 + k: 20 acknowledged items, then 2000 in
-    // flight when it is killed.
-    let acked = move |k: usize| (0..20).map(|s| put(100 + k as u32, s)).collect::<Vec<_>>();
-    let killed = move |k: usize| (20..2020).map(|s| put(100 + k as u32, s)).collect::<Vec<_>>();
-    ctx.note(format!("survivor producer d{survivor}, consumer d{consumer}; {KILLS} producers killed mid-batch"));
+    // Victim k is producer 100 + k.
+    let batch = move |k: usize, first: usize, n: usize| {
+        (first..first + n)
+            .map(|s| put(100 + k as u32, s as u32))
+            .collect::<Vec<_>>()
+    };
+    ctx.note(format!(
+        "survivor producer d{survivor}, consumer d{consumer}; {KILLS} producers killed mid-batch"
+    ));
     let mut drivers = ctx.take_drivers();
     let budget = Budget::new();
     let producers_done = AtomicUsize::new(0);
     let first_victim = drivers.len();
-    let (survived, victims_result) = {
+    let survived = {
         let (head, tail) = drivers.split_at_mut(consumer);
         let (sd, cd) = (&mut head[survivor], &mut tail[0]);
         std::thread::scope(|s| {
             let b = &budget;
             let pd = &producers_done;
             let prod = s.spawn(move || {
-                let r = produce(sd, survivor, 0, 3000, blocking, b);
+                let r = b.worker("surviving producer", || {
+                    produce(sd, survivor, 0, 3000, blocking, b)
+                });
                 pd.fetch_add(1, Ordering::SeqCst);
                 r
             });
-            let cons = s.spawn(move || consume(cd, consumer, blocking, &|| pd.load(Ordering::SeqCst) == 2, b));
-            let v = victims(&cmd, deadline, &name, rng, first_victim, &acked, &killed, b);
+            let cons = s.spawn(move || {
+                b.worker("consumer", || {
+                    consume(
+                        cd,
+                        consumer,
+                        blocking,
+                        &|| pd.load(Ordering::SeqCst) == 2,
+                        b,
+                    )
+                })
+            });
+            let v = b.worker("killed producers", || {
+                victims(&cmd, deadline, &name, rng, first_victim, &batch, b)
+            });
             pd.fetch_add(1, Ordering::SeqCst);
-            if v.is_err() {
-                b.abort.store(true, Ordering::Relaxed);
-            }
-            let p = join(prod, b);
-            let c = join(cons, b);
-            (vec![p, c], v)
+            let p = prod.join().ok().flatten();
+            let c = cons.join().ok().flatten();
+            (p, c, v)
         })
     };
     ctx.put_drivers(drivers);
-    let roles = [format!("surviving producer d{survivor}"), format!("consumer d{consumer}")];
-    if let Some(outcome) = first_error(&survived, &roles) {
-        return Err(outcome);
-    }
-    let victims = victims_result?;
-    let mut survived = survived.into_iter().map(Result::unwrap_or_default);
-    let (prod_events, cons_events) = (survived.next().unwrap_or_default(), survived.next().unwrap_or_default());
+    budget.verdict()?;
+    let (Some(prod_events), Some(cons_events), Some(victims)) = survived else {
+        fail!("a harness worker panicked (a ringcheck bug)");
+    };
     let mut history: Vec<Event> = prod_events.into_iter().chain(cons_events).collect();
     for v in &victims {
         history.extend(v.acked.iter().cloned());
@@ -532,9 +650,17 @@ fn producer_killed(ctx: &mut Ctx) -> CaseResult {
     }
     // Acknowledged puts (survivor's and victims' first batches): exactly once.
     for e in &history {
-        if let Action::Put { value, stored: true } = &e.action {
+        if let Action::Put {
+            value,
+            stored: true,
+        } = &e.action
+        {
             if !got.contains_key(value) {
-                fail!("{} was acknowledged as stored by {} but never delivered", show(value), role_name(e.process));
+                fail!(
+                    "{} was acknowledged as stored by {} but never delivered",
+                    show(value),
+                    role_name(e.process)
+                );
             }
         }
     }
@@ -597,43 +723,60 @@ fn consumer_killed(ctx: &mut Ctx) -> CaseResult {
     ctx.open(survivor, &name)?;
     let blocking = ctx.has(Feature::Blocking);
     let (cmd, deadline, rng) = (ctx.cmd.clone(), ctx.deadline(), ctx.rng());
-    let get = move || if blocking { Op::GetWait { timeout_ms: GET_WAIT_MS } } else { Op::Get };
-    let acked = move |_: usize| vec![get(); 10];
-    let killed = move |_: usize| vec![get(); 300];
-    ctx.note(format!("producer d{producer}, surviving consumer d{survivor}; {KILLS} consumers killed mid-batch"));
+    let get = move || {
+        if blocking {
+            Op::GetWait {
+                timeout_ms: GET_WAIT_MS,
+            }
+        } else {
+            Op::Get
+        }
+    };
+    let batch = move |_: usize, _: usize, n: usize| vec![get(); n];
+    ctx.note(format!(
+        "producer d{producer}, surviving consumer d{survivor}; {KILLS} consumers killed mid-batch"
+    ));
     let mut drivers = ctx.take_drivers();
     let budget = Budget::new();
     let done = AtomicUsize::new(0);
     let first_victim = drivers.len();
-    let (survived, victims_result) = {
+    let survived = {
         let (head, tail) = drivers.split_at_mut(survivor);
         let (pd_, sd) = (&mut head[producer], &mut tail[0]);
         std::thread::scope(|s| {
             let b = &budget;
             let dn = &done;
             let prod = s.spawn(move || {
-                let r = produce(pd_, producer, 0, 4000, blocking, b);
+                let r = b.worker("producer", || produce(pd_, producer, 0, 4000, blocking, b));
                 dn.fetch_add(1, Ordering::SeqCst);
                 r
             });
-            let cons = s.spawn(move || consume(sd, survivor, blocking, &|| dn.load(Ordering::SeqCst) == 2, b));
-            let v = victims(&cmd, deadline, &name, rng, first_victim, &acked, &killed, b);
+            let cons = s.spawn(move || {
+                b.worker("surviving consumer", || {
+                    consume(
+                        sd,
+                        survivor,
+                        blocking,
+                        &|| dn.load(Ordering::SeqCst) == 2,
+                        b,
+                    )
+                })
+            });
+            let v = b.worker("killed consumers", || {
+                victims(&cmd, deadline, &name, rng, first_victim, &batch, b)
+            });
             dn.fetch_add(1, Ordering::SeqCst);
-            if v.is_err() {
-                b.abort.store(true, Ordering::Relaxed);
-            }
-            let p = join(prod, b);
-            let c = join(cons, b);
-            (vec![p, c], v)
+            let p = prod.join().ok().flatten();
+            let c = cons.join().ok().flatten();
+            (p, c, v)
         })
     };
     ctx.put_drivers(drivers);
-    let roles = [format!("producer d{producer}"), format!("surviving consumer d{survivor}")];
-    if let Some(outcome) = first_error(&survived, &roles) {
-        return Err(outcome);
-    }
-    let victims = victims_result?;
-    let mut history: Vec<Event> = survived.into_iter().flat_map(Result::unwrap_or_default).collect();
+    budget.verdict()?;
+    let (Some(prod_events), Some(cons_events), Some(victims)) = survived else {
+        fail!("a harness worker panicked (a ringcheck bug)");
+    };
+    let mut history: Vec<Event> = prod_events.into_iter().chain(cons_events).collect();
     for v in &victims {
         history.extend(v.acked.iter().cloned());
     }
@@ -652,7 +795,10 @@ fn consumer_killed(ctx: &mut Ctx) -> CaseResult {
     let stored: Vec<&Vec<u8>> = history
         .iter()
         .filter_map(|e| match &e.action {
-            Action::Put { value, stored: true } => Some(value),
+            Action::Put {
+                value,
+                stored: true,
+            } => Some(value),
             _ => None,
         })
         .collect();
@@ -661,7 +807,9 @@ fn consumer_killed(ctx: &mut Ctx) -> CaseResult {
     }
     let missing = stored.iter().filter(|v| !got.contains_key(**v)).count();
     let could_take: usize = victims.iter().map(|v| v.in_flight.len()).sum();
-    ctx.note(format!("{missing} items missing, taken by killed consumers (at most {could_take})"));
+    ctx.note(format!(
+        "{missing} items missing, taken by killed consumers (at most {could_take})"
+    ));
     if missing > could_take {
         fail!("{missing} stored items were never delivered; the killed batches could have taken at most {could_take}");
     }
@@ -671,7 +819,11 @@ fn consumer_killed(ctx: &mut Ctx) -> CaseResult {
         if let Action::Get { value: Some(v) } = &e.action {
             let (_, s) = decode(v).unwrap_or((0, 0));
             if last.is_some_and(|l| s <= l) {
-                fail!("the surviving consumer got {} after item {}", show(v), last.unwrap_or(0));
+                fail!(
+                    "the surviving consumer got {} after item {}",
+                    show(v),
+                    last.unwrap_or(0)
+                );
             }
             last = Some(s);
         }

@@ -217,7 +217,10 @@ impl Ctx {
         match r.error() {
             Some(c) if c == code => Ok(()),
             Some(c) => fail!("{name} on d{i} failed with {c}; expected {code}"),
-            None => fail!("{name} on d{i} answered {}; expected error {code}", r.describe()),
+            None => fail!(
+                "{name} on d{i} answered {}; expected error {code}",
+                r.describe()
+            ),
         }
     }
 
@@ -242,7 +245,12 @@ impl Ctx {
 
     /// `put` on driver `i`, expecting success; returns `stored`.
     pub fn put(&mut self, i: usize, data: &[u8]) -> Result<bool, Outcome> {
-        let r = self.call_ok(i, Op::Put { data: Payload(data.to_vec()) })?;
+        let r = self.call_ok(
+            i,
+            Op::Put {
+                data: Payload(data.to_vec()),
+            },
+        )?;
         Ok(r.stored()?)
     }
 
@@ -260,7 +268,11 @@ impl Ctx {
 
     /// A driver that holds a fresh ring of the given geometry; returns the
     /// driver index and the ring name.
-    pub fn fresh_ring(&mut self, capacity: u64, item_size: u64) -> Result<(usize, String), Outcome> {
+    pub fn fresh_ring(
+        &mut self,
+        capacity: u64,
+        item_size: u64,
+    ) -> Result<(usize, String), Outcome> {
         let d = self.spawn()?;
         let name = self.ring_name();
         self.create(d, &name, capacity, item_size)?;

@@ -91,7 +91,8 @@ pub enum Fault {
     NoChecksum,
     /// A corrupt item is reported but not consumed.
     CorruptStalls,
-    /// The waits sleep their whole timeout instead of watching the ring.
+    /// The waits stop watching the ring after 10 ms and sleep out their
+    /// timeout.
     NoWakeup,
     /// get_wait on an empty ring waits 10x its timeout, at least 30 s.
     IgnoresTimeout,
@@ -186,8 +187,8 @@ impl Fault {
             Fault::NoWakeup => (
                 "no-wakeup",
                 "blocking",
-                "put_wait/get_wait try, sleep the whole timeout, try once more: a put does not \
-                 wake a waiting get",
+                "put_wait/get_wait watch the ring for 10 ms, then sleep the rest of the timeout \
+                 and try once more: a put later than that does not wake a waiting get",
             ),
             Fault::IgnoresTimeout => (
                 "ignores-timeout",

@@ -30,6 +30,12 @@ const COURTESY: Duration = Duration::from_micros(150);
 const CRITICAL_WORK: Duration = Duration::from_micros(200);
 /// What `slow` sleeps inside the lock on every op.
 const SLOW_OP: Duration = Duration::from_millis(1);
+/// `no-wakeup`: how long its waits watch the ring before they park
+/// unwatched. Short enough that a put or get 50 ms into a wait does not
+/// wake it; long enough that the busy handoffs of the concurrency cases
+/// (a slot or item freed within milliseconds) do not each cost a whole
+/// timeout.
+const NO_WAKEUP_WATCH: Duration = Duration::from_millis(10);
 /// `ignores-timeout`: the floor of its (wrong) wait.
 const IGNORED_TIMEOUT_FLOOR: Duration = Duration::from_secs(30);
 /// The geometry `open-creates` gives a ring it should not have created.
@@ -324,6 +330,22 @@ impl FaultyRing {
         tail.wrapping_sub(head) < self.fill_limit(seg.geometry())
     }
 
+    /// How a wait of `timeout` is spent: `(watched, None)` for a correct
+    /// ring (the whole wait watches the ring).
+    ///
+    /// FAULT no-wakeup: a two-phase wait whose second phase is never
+    /// woken: the ring is watched for the first [`NO_WAKEUP_WATCH`], then
+    /// the waiter parks for the rest of the timeout (the waker never learns
+    /// that someone is parked) and tries once more at the deadline. A
+    /// put or get more than 10 ms into the wait does not wake it.
+    fn no_wakeup_split(&self, timeout: Duration) -> (Duration, Option<Duration>) {
+        if self.fault == Fault::NoWakeup && timeout > NO_WAKEUP_WATCH {
+            (NO_WAKEUP_WATCH, Some(timeout - NO_WAKEUP_WATCH))
+        } else {
+            (timeout, None)
+        }
+    }
+
     /// Work that every op does inside the lock (none, for most faults).
     fn locked_work(&self) {
         match self.fault {
@@ -494,15 +516,7 @@ impl Ring for FaultyRing {
 
     fn put_wait(&self, data: &[u8], timeout: Duration) -> Result<bool, DriverError> {
         let inner = self.attached()?;
-        if self.fault == Fault::NoWakeup {
-            // FAULT no-wakeup: does not watch the ring while waiting: one
-            // try, a sleep of the whole timeout, one more try.
-            if self.put(data)? {
-                return Ok(true);
-            }
-            sleep(timeout);
-            return self.put(data);
-        }
+        let (timeout, rest) = self.no_wakeup_split(timeout);
         let deadline = deadline_after(timeout);
         loop {
             if self.put(data)? {
@@ -511,6 +525,11 @@ impl Ring for FaultyRing {
             loop {
                 let now = Instant::now();
                 if now >= deadline {
+                    if let Some(rest) = rest {
+                        // FAULT no-wakeup: park unwatched until the deadline.
+                        sleep(rest);
+                        return self.put(data);
+                    }
                     return Ok(false);
                 }
                 sleep(WAIT_POLL.min(deadline - now));
@@ -523,14 +542,7 @@ impl Ring for FaultyRing {
 
     fn get_wait(&self, timeout: Duration) -> Result<Option<Vec<u8>>, DriverError> {
         let inner = self.attached()?;
-        if self.fault == Fault::NoWakeup {
-            // FAULT no-wakeup: as in put_wait.
-            if let Some(item) = self.get()? {
-                return Ok(Some(item));
-            }
-            sleep(timeout);
-            return self.get();
-        }
+        let (timeout, rest) = self.no_wakeup_split(timeout);
         let timeout = if self.fault == Fault::IgnoresTimeout {
             // FAULT ignores-timeout: the timeout is scaled with the wrong
             // unit (x10) and floored at 30 s, so a get_wait on an empty ring
@@ -550,6 +562,11 @@ impl Ring for FaultyRing {
             loop {
                 let now = Instant::now();
                 if now >= deadline {
+                    if let Some(rest) = rest {
+                        // FAULT no-wakeup: park unwatched until the deadline.
+                        sleep(rest);
+                        return self.get();
+                    }
                     return Ok(None);
                 }
                 sleep(WAIT_POLL.min(deadline - now));

@@ -422,7 +422,7 @@ fn fault_no_wakeup() {
     let other = open(Fault::NoWakeup, &name);
     std::thread::scope(|s| {
         s.spawn(|| {
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(60));
             other.put(b"x").unwrap();
         });
         let t = Instant::now();
@@ -430,6 +430,14 @@ fn fault_no_wakeup() {
         assert_eq!(got.as_deref(), Some(&b"x"[..]));
         assert!(t.elapsed() >= Duration::from_millis(300), "not woken");
     });
+    // A handoff within its first 10 ms still works.
+    ring.put(b"y").unwrap();
+    let t = Instant::now();
+    assert_eq!(
+        ring.get_wait(Duration::from_secs(5)).unwrap().as_deref(),
+        Some(&b"y"[..])
+    );
+    assert!(t.elapsed() < Duration::from_secs(1));
 }
 
 #[test]

@@ -120,8 +120,7 @@ impl RawMutex {
             tv_nsec: ts.tv_nsec as _,
         };
         // SAFETY: as above.
-        let rc =
-            unsafe { pthread_mutex_clocklock(self.0.get(), libc::CLOCK_MONOTONIC, &abstime) };
+        let rc = unsafe { pthread_mutex_clocklock(self.0.get(), libc::CLOCK_MONOTONIC, &abstime) };
         match rc {
             0 => Ok(Acquired::Clean),
             libc::EOWNERDEAD => Ok(Acquired::OwnerDied),

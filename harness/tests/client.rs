@@ -1,0 +1,110 @@
+//! Drivers that misbehave are reported as failures of the implementation,
+//! never as a crash or a stall of the harness.
+
+mod common;
+
+use common::*;
+use ringcheck::client::{ClientError, Driver};
+use ringcheck::protocol::Op;
+use rstest::rstest;
+use std::time::Duration;
+
+fn sh(script: &str) -> Vec<String> {
+    vec!["sh".into(), "-c".into(), script.into()]
+}
+
+#[rstest]
+#[case::garbage("read l; echo garbage; sleep 5", "malformed")]
+#[case::wrong_id("read l; echo '{\"id\":99,\"ok\":true}'; sleep 5", "malformed")]
+#[case::no_ok("read l; echo '{\"id\":1}'; sleep 5", "malformed")]
+#[case::unknown_error_code(
+    "read l; echo '{\"id\":1,\"ok\":false,\"error\":\"oops\",\"message\":\"m\"}'; sleep 5",
+    "malformed"
+)]
+#[case::exits("read l; exit 3", "exited")]
+#[case::silent("read l; sleep 30", "hung")]
+fn a_misbehaving_driver_gives_a_typed_error(#[case] script: &str, #[case] want: &str) {
+    let mut d = Driver::spawn(&sh(script), Duration::from_millis(500)).unwrap();
+    let err = d.request(&Op::Hello).unwrap_err();
+    let got = match err {
+        ClientError::Malformed { .. } => "malformed",
+        ClientError::Exited { .. } => "exited",
+        ClientError::Hung { .. } => "hung",
+        ref other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(got, want, "{err}");
+    assert!(d.is_dead(), "the driver was not killed");
+    assert!(d.request(&Op::Hello).is_err(), "a dead driver answered");
+}
+
+#[test]
+fn the_driver_stderr_tail_is_kept() {
+    let mut d = Driver::spawn(
+        &sh("echo first >&2; echo oops >&2; read l; exit 1"),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let _ = d.request(&Op::Hello);
+    assert!(
+        d.stderr_tail().iter().any(|l| l == "oops"),
+        "{:?}",
+        d.stderr_tail()
+    );
+}
+
+#[test]
+fn a_driver_that_cannot_start_is_a_usage_error_exit_2() {
+    let (code, _) = ringcheck_run(&["--driver", "/nonexistent/driver"]);
+    assert_eq!(code, Some(2));
+    let (code, _) = ringcheck_run(&["--driver", "sh -c 'exit 0'"]);
+    assert_eq!(code, Some(2));
+}
+
+#[test]
+fn a_driver_that_hangs_mid_run_is_reported_hung_and_the_run_goes_on() {
+    // Answers hello (the run's probe and each case's), then never again.
+    let script = r#"while read l; do case "$l" in *hello*) id=$(echo "$l" | sed 's/.*"id":\([0-9]*\).*/\1/'); echo "{\"id\":$id,\"ok\":true,\"impl\":\"mute\",\"protocol\":1,\"features\":[]}";; *) sleep 60;; esac; done"#;
+    let driver = shell_words::join(["sh", "-c", script]);
+    let (code, report) = json_run(&[
+        "--driver",
+        &driver,
+        "--deadline",
+        "300",
+        "--only",
+        "empty",
+        "--only",
+        "full",
+    ]);
+    assert_eq!(code, Some(1));
+    let v = verdicts(&report);
+    assert_eq!(v.len(), 4);
+    assert!(v.iter().all(|(_, verdict)| verdict == "hung"), "{v:?}");
+}
+
+#[test]
+fn a_driver_without_features_has_those_cases_skipped_not_passed() {
+    // The Rust ring of the self-test set, declared through a wrapper that
+    // strips every feature from hello.
+    let inner = format!("{BIN} driver --faulty correct");
+    let script = format!(r#"{inner} | sed -u 's/"features":\[[^]]*\]/"features":[]/'"#);
+    let driver = shell_words::join(["sh", "-c", &script]);
+    let (code, report) = json_run(&[
+        "--driver",
+        &driver,
+        "--only",
+        "integrity",
+        "--only",
+        "crash",
+        "--only",
+        "full",
+    ]);
+    assert_eq!(code, Some(0), "{report:#}");
+    for (id, verdict) in verdicts(&report) {
+        let want = if id.starts_with("full.") {
+            "pass"
+        } else {
+            "skip"
+        };
+        assert_eq!(verdict, want, "{id}");
+    }
+}
