@@ -9,7 +9,7 @@
 use crate::protocol::{monotonic_ns, ErrorCode, Op, Payload, Request};
 use serde_json::{Map, Value};
 use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead as _, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
@@ -214,7 +214,9 @@ impl Reply {
                         continue;
                     }
                     let v = match v {
-                        Value::String(s) if s.len() > 40 => format!("\"{}...\"", &s[..40]),
+                        Value::String(s) if s.chars().count() > 40 => {
+                            format!("\"{}...\"", s.chars().take(40).collect::<String>())
+                        }
                         other => other.to_string(),
                     };
                     parts.push(format!("{k}={v}"));
@@ -236,11 +238,11 @@ fn results_list(reply: &Reply, n: usize) -> Result<&Vec<Value>, ClientError> {
                 &reply.describe(),
             )),
         },
-        Err((c, msg)) => Err(malformed(
-            reply.op,
-            format!("the {} itself failed: {c} ({msg})", reply.op),
-            "",
-        )),
+        Err((c, msg)) => Err(ClientError::Failed {
+            op: reply.op.into(),
+            code: *c,
+            message: msg.clone(),
+        }),
     }
 }
 
@@ -312,6 +314,27 @@ pub fn parallel_replies(
     Ok(out)
 }
 
+/// Calls `f` with each line of `r` (UTF-8 decoded lossily, without the
+/// newline) until `f` returns false or the stream ends.
+fn for_each_line(r: impl std::io::Read, mut f: impl FnMut(String) -> bool) {
+    let mut r = BufReader::new(r);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match r.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                if !f(String::from_utf8_lossy(&buf).into_owned()) {
+                    break;
+                }
+            }
+        }
+    }
+}
+
 /// One driver process.
 pub struct Driver {
     child: Child,
@@ -348,27 +371,27 @@ impl Driver {
             })?;
         let (tx, lines) = mpsc::channel();
         if let Some(out) = child.stdout.take() {
+            // Bytes, not `lines()`: a line that is not UTF-8 is a malformed
+            // response to report, not a reason to stop reading.
             std::thread::spawn(move || {
-                for line in BufReader::new(out).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
+                for_each_line(out, |line| tx.send(line).is_ok());
             });
         }
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         if let Some(err) = child.stderr.take() {
             let tail = Arc::clone(&stderr);
+            // Keeps draining to the end, so a chatty driver never blocks on
+            // a full stderr pipe.
             std::thread::spawn(move || {
-                for line in BufReader::new(err).lines() {
-                    let Ok(line) = line else { break };
-                    let Ok(mut t) = tail.lock() else { break };
-                    if t.len() == STDERR_TAIL_LINES {
-                        t.pop_front();
+                for_each_line(err, |line| {
+                    if let Ok(mut t) = tail.lock() {
+                        if t.len() == STDERR_TAIL_LINES {
+                            t.pop_front();
+                        }
+                        t.push_back(line);
                     }
-                    t.push_back(line);
-                }
+                    true
+                });
             });
         }
         Ok(Driver {
@@ -461,9 +484,17 @@ impl Driver {
                 }))
             }
             Err(RecvTimeoutError::Disconnected) => {
-                let status = match self.child.wait() {
-                    Ok(s) => s.to_string(),
-                    Err(e) => e.to_string(),
+                // Stdout is closed; the process may live on. Kill it before
+                // reaping so that the wait cannot block.
+                let status = match self.child.try_wait() {
+                    Ok(Some(s)) => s.to_string(),
+                    _ => {
+                        let _ = self.child.kill();
+                        match self.child.wait() {
+                            Ok(s) => format!("closed its stdout; killed ({s})"),
+                            Err(e) => e.to_string(),
+                        }
+                    }
                 };
                 return Err(self.fail(ClientError::Exited {
                     op: op.name().into(),

@@ -67,6 +67,7 @@ impl DriverError {
 /// One attached ring. Methods take `&self` because `parallel` calls them
 /// from several threads at once; an implementation without `parallel` may
 /// still rely on the driver loop calling them one at a time.
+#[allow(clippy::len_without_is_empty)] // `len` is a protocol op; emptiness is `get`.
 pub trait Ring: Send + Sync {
     /// Stores `data` unless full; `Ok(false)` iff full.
     fn put(&self, data: &[u8]) -> Result<bool, DriverError>;
@@ -139,12 +140,20 @@ pub fn serve<I: Implementation>(
         rings: Vec::new(),
         current: None,
     };
-    for line in input.lines() {
-        let line = line?;
+    let mut input = input;
+    let mut raw = Vec::new();
+    loop {
+        raw.clear();
+        if input.read_until(b'\n', &mut raw)? == 0 {
+            break;
+        }
+        // A line that is not UTF-8 is answered as invalid JSON, not fatal.
+        let line = String::from_utf8_lossy(&raw);
+        let line = line.trim_end_matches(['\n', '\r']);
         if line.trim().is_empty() {
             continue;
         }
-        let (id, reply, exit) = handle_line(imp, &mut state, &line);
+        let (id, reply, exit) = handle_line(imp, &mut state, line);
         let mut obj = Map::new();
         obj.insert("id".into(), id);
         obj.extend(reply);
@@ -193,7 +202,28 @@ fn handle_line<I: Implementation>(
         // yields its failure object in place and the others still run.
         "batch" | "parallel" => match (current(state), nested(&value, name)) {
             (_, Err(reply)) => reply,
-            (Err(e), _) => failure(e.code, &e.message),
+            // No ring: every op fails in place, and the batch goes on.
+            (Err(e), Ok(lists)) => {
+                let fail_all = |ops: &Vec<Parsed>| -> Value {
+                    Value::Array(
+                        ops.iter()
+                            .map(|_| {
+                                let now = monotonic_ns();
+                                let mut f = failure(e.code, &e.message);
+                                f.insert("t0".into(), now.into());
+                                f.insert("t1".into(), now.into());
+                                Value::Object(f)
+                            })
+                            .collect(),
+                    )
+                };
+                let out = if name == "batch" {
+                    fail_all(&lists[0])
+                } else {
+                    Value::Array(lists.iter().map(fail_all).collect())
+                };
+                success(results_field(out))
+            }
             (Ok(ring), Ok(lists)) if name == "batch" => {
                 success(results_field(Value::Array(batch_results(ring, &lists[0]))))
             }

@@ -54,7 +54,7 @@ fn json_and_junit_reports_carry_every_case() {
 }
 
 #[test]
-fn a_run_leaves_nothing_in_dev_shm() {
+fn the_built_in_ring_leaks_no_segment() {
     let (code, report) = json_run(&["--only", "lifecycle", "--only", "crash"]);
     assert_eq!(code, Some(0));
     assert_eq!(
@@ -62,6 +62,17 @@ fn a_run_leaves_nothing_in_dev_shm() {
         serde_json::json!([]),
         "shmring leaked segments"
     );
+}
+
+/// A ring whose creator's close keeps the name leaks one segment per
+/// lifecycle case: the run must list them and still leave nothing behind.
+#[test]
+fn segments_a_faulty_ring_leaks_are_reported_and_removed() {
+    let driver = format!("{BIN} driver --faulty close-keeps-name");
+    let (code, report) = json_run(&["--driver", &driver, "--only", "lifecycle"]);
+    assert_eq!(code, Some(1));
+    let leaked = report["leaked"].as_array().expect("leaked list");
+    assert!(!leaked.is_empty(), "the leak went unnoticed: {report:#}");
     let prefix = report["ring_prefix"].as_str().unwrap();
     let left: Vec<String> = std::fs::read_dir("/dev/shm")
         .unwrap()

@@ -43,6 +43,17 @@
 //!   capacity, so no value in the segment can cause an access outside it.
 //!
 //! The byte layout is in `specs/layout.md` and [`layout::describe`].
+//!
+//! # Dependencies
+//! The segment is made with `rustix` (`shm_open`, `fchmod`, `ftruncate`,
+//! `mmap`) rather than the `shared_memory` crate: that crate fixes the mode
+//! at `0600` with no way to set another (`Config::mode`), hides the file
+//! descriptor, and still leaves the open/size race to the caller; what it
+//! would save is about forty lines. The race is handled in `open`: an object
+//! shorter than the header is polled until its creator sizes it, and a
+//! header whose `init_state` is not yet ready is waited for on a futex.
+//! Locking is a glibc robust mutex and waits are raw futexes, not `raw_sync`
+//! (no robust mutex; timed waits fail with `EINVAL`).
 
 #![deny(missing_docs)]
 #![warn(unsafe_op_in_unsafe_fn)]

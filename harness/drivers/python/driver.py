@@ -213,10 +213,22 @@ class Driver:
         ops = req.get("ops")
         if type(ops) is not list:
             raise Fail("invalid", "bad arguments for batch: 'ops' must be a list of ops")
-        ring = self.ring()
+        try:
+            ring = self.ring()
+            detached = None
+        except Fail as e:
+            # No ring: every op fails in place and the batch goes on.
+            ring, detached = None, e
         results = []
         append = results.append
         for sub in ops:
+            if detached is not None:
+                t = _clock(_MONOTONIC)
+                obj = failure(detached)
+                obj["t0"] = t
+                obj["t1"] = t
+                append(obj)
+                continue
             try:
                 if type(sub) is not dict:
                     raise Fail("invalid", "a batch op must be a JSON object")
