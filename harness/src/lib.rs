@@ -6,6 +6,7 @@
 pub mod cases;
 pub mod client;
 pub mod driver;
+pub mod explore;
 pub mod faulty;
 pub mod history;
 pub mod model;

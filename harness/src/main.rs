@@ -51,6 +51,42 @@ enum Cmd {
         #[arg(long)]
         junit: Option<PathBuf>,
     },
+    /// Run generated scenarios of real producer and consumer processes
+    /// (property-based), shrinking any failure to a minimal scenario.
+    Explore {
+        /// Driver command (default: the built-in shmring).
+        #[arg(long)]
+        driver: Option<String>,
+        /// Scenarios to generate (default: PROPTEST_CASES, else 100).
+        #[arg(long)]
+        cases: Option<u32>,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Per-request deadline, ms.
+        #[arg(long, default_value_t = 10_000)]
+        deadline: u64,
+        /// Longest op list per process.
+        #[arg(long, default_value_t = 40)]
+        max_ops: usize,
+        /// Where to write a failing scenario (JSON) and its timeline (SVG).
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Run one saved scenario (from `explore`) again.
+    Replay {
+        /// The scenario file written by `explore`.
+        file: PathBuf,
+        /// Driver command (default: the built-in shmring).
+        #[arg(long)]
+        driver: Option<String>,
+        /// Runs (a concurrent failure may need several).
+        #[arg(long, default_value_t = 1)]
+        times: u32,
+        /// Per-request deadline, ms.
+        #[arg(long, default_value_t = 10_000)]
+        deadline: u64,
+    },
     /// List the criteria and their cases.
     List,
     /// Print one criterion's statement and cases.
@@ -71,6 +107,46 @@ enum Cmd {
 
 fn main() -> ExitCode {
     match Cli::parse().cmd {
+        Cmd::Explore {
+            driver,
+            cases,
+            seed,
+            deadline,
+            max_ops,
+            out,
+        } => {
+            let driver = match driver_argv(driver) {
+                Ok(d) => d,
+                Err(code) => return code,
+            };
+            let cases = cases
+                .or_else(|| {
+                    std::env::var("PROPTEST_CASES")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                })
+                .unwrap_or(100);
+            explore(
+                driver,
+                cases,
+                seed,
+                Duration::from_millis(deadline),
+                max_ops,
+                &out,
+            )
+        }
+        Cmd::Replay {
+            file,
+            driver,
+            times,
+            deadline,
+        } => {
+            let driver = match driver_argv(driver) {
+                Ok(d) => d,
+                Err(code) => return code,
+            };
+            replay(&file, driver, times, Duration::from_millis(deadline))
+        }
         Cmd::Run {
             driver,
             only,
@@ -79,16 +155,9 @@ fn main() -> ExitCode {
             format,
             junit,
         } => {
-            let driver = match driver {
-                Some(cmd) => match shell_words::split(&cmd) {
-                    Ok(argv) if !argv.is_empty() => argv,
-                    Ok(_) => return usage("--driver is empty"),
-                    Err(e) => return usage(&format!("--driver: {e}")),
-                },
-                None => match std::env::current_exe() {
-                    Ok(exe) => vec![exe.to_string_lossy().into_owned(), "driver".into()],
-                    Err(e) => return usage(&format!("cannot locate ringcheck itself: {e}")),
-                },
+            let driver = match driver_argv(driver) {
+                Ok(d) => d,
+                Err(code) => return code,
             };
             let cfg = RunConfig {
                 driver,
@@ -147,6 +216,124 @@ fn main() -> ExitCode {
             })
         }
     }
+}
+
+/// The driver argv: `--driver` split like a shell, or this binary's
+/// `driver` subcommand.
+fn driver_argv(driver: Option<String>) -> Result<Vec<String>, ExitCode> {
+    match driver {
+        Some(cmd) => match shell_words::split(&cmd) {
+            Ok(argv) if !argv.is_empty() => Ok(argv),
+            Ok(_) => Err(usage("--driver is empty")),
+            Err(e) => Err(usage(&format!("--driver: {e}"))),
+        },
+        None => match std::env::current_exe() {
+            Ok(exe) => Ok(vec![exe.to_string_lossy().into_owned(), "driver".into()]),
+            Err(e) => Err(usage(&format!("cannot locate ringcheck itself: {e}"))),
+        },
+    }
+}
+
+fn explore(
+    driver: Vec<String>,
+    cases: u32,
+    seed: u64,
+    deadline: Duration,
+    max_ops: usize,
+    out: &std::path::Path,
+) -> ExitCode {
+    use ringcheck::explore::{explore, timeline_svg, ExploreConfig};
+    let features = match ringcheck::run::hello(&driver, deadline) {
+        Ok((_, f)) => f,
+        Err(e) => return usage(&e.to_string()),
+    };
+    if !features.contains(&ringcheck::protocol::Feature::Batch) {
+        return usage("explore needs a driver with the batch feature");
+    }
+    let cfg = ExploreConfig {
+        driver: driver.clone(),
+        cases,
+        seed,
+        deadline,
+        max_ops,
+        max_shrink_iters: 200,
+    };
+    let report = explore(&cfg, &features);
+    for r in &report.refused {
+        println!("refused geometry: {r}");
+    }
+    let Some((scn, failure)) = report.failure else {
+        println!(
+            "explore: {cases} scenarios passed ({} runs, seed {seed})",
+            report.runs
+        );
+        return ExitCode::SUCCESS;
+    };
+    let base = out.join(format!("ringcheck-explore-{seed}"));
+    let json = base.with_extension("json");
+    let svg = base.with_extension("svg");
+    let saved = serde_json::to_string_pretty(&scn)
+        .map_err(|e| e.to_string())
+        .and_then(|t| std::fs::write(&json, t).map_err(|e| e.to_string()));
+    let lanes = scn.processes.len();
+    let _ = std::fs::write(
+        &svg,
+        timeline_svg(&failure.history, &failure.offending, lanes),
+    );
+    println!(
+        "explore: FAILED after {} runs (seed {seed}); minimal scenario ({} processes, {} ops):",
+        report.runs,
+        lanes,
+        scn.ops()
+    );
+    print!("{}", scn.describe());
+    println!("why:");
+    for line in failure.message.lines() {
+        println!("  {line}");
+    }
+    match saved {
+        Ok(()) => println!(
+            "replay: ringcheck replay {} --driver {}",
+            json.display(),
+            shell_words::quote(&shell_words::join(&driver))
+        ),
+        Err(e) => println!("could not save the scenario: {e}"),
+    }
+    println!("timeline: {}", svg.display());
+    ExitCode::from(1)
+}
+
+fn replay(file: &std::path::Path, driver: Vec<String>, times: u32, deadline: Duration) -> ExitCode {
+    use ringcheck::explore::{execute, timeline_svg, Outcome, Scenario};
+    let scn: Scenario = match std::fs::read_to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => return usage(&format!("{}: {e}", file.display())),
+    };
+    print!("{}", scn.describe());
+    for n in 0..times.max(1) {
+        let ring = format!("rr{}-{n}", std::process::id());
+        match execute(&scn, &driver, deadline, &ring) {
+            Outcome::Pass => println!("run {}: pass", n + 1),
+            Outcome::Refused(why) => {
+                println!("run {}: the driver refused the geometry: {why}", n + 1);
+                return ExitCode::from(2);
+            }
+            Outcome::Fail(f) => {
+                println!("run {}: FAIL\n  {}", n + 1, f.message.replace('\n', "\n  "));
+                let svg = file.with_extension("replay.svg");
+                let _ = std::fs::write(
+                    &svg,
+                    timeline_svg(&f.history, &f.offending, scn.processes.len()),
+                );
+                println!("timeline: {}", svg.display());
+                return ExitCode::from(1);
+            }
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn usage(msg: &str) -> ExitCode {

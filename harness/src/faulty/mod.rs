@@ -73,7 +73,7 @@ use std::process::ExitCode;
 pub enum Fault {
     /// No bug.
     Correct,
-    /// No bug, but every op sleeps 1 ms inside the lock.
+    /// No bug, but every op sleeps 200 µs inside the lock.
     Slow,
     /// A put on a full ring overwrites the oldest item, reporting success.
     OverwriteWhenFull,
@@ -100,7 +100,7 @@ pub enum Fault {
     LockLeakOnError,
     /// open of a missing name creates the ring.
     OpenCreates,
-    /// The creator's close leaves the name (the drop removes it).
+    /// The creator's close never removes the name (the segment leaks).
     CloseKeepsName,
     /// No lock around the index updates.
     Unlocked,
@@ -140,7 +140,7 @@ impl Fault {
             Fault::Slow => (
                 "slow",
                 "",
-                "correct, but every op sleeps 1 ms inside the lock: must conform",
+                "correct, but every op sleeps 200 µs inside the lock: must conform",
             ),
             Fault::OverwriteWhenFull => (
                 "overwrite-when-full",
@@ -210,7 +210,7 @@ impl Fault {
             Fault::CloseKeepsName => (
                 "close-keeps-name",
                 "lifecycle",
-                "the creator's close leaves the name; only process exit removes it",
+                "the creator's close never removes the name: the segment leaks",
             ),
             Fault::Unlocked => (
                 "unlocked",
@@ -296,6 +296,27 @@ impl Implementation for Faulty {
     fn open(&self, name: &str) -> Result<(FaultyRing, u64, u64), DriverError> {
         FaultyRing::open(self.0, name)
     }
+}
+
+/// Removes every faulty-ring segment whose ring name starts with
+/// `prefix` (the files `/dev/shm/ringcheck-faulty-<prefix>*`): what a
+/// creator that was SIGKILLed (a crash case, or a hung driver) could not
+/// remove itself. An empty prefix removes nothing. Returns how many were
+/// removed.
+pub fn remove_segments(prefix: &str) -> usize {
+    if prefix.is_empty() {
+        return 0;
+    }
+    let Ok(os_prefix) = segment::os_name(prefix) else {
+        return 0;
+    };
+    let Ok(dir) = std::fs::read_dir("/dev/shm") else {
+        return 0;
+    };
+    dir.filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&os_prefix))
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
 }
 
 /// Serves the faulty ring `name` on stdin/stdout; `None` if unknown.

@@ -29,7 +29,7 @@ const COURTESY: Duration = Duration::from_micros(150);
 /// batch of ops lands inside the lock most of the time.
 const CRITICAL_WORK: Duration = Duration::from_micros(200);
 /// What `slow` sleeps inside the lock on every op.
-const SLOW_OP: Duration = Duration::from_millis(1);
+pub(super) const SLOW_OP: Duration = Duration::from_micros(200);
 /// `no-wakeup`: how long its waits watch the ring before they park
 /// unwatched. Short enough that a put or get 50 ms into a wait does not
 /// wake it; long enough that the busy handoffs of the concurrency cases
@@ -349,7 +349,7 @@ impl FaultyRing {
     /// Work that every op does inside the lock (none, for most faults).
     fn locked_work(&self) {
         match self.fault {
-            // `slow` (correct): sleeps 1 ms inside the lock on every op.
+            // `slow` (correct): sleeps SLOW_OP inside the lock on every op.
             Fault::Slow => sleep(SLOW_OP),
             // FAULT non-robust-lock: a long critical section, so that a
             // random kill lands inside it.
@@ -503,8 +503,9 @@ impl Ring for FaultyRing {
         let inner = self.inner.take().ok_or_else(closed)?;
         if self.owner {
             if self.fault == Fault::CloseKeepsName {
-                // FAULT close-keeps-name: close only detaches; the unlink
-                // was left to the destructor, which runs at process exit.
+                // FAULT close-keeps-name: close only detaches and the name
+                // is never removed: the segment leaks.
+                self.owner = false;
             } else {
                 segment::unlink(&self.os_name);
                 self.owner = false;
