@@ -52,23 +52,43 @@ struct Shape {
     capacity: u32,
     producers: u32,
     consumers: u32,
+    /// Items per `put_many`/`get_many` call; 1: `put_timeout` and
+    /// `get_into_timeout` per item.
+    batch: u32,
 }
 
 const SHM_1P1C: Shape = Shape {
     capacity: 1024,
     producers: 1,
     consumers: 1,
+    batch: 1,
+};
+/// 1P1C moving up to 32 items per lock acquisition.
+const SHM_1P1C_BATCH: Shape = Shape {
+    capacity: 1024,
+    producers: 1,
+    consumers: 1,
+    batch: 32,
 };
 /// The original design's geometry (`Config::default()`): 10 x 64 B.
 const SHM_1P1C_SMALL: Shape = Shape {
     capacity: 10,
     producers: 1,
     consumers: 1,
+    batch: 1,
+};
+/// The original geometry, moving up to 10 items per lock acquisition.
+const SHM_1P1C_SMALL_BATCH: Shape = Shape {
+    capacity: 10,
+    producers: 1,
+    consumers: 1,
+    batch: 10,
 };
 const SHM_2P2C: Shape = Shape {
     capacity: 1024,
     producers: 2,
     consumers: 2,
+    batch: 1,
 };
 
 /// Counts for one run of the bench.
@@ -274,13 +294,41 @@ fn ready_then_go() -> Result<(), String> {
 
 /// `producer RING ID COUNT`: puts items 0..COUNT of producer ID.
 fn producer_role(args: &[String]) -> Result<(), String> {
-    let [name, id, count] = args else {
-        return Err("usage: producer RING ID COUNT".into());
+    let [name, id, count, batch] = args else {
+        return Err("usage: producer RING ID COUNT BATCH".into());
     };
     let id: u32 = parse("producer id", id)?;
     let count: u64 = parse("count", count)?;
+    let batch: u64 = parse("batch", batch)?;
     let ring = open(name)?;
     ready_then_go()?;
+    if batch > 1 {
+        let mut seq = 0;
+        while seq < count {
+            let items: Vec<[u8; ITEM]> = (seq..count.min(seq + batch))
+                .map(|s| encode(id, s))
+                .collect();
+            let refs: Vec<&[u8]> = items.iter().map(|i| &i[..]).collect();
+            let mut n = ring
+                .put_many(&refs)
+                .map_err(|e| format!("put_many {seq}: {e}"))? as u64;
+            if n == 0 {
+                // Full: wait for room with the blocking single put.
+                if !ring
+                    .put_timeout(refs[0], STALL)
+                    .map_err(|e| format!("put {seq}: {e}"))?
+                {
+                    return Err(format!(
+                        "ring {name} stayed full for {STALL:?} at item {seq}"
+                    ));
+                }
+                n = 1;
+            }
+            seq += n;
+        }
+        println!("done");
+        return Ok(());
+    }
     for seq in 0..count {
         let item = encode(id, seq);
         let stored = ring
@@ -299,14 +347,46 @@ fn producer_role(args: &[String]) -> Result<(), String> {
 /// `consumer RING PRODUCERS`: takes and checks items until an empty item,
 /// then reports its tally.
 fn consumer_role(args: &[String]) -> Result<(), String> {
-    let [name, producers] = args else {
-        return Err("usage: consumer RING PRODUCERS".into());
+    let [name, producers, batch] = args else {
+        return Err("usage: consumer RING PRODUCERS BATCH".into());
     };
     let producers: u32 = parse("producer count", producers)?;
+    let batch: usize = parse("batch", batch)?;
     let ring = open(name)?;
     let mut tally = Tally::new(producers);
     let mut buf = [0u8; ITEM];
     ready_then_go()?;
+    if batch > 1 {
+        // One consumer only: the first empty item ends the stream.
+        let mut stopped = false;
+        let mut failed = None;
+        while !stopped {
+            let n = ring
+                .get_many(batch, |item| {
+                    if item.is_empty() {
+                        stopped = true;
+                    } else if let Err(e) = tally.take(item) {
+                        failed.get_or_insert(e);
+                    }
+                })
+                .map_err(|e| format!("get_many: {e}"))?;
+            if let Some(e) = failed.take() {
+                return Err(e);
+            }
+            if n == 0 {
+                match ring
+                    .get_into_timeout(&mut buf, STALL)
+                    .map_err(|e| format!("get: {e}"))?
+                {
+                    None => return Err(format!("ring {name} stayed empty for {STALL:?}")),
+                    Some(0) => stopped = true,
+                    Some(n) => tally.take(&buf[..n])?,
+                }
+            }
+        }
+        println!("{}", tally.report());
+        return Ok(());
+    }
     loop {
         match ring
             .get_into_timeout(&mut buf, STALL)
@@ -488,12 +568,21 @@ fn shm_run(shape: Shape, items: u64) -> Result<Duration, String> {
     let c = shape.consumers as usize;
     let mut kids = Vec::with_capacity(c + shape.producers as usize);
     for i in 0..shape.consumers {
-        let args = [name.clone(), shape.producers.to_string()];
+        let args = [
+            name.clone(),
+            shape.producers.to_string(),
+            shape.batch.to_string(),
+        ];
         kids.push(Kid::spawn(format!("consumer {i}"), "consumer", &args)?);
     }
     for k in 0..shape.producers {
         let n = share(items, shape.producers, k);
-        let args = [name.clone(), k.to_string(), n.to_string()];
+        let args = [
+            name.clone(),
+            k.to_string(),
+            n.to_string(),
+            shape.batch.to_string(),
+        ];
         kids.push(Kid::spawn(format!("producer {k}"), "producer", &args)?);
     }
     for i in 0..kids.len() {
@@ -745,6 +834,7 @@ fn criterion_groups(c: &mut Criterion, plan: &Plan) {
         .throughput(Throughput::Elements(batch));
     for (id, shape) in [
         ("1p1c_1024x64", SHM_1P1C),
+        ("1p1c_1024x64_batch32", SHM_1P1C_BATCH),
         ("1p1c_10x64", SHM_1P1C_SMALL),
         ("2p2c_1024x64", SHM_2P2C),
     ] {
@@ -789,7 +879,9 @@ fn summary(plan: &Plan) {
     let (n, runs) = (plan.summary_items, plan.summary_runs);
     let shm = |shape: Shape, what: &str| median_rate(n, runs, || must(what, shm_run(shape, n)));
     let shm_1p1c = shm(SHM_1P1C, "shmring 1P1C 1024x64");
+    let shm_batch = shm(SHM_1P1C_BATCH, "shmring 1P1C 1024x64 batched");
     let shm_small = shm(SHM_1P1C_SMALL, "shmring 1P1C 10x64");
+    let shm_small_batch = shm(SHM_1P1C_SMALL_BATCH, "shmring 1P1C 10x64 batched");
     let shm_2p2c = shm(SHM_2P2C, "shmring 2P2C 1024x64");
     let q_1p1c = median_rate(n, runs, || must("ArrayQueue 1P1C", queue_run(1, 1, n)));
     let q_2p2c = median_rate(n, runs, || must("ArrayQueue 2P2C", queue_run(2, 2, n)));
@@ -828,7 +920,12 @@ fn summary(plan: &Plan) {
     let _ = writeln!(out, "{:<48} {:>13}", "scenario", "items/s");
     let rows = [
         ("shmring 1P1C, 1024 x 64 B (processes)", shm_1p1c),
+        ("shmring 1P1C, 1024 x 64 B, put_many/get_many 32", shm_batch),
         ("shmring 1P1C, 10 x 64 B (processes)", shm_small),
+        (
+            "shmring 1P1C, 10 x 64 B, put_many/get_many 10",
+            shm_small_batch,
+        ),
         ("shmring 2P2C, 1024 x 64 B (processes)", shm_2p2c),
         ("ArrayQueue 1P1C, 1024 (threads, spinning)", q_1p1c),
         ("ArrayQueue 2P2C, 1024 (threads, spinning)", q_2p2c),
@@ -852,18 +949,29 @@ fn summary(plan: &Plan) {
     let _ = writeln!(out, "\n{:<48} {:>13}", "ratio", "x");
     let ratios = [
         ("shmring 1P1C 1024x64 / ArrayQueue 1P1C", shm_1p1c / q_1p1c),
+        (
+            "shmring 1P1C batched 32 / ArrayQueue 1P1C",
+            shm_batch / q_1p1c,
+        ),
         ("shmring 2P2C 1024x64 / ArrayQueue 2P2C", shm_2p2c / q_2p2c),
     ];
     for (what, x) in ratios {
         let _ = writeln!(out, "{what:<48} {x:>13.3}");
     }
-    let what = "shmring 1P1C 10x64 / Python original 10x64";
-    match &python {
-        Ok(r) => {
-            let _ = writeln!(out, "{what:<48} {:>13.1}", shm_small / r);
-        }
-        Err(_) => {
-            let _ = writeln!(out, "{what:<48} {:>13}", "n/a");
+    for (what, shm) in [
+        ("shmring 1P1C 10x64 / Python original 10x64", shm_small),
+        (
+            "shmring 10x64 batched 10 / Python original",
+            shm_small_batch,
+        ),
+    ] {
+        match &python {
+            Ok(r) => {
+                let _ = writeln!(out, "{what:<48} {:>13.1}", shm / r);
+            }
+            Err(_) => {
+                let _ = writeln!(out, "{what:<48} {:>13}", "n/a");
+            }
         }
     }
     let _ = writeln!(

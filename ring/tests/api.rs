@@ -590,3 +590,71 @@ fn specs_layout_md_quotes_the_layout_table() {
         "specs/layout.md does not quote layout::describe(); update it"
     );
 }
+
+#[test]
+fn put_many_stores_what_fits_in_order_and_refuses_oversize_whole() {
+    let r = ring("put-many", 3, 4);
+    assert_eq!(r.put_many(&[b"a", b"bb"]).unwrap(), 2);
+    assert_eq!(
+        r.put_many(&[b"c", b"d", b"e"]).unwrap(),
+        1,
+        "only one slot was free"
+    );
+    assert_eq!(r.put_many(&[b"f"]).unwrap(), 0, "full");
+    assert!(matches!(
+        r.put_many(&[b"", b"toolong"]),
+        Err(Error::TooLarge { .. })
+    ));
+    assert_eq!(drain(&r), [b"a".to_vec(), b"bb".to_vec(), b"c".to_vec()]);
+    assert_eq!(r.put_many(&[]).unwrap(), 0);
+}
+
+#[test]
+fn get_many_takes_up_to_max_in_order_and_reports_corruption_after_the_good_ones() {
+    let r = ring("get-many", 8, 8);
+    for item in [b"0", b"1", b"2", b"3", b"4"] {
+        r.put(item).unwrap();
+    }
+    let mut got = Vec::new();
+    assert_eq!(r.get_many(2, |i| got.push(i.to_vec())).unwrap(), 2);
+    assert_eq!(got, [b"0".to_vec(), b"1".to_vec()]);
+    r.corrupt_oldest().unwrap(); // item "2"
+    got.clear();
+    let err = r.get_many(10, |i| got.push(i.to_vec())).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { seq: 2, .. }), "{err:?}");
+    assert_eq!(
+        got,
+        [b"3".to_vec(), b"4".to_vec()],
+        "the good items are still delivered"
+    );
+    assert_eq!(r.get_many(10, |_| panic!("empty")).unwrap(), 0);
+    // Batches wrap around the end of the slot array.
+    for round in 0..5u8 {
+        assert_eq!(
+            r.put_many(&[&[round, 1], &[round, 2], &[round, 3]])
+                .unwrap(),
+            3
+        );
+        let mut seen = Vec::new();
+        assert_eq!(r.get_many(3, |i| seen.push(i.to_vec())).unwrap(), 3);
+        assert_eq!(seen, [vec![round, 1], vec![round, 2], vec![round, 3]]);
+    }
+}
+
+#[test]
+fn a_waiting_get_is_woken_by_put_many() {
+    let r = ring("wake-many", 4, 8);
+    std::thread::scope(|s| {
+        let waiter = s.spawn(|| {
+            let t = Instant::now();
+            (r.get_timeout(Duration::from_secs(30)), t.elapsed())
+        });
+        while r.stats().unwrap().waiting_consumers == 0 {
+            std::thread::yield_now();
+        }
+        assert_eq!(r.put_many(&[b"x", b"y"]).unwrap(), 2);
+        let (got, took) = waiter.join().unwrap();
+        assert_eq!(got.unwrap(), Some(b"x".to_vec()));
+        assert!(took < Duration::from_secs(30), "woken only by its deadline");
+    });
+}
