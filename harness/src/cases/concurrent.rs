@@ -593,11 +593,32 @@ fn victims(
     Ok(out)
 }
 
-fn producer_killed(ctx: &mut Ctx) -> CaseResult {
+/// What a crash run leaves to check: the history, deliveries by value, the
+/// victims, and the owner's driver index.
+struct CrashRun {
+    history: Vec<Event>,
+    got: HashMap<Vec<u8>, usize>,
+    victims: Vec<Victim>,
+    owner: usize,
+}
+
+/// Which side the killed processes are on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Producers,
+    Consumers,
+}
+
+/// The part the crash cases share: an owner `d0`, a surviving producer
+/// `d1` and consumer `d2` at work while [`KILLS`] victims on `side` run one
+/// after the other. Returns the history of the survivors and of the
+/// victims' acknowledged batches (checked for torn items and duplicates),
+/// deliveries by value, the victims, and the owner.
+fn crash_run(ctx: &mut Ctx, side: Side) -> Result<CrashRun, Outcome> {
     let capacity = 16;
     let (owner, name) = ctx.fresh_ring(capacity, ITEM_SIZE as u64)?;
-    let (survivor, consumer) = (ctx.spawn()?, ctx.spawn()?);
-    ctx.open(survivor, &name)?;
+    let (producer, consumer) = (ctx.spawn()?, ctx.spawn()?);
+    ctx.open(producer, &name)?;
     ctx.open(consumer, &name)?;
     let blocking = ctx.has(Feature::Blocking);
     let (cmd, deadline, rng) = (ctx.cmd.clone(), ctx.deadline(), ctx.rng());
@@ -612,50 +633,63 @@ fn producer_killed(ctx: &mut Ctx) -> CaseResult {
             Op::Put { data }
         }
     };
-    // Victim k is producer 100 + k.
-    let batch = move |k: usize, first: usize, n: usize| {
-        (first..first + n)
+    let get = move || {
+        if blocking {
+            Op::GetWait {
+                timeout_ms: GET_WAIT_MS,
+            }
+        } else {
+            Op::Get
+        }
+    };
+    // Victim k is producer 100 + k, or a consumer.
+    let batch = move |k: usize, first: usize, n: usize| match side {
+        Side::Producers => (first..first + n)
             .map(|s| put(100 + k as u32, s as u32))
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>(),
+        Side::Consumers => vec![get(); n],
+    };
+    let killed = if side == Side::Producers {
+        "producers"
+    } else {
+        "consumers"
     };
     ctx.note(format!(
-        "survivor producer d{survivor}, consumer d{consumer}; {KILLS} producers killed mid-batch"
+        "producer d{producer}, consumer d{consumer}; {KILLS} {killed} killed mid-batch"
     ));
     let mut drivers = ctx.take_drivers();
     let budget = Budget::new();
-    let producers_done = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
     let first_victim = drivers.len();
     let survived = {
         let (head, tail) = drivers.split_at_mut(consumer);
-        let (sd, cd) = (&mut head[survivor], &mut tail[0]);
+        let (pd, cd) = (&mut head[producer], &mut tail[0]);
         std::thread::scope(|s| {
-            let b = &budget;
-            let pd = &producers_done;
+            let (b, dn) = (&budget, &done);
             let prod = s.spawn(move || {
                 let r = b.worker("surviving producer", || {
-                    produce(sd, survivor, 0, 3000, blocking, b)
+                    produce(pd, producer, 0, 3000, blocking, b)
                 });
-                pd.fetch_add(1, Ordering::SeqCst);
+                dn.fetch_add(1, Ordering::SeqCst);
                 r
             });
             let cons = s.spawn(move || {
-                b.worker("consumer", || {
+                b.worker("surviving consumer", || {
                     consume(
                         cd,
                         consumer,
                         blocking,
-                        &|| pd.load(Ordering::SeqCst) == 2,
+                        &|| dn.load(Ordering::SeqCst) == 2,
                         b,
                     )
                 })
             });
-            let v = b.worker("killed producers", || {
+            let role = format!("killed {killed}");
+            let v = b.worker(&role, || {
                 victims(&cmd, deadline, &name, rng, first_victim, &batch, b)
             });
-            pd.fetch_add(1, Ordering::SeqCst);
-            let p = prod.join().ok().flatten();
-            let c = cons.join().ok().flatten();
-            (p, c, v)
+            dn.fetch_add(1, Ordering::SeqCst);
+            (prod.join().ok().flatten(), cons.join().ok().flatten(), v)
         })
     };
     ctx.put_drivers(drivers);
@@ -670,7 +704,6 @@ fn producer_killed(ctx: &mut Ctx) -> CaseResult {
     if let Some(msg) = torn(&history) {
         fail!("{msg}");
     }
-    // Deliveries by value.
     let mut got: HashMap<Vec<u8>, usize> = HashMap::new();
     for e in &history {
         if let Action::Get { value: Some(v) } = &e.action {
@@ -680,6 +713,22 @@ fn producer_killed(ctx: &mut Ctx) -> CaseResult {
     if let Some((v, n)) = got.iter().find(|(_, n)| **n > 1) {
         fail!("{} was delivered {n} times", show(v));
     }
+    Ok(CrashRun {
+        history,
+        got,
+        victims,
+        owner,
+    })
+}
+
+fn producer_killed(ctx: &mut Ctx) -> CaseResult {
+    let capacity = 16;
+    let CrashRun {
+        mut history,
+        got,
+        victims,
+        owner,
+    } = crash_run(ctx, Side::Producers)?;
     // Acknowledged puts (survivor's and victims' first batches): exactly once.
     for e in &history {
         if let Action::Put {
@@ -739,82 +788,13 @@ fn producer_killed(ctx: &mut Ctx) -> CaseResult {
 }
 
 fn consumer_killed(ctx: &mut Ctx) -> CaseResult {
-    let capacity = 16;
-    let (owner, name) = ctx.fresh_ring(capacity, ITEM_SIZE as u64)?;
-    let (producer, survivor) = (ctx.spawn()?, ctx.spawn()?);
-    ctx.open(producer, &name)?;
-    ctx.open(survivor, &name)?;
-    let blocking = ctx.has(Feature::Blocking);
-    let (cmd, deadline, rng) = (ctx.cmd.clone(), ctx.deadline(), ctx.rng());
-    let get = move || {
-        if blocking {
-            Op::GetWait {
-                timeout_ms: GET_WAIT_MS,
-            }
-        } else {
-            Op::Get
-        }
-    };
-    let batch = move |_: usize, _: usize, n: usize| vec![get(); n];
-    ctx.note(format!(
-        "producer d{producer}, surviving consumer d{survivor}; {KILLS} consumers killed mid-batch"
-    ));
-    let mut drivers = ctx.take_drivers();
-    let budget = Budget::new();
-    let done = AtomicUsize::new(0);
-    let first_victim = drivers.len();
-    let survived = {
-        let (head, tail) = drivers.split_at_mut(survivor);
-        let (pd_, sd) = (&mut head[producer], &mut tail[0]);
-        std::thread::scope(|s| {
-            let b = &budget;
-            let dn = &done;
-            let prod = s.spawn(move || {
-                let r = b.worker("producer", || produce(pd_, producer, 0, 4000, blocking, b));
-                dn.fetch_add(1, Ordering::SeqCst);
-                r
-            });
-            let cons = s.spawn(move || {
-                b.worker("surviving consumer", || {
-                    consume(
-                        sd,
-                        survivor,
-                        blocking,
-                        &|| dn.load(Ordering::SeqCst) == 2,
-                        b,
-                    )
-                })
-            });
-            let v = b.worker("killed consumers", || {
-                victims(&cmd, deadline, &name, rng, first_victim, &batch, b)
-            });
-            dn.fetch_add(1, Ordering::SeqCst);
-            let p = prod.join().ok().flatten();
-            let c = cons.join().ok().flatten();
-            (p, c, v)
-        })
-    };
-    ctx.put_drivers(drivers);
-    budget.verdict()?;
-    let (Some(prod_events), Some(cons_events), Some(victims)) = survived else {
-        fail!("a harness worker panicked (a ringcheck bug)");
-    };
-    let mut history: Vec<Event> = prod_events.into_iter().chain(cons_events).collect();
-    for v in &victims {
-        history.extend(v.acked.iter().cloned());
-    }
-    if let Some(msg) = torn(&history) {
-        fail!("{msg}");
-    }
-    let mut got: HashMap<Vec<u8>, usize> = HashMap::new();
-    for e in &history {
-        if let Action::Get { value: Some(v) } = &e.action {
-            *got.entry(v.clone()).or_default() += 1;
-        }
-    }
-    if let Some((v, n)) = got.iter().find(|(_, n)| **n > 1) {
-        fail!("{} was delivered {n} times", show(v));
-    }
+    let CrashRun {
+        history,
+        got,
+        victims,
+        owner,
+    } = crash_run(ctx, Side::Consumers)?;
+    let survivor = 2;
     let stored: Vec<&Vec<u8>> = history
         .iter()
         .filter_map(|e| match &e.action {
