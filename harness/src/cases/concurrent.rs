@@ -142,6 +142,29 @@ impl Budget {
     }
 }
 
+/// A put of `data`: `put_wait` when the driver has `blocking`.
+fn put_op(data: Payload, blocking: bool) -> Op {
+    if blocking {
+        Op::PutWait {
+            data,
+            timeout_ms: PUT_WAIT_MS,
+        }
+    } else {
+        Op::Put { data }
+    }
+}
+
+/// A get: `get_wait` when the driver has `blocking`.
+fn get_op(blocking: bool) -> Op {
+    if blocking {
+        Op::GetWait {
+            timeout_ms: GET_WAIT_MS,
+        }
+    } else {
+        Op::Get
+    }
+}
+
 /// The item `seq` of `producer`.
 pub fn item(producer: u32, seq: u32) -> Vec<u8> {
     let mut v = format!("p{producer}:{seq}:").into_bytes();
@@ -197,14 +220,7 @@ fn produce_counted(
         let ops: Vec<Op> = (0..n as u32)
             .map(|k| {
                 let data = Payload(item(producer, seq + k));
-                if blocking {
-                    Op::PutWait {
-                        data,
-                        timeout_ms: PUT_WAIT_MS,
-                    }
-                } else {
-                    Op::Put { data }
-                }
+                put_op(data, blocking)
             })
             .collect();
         let replies = d.batch(ops)?;
@@ -420,27 +436,14 @@ fn threads(ctx: &mut Ctx) -> CaseResult {
                 (0..per_round)
                     .map(|k| {
                         let data = Payload(item(p as u32, *next + k));
-                        if blocking {
-                            Op::PutWait {
-                                data,
-                                timeout_ms: PUT_WAIT_MS,
-                            }
-                        } else {
-                            Op::Put { data }
-                        }
+                        put_op(data, blocking)
                     })
                     .collect(),
             );
             *next += per_round;
         }
         for _ in 0..consumers {
-            let op = if blocking {
-                Op::GetWait {
-                    timeout_ms: GET_WAIT_MS,
-                }
-            } else {
-                Op::Get
-            };
+            let op = get_op(blocking);
             threads.push(vec![op; per_round as usize]);
         }
         let lists = ctx.driver(d).parallel(threads.clone())?;
@@ -622,32 +625,12 @@ fn crash_run(ctx: &mut Ctx, side: Side) -> Result<CrashRun, Outcome> {
     ctx.open(consumer, &name)?;
     let blocking = ctx.has(Feature::Blocking);
     let (cmd, deadline, rng) = (ctx.cmd.clone(), ctx.deadline(), ctx.rng());
-    let put = move |p: u32, s: u32| {
-        let data = Payload(item(p, s));
-        if blocking {
-            Op::PutWait {
-                data,
-                timeout_ms: PUT_WAIT_MS,
-            }
-        } else {
-            Op::Put { data }
-        }
-    };
-    let get = move || {
-        if blocking {
-            Op::GetWait {
-                timeout_ms: GET_WAIT_MS,
-            }
-        } else {
-            Op::Get
-        }
-    };
     // Victim k is producer 100 + k, or a consumer.
     let batch = move |k: usize, first: usize, n: usize| match side {
         Side::Producers => (first..first + n)
             .map(|s| put(100 + k as u32, s as u32))
             .collect::<Vec<_>>(),
-        Side::Consumers => vec![get(); n],
+        Side::Consumers => vec![get_op(blocking); n],
     };
     let killed = if side == Side::Producers {
         "producers"
