@@ -628,7 +628,7 @@ fn crash_run(ctx: &mut Ctx, side: Side) -> Result<CrashRun, Outcome> {
     // Victim k is producer 100 + k, or a consumer.
     let batch = move |k: usize, first: usize, n: usize| match side {
         Side::Producers => (first..first + n)
-            .map(|s| put(100 + k as u32, s as u32))
+            .map(|s| put_op(Payload(item(100 + k as u32, s as u32)), blocking))
             .collect::<Vec<_>>(),
         Side::Consumers => vec![get_op(blocking); n],
     };
