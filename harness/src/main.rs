@@ -73,9 +73,10 @@ enum Cmd {
         #[arg(long, default_value = ".")]
         out: PathBuf,
     },
-    /// Run one saved scenario (from `explore`) again.
+    /// Run a failing scenario again: a file written by `explore`, or an
+    /// explore seed (the same scenarios are generated again, and shrunk).
     Replay {
-        /// The scenario file written by `explore`.
+        /// The scenario file written by `explore`, or a seed.
         file: PathBuf,
         /// Driver command (default: the built-in shmring).
         #[arg(long)]
@@ -145,7 +146,24 @@ fn main() -> ExitCode {
                 Ok(d) => d,
                 Err(code) => return code,
             };
-            replay(&file, driver, times, Duration::from_millis(deadline))
+            let seed = file.to_str().and_then(|s| s.parse::<u64>().ok());
+            match seed {
+                Some(seed) if !file.exists() => {
+                    let cases = std::env::var("PROPTEST_CASES")
+                        .ok()
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(100);
+                    explore(
+                        driver,
+                        cases,
+                        seed,
+                        Duration::from_millis(deadline),
+                        40,
+                        std::path::Path::new("."),
+                    )
+                }
+                _ => replay(&file, driver, times, Duration::from_millis(deadline)),
+            }
         }
         Cmd::Run {
             driver,
