@@ -166,11 +166,11 @@ class BasicTest(RingTest):
         r = self.ring(capacity=1)
         t = time.monotonic()
         self.assertIsNone(r.get_wait(0.05))
-        self.assertTrue(0.05 <= time.monotonic() - t < 1.0)
+        self.assertTrue(0.05 <= time.monotonic() - t < 5.0)
         self.assertTrue(r.put_wait(b"a", 0.05))
         t = time.monotonic()
         self.assertFalse(r.put_wait(b"b", 0.05))
-        self.assertTrue(0.05 <= time.monotonic() - t < 1.0)
+        self.assertTrue(0.05 <= time.monotonic() - t < 5.0)
         self.assertEqual(r.get_wait(0), b"a")
         self.assertIsNone(r.get_wait(0))
 
