@@ -21,7 +21,7 @@ use crate::history::{check, show, Action, Event, Violation};
 use crate::protocol::{ErrorCode, Feature, Op, Payload};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::time::Duration;
 
 /// A payload size, relative to the item size so that shrinking keeps its
@@ -442,15 +442,15 @@ fn execute_inner(
         ));
     }
     // Delivered in-flight puts happened between send and kill.
-    let got: HashMap<Vec<u8>, usize> = history
+    let got: HashSet<Vec<u8>> = history
         .iter()
         .filter_map(|e| match &e.action {
-            Action::Get { value: Some(v) } => Some((v.clone(), 0)),
+            Action::Get { value: Some(v) } => Some(v.clone()),
             _ => None,
         })
         .collect();
     for (i, sent, killed, v) in in_flight_puts {
-        if got.contains_key(&v) {
+        if got.contains(&v) {
             history.push(Event {
                 process: i,
                 action: Action::Put {

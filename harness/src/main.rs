@@ -120,13 +120,7 @@ fn main() -> ExitCode {
                 Ok(d) => d,
                 Err(code) => return code,
             };
-            let cases = cases
-                .or_else(|| {
-                    std::env::var("PROPTEST_CASES")
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                })
-                .unwrap_or(100);
+            let cases = explore_cases(cases);
             explore(
                 driver,
                 cases,
@@ -149,10 +143,7 @@ fn main() -> ExitCode {
             let seed = file.to_str().and_then(|s| s.parse::<u64>().ok());
             match seed {
                 Some(seed) if !file.exists() => {
-                    let cases = std::env::var("PROPTEST_CASES")
-                        .ok()
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(100);
+                    let cases = explore_cases(None);
                     explore(
                         driver,
                         cases,
@@ -234,6 +225,16 @@ fn main() -> ExitCode {
             })
         }
     }
+}
+
+/// Scenarios to explore: `--cases`, else `PROPTEST_CASES`, else 100.
+fn explore_cases(flag: Option<u32>) -> u32 {
+    flag.or_else(|| {
+        std::env::var("PROPTEST_CASES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    })
+    .unwrap_or(100)
 }
 
 /// The driver argv: `--driver` split like a shell, or this binary's

@@ -189,7 +189,8 @@ pub fn decode(v: &[u8]) -> Option<(u32, u32)> {
 
 /// Runs batches of puts for `producer` on `d` until `count` are stored;
 /// items refused (full, or put_wait timed out) are not retried, the next
-/// sequence number is used instead. Returns the history and the next seq.
+/// sequence number is used instead. Returns the history. While it runs the
+/// producer counts as active for the stall check of [`Budget`].
 fn produce(
     d: &mut Driver,
     process: usize,
@@ -199,50 +200,41 @@ fn produce(
     budget: &Budget,
 ) -> Result<Vec<Event>, Outcome> {
     budget.active_producers.fetch_add(1, Ordering::SeqCst);
-    let result = produce_counted(d, process, producer, count, blocking, budget);
+    let result = (|| {
+        let mut events = Vec::new();
+        let (mut seq, mut stored) = (0u32, 0usize);
+        while stored < count && !budget.stop()? {
+            let n = BATCH.min(count - stored);
+            budget.issued.fetch_add(n, Ordering::SeqCst);
+            let ops: Vec<Op> = (0..n as u32)
+                .map(|k| {
+                    let data = Payload(item(producer, seq + k));
+                    put_op(data, blocking)
+                })
+                .collect();
+            let replies = d.batch(ops)?;
+            for (k, r) in replies.iter().enumerate() {
+                let ok = r.stored()?;
+                stored += usize::from(ok);
+                if ok {
+                    budget.moved();
+                }
+                events.push(Event {
+                    process,
+                    action: Action::Put {
+                        value: item(producer, seq + k as u32),
+                        stored: ok,
+                    },
+                    t0: r.t0,
+                    t1: r.t1,
+                });
+            }
+            seq += n as u32;
+        }
+        Ok(events)
+    })();
     budget.active_producers.fetch_sub(1, Ordering::SeqCst);
     result
-}
-
-fn produce_counted(
-    d: &mut Driver,
-    process: usize,
-    producer: u32,
-    count: usize,
-    blocking: bool,
-    budget: &Budget,
-) -> Result<Vec<Event>, Outcome> {
-    let mut events = Vec::new();
-    let (mut seq, mut stored) = (0u32, 0usize);
-    while stored < count && !budget.stop()? {
-        let n = BATCH.min(count - stored);
-        budget.issued.fetch_add(n, Ordering::SeqCst);
-        let ops: Vec<Op> = (0..n as u32)
-            .map(|k| {
-                let data = Payload(item(producer, seq + k));
-                put_op(data, blocking)
-            })
-            .collect();
-        let replies = d.batch(ops)?;
-        for (k, r) in replies.iter().enumerate() {
-            let ok = r.stored()?;
-            stored += usize::from(ok);
-            if ok {
-                budget.moved();
-            }
-            events.push(Event {
-                process,
-                action: Action::Put {
-                    value: item(producer, seq + k as u32),
-                    stored: ok,
-                },
-                t0: r.t0,
-                t1: r.t1,
-            });
-        }
-        seq += n as u32;
-    }
-    Ok(events)
 }
 
 /// Runs batches of gets on `d` until `finished` was true before a batch
