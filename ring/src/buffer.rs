@@ -1,52 +1,26 @@
-//! [`SharedBuffer`]: the ring algorithm over a mapped segment.
+//! [`SharedBuffer`]: a named ring in a mapped segment, the production
+//! [`RingMemory`] for the algorithm in [`crate::core`].
 //!
-//! # Algorithm
-//! `head` and `tail` are 64-bit counts of items ever consumed and stored;
-//! item `n` lives in slot `n % capacity`, the ring holds `tail - head` items,
-//! and it is full when that equals `capacity`. Both counters, the slots and
-//! the statistics change only under the ring's robust mutex, which orders
-//! all of them between processes (its lock is an Acquire, its unlock a
-//! Release); the atomics are there because another process may touch these
-//! words at any time, not to order them among themselves.
-//!
-//! A put writes the slot (length, CRC, payload), signals consumers, then
-//! stores `tail + 1`; a get copies the slot out, signals producers, then
-//! stores `head + 1`. That last store is the commit point: a process killed
-//! before it changed nothing visible, one killed after it completed the
-//! operation. Recovery after a dead lock owner therefore has nothing to
-//! roll back; the next owner re-checks the indices and marks the mutex
-//! consistent.
-//!
-//! # Waiting
-//! Each side has a futex word, bumped (SeqCst) by every operation of the
-//! other side, and a waiter count. A waiter registers (`waiters += 1`,
-//! SeqCst), re-reads the word (SeqCst) and sleeps only if it is unchanged;
-//! a signaller bumps the word, then reads the count and wakes all sleepers
-//! if it is non-zero. In the single order of these SeqCst operations either
-//! the signaller sees the registration or the waiter sees the bump (the
-//! store-buffering pattern; Drepper, "Futexes Are Tricky", 2011), and
-//! `FUTEX_WAIT` re-checks the word atomically in the kernel, so no wake-up
-//! is lost. The signal comes before the commit, inside the lock: a woken
-//! waiter then blocks on the mutex, and if the signaller dies before it
-//! commits or unlocks, the kernel hands the mutex over with `EOWNERDEAD`,
-//! so a waiter can never sleep through a committed operation.
+//! The segment supplies the header words (`std` atomics in shared memory),
+//! a glibc robust process-shared mutex, process-shared futexes on
+//! CLOCK_MONOTONIC deadlines, and slots whose every access is bounds-checked
+//! against the validated geometry.
 
 use crate::config::Config;
+use crate::core::{Acquired, Counter, Ring, RingMemory};
 use crate::error::{Error, Result};
 use crate::hooks::{self, Point};
 use crate::layout::{self, Geometry, Header, FLAG_PERSIST, INIT_PENDING, INIT_READY};
 use crate::name::RingName;
 use crate::sys::futex::{self, Deadline};
-use crate::sys::mutex::{Acquired, LockError, RawMutex};
+use crate::sys::mutex::{self, LockError, RawMutex};
 use crate::sys::segment::{self, Created, Segment};
-use std::sync::atomic::AtomicU32;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
 
 /// How long `open` waits for a creator to size and initialise a segment.
 const OPEN_WAIT: Duration = Duration::from_secs(1);
-/// Polls of the futex word before a waiter goes to sleep.
-const SPIN_LIMIT: u32 = 128;
 
 /// A handle on a ring, created or opened by name.
 ///
@@ -57,18 +31,21 @@ const SPIN_LIMIT: u32 = 128;
 pub struct SharedBuffer {
     name: RingName,
     /// `None` after [`close`](Self::close).
-    mapped: Option<Mapped>,
+    ring: Option<Ring<SegmentMemory>>,
     geometry: Geometry,
     /// This handle created the segment.
     creator: bool,
     /// The segment outlives its creator.
     persist: bool,
-    lock_timeout: Duration,
 }
 
+/// A mapped segment as [`RingMemory`].
 #[derive(Debug)]
-struct Mapped {
+pub(crate) struct SegmentMemory {
     seg: Segment,
+    /// Validated against the mapping's length at create or open.
+    geometry: Geometry,
+    lock_timeout: Duration,
 }
 
 /// A snapshot of a ring's state, taken under its lock.
@@ -110,49 +87,125 @@ pub struct Stats {
 }
 
 /// Unlocks the ring's mutex when dropped, on every path.
-struct Guard<'a>(&'a RawMutex);
+pub(crate) struct SegmentGuard<'a>(&'a RawMutex);
 
-impl Drop for Guard<'_> {
+impl Drop for SegmentGuard<'_> {
     fn drop(&mut self) {
         self.0.unlock();
     }
 }
 
-/// CRC32 over the length (u32 little-endian) and the payload.
-fn item_crc(data: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&(data.len() as u32).to_le_bytes());
-    h.update(data);
-    h.finalize()
+impl SegmentMemory {
+    fn header(&self) -> &Header {
+        self.seg.header()
+    }
 }
 
-/// Tells sleepers on `word` that something changed; see the module docs.
-fn signal(word: &AtomicU32, waiters: &AtomicU32) {
-    word.fetch_add(1, SeqCst);
-    if waiters.load(SeqCst) != 0 {
+impl RingMemory for SegmentMemory {
+    type Word64 = AtomicU64;
+    type Word32 = AtomicU32;
+    type Guard<'a> = SegmentGuard<'a>;
+    type Deadline = Deadline;
+    /// Polls before sleeping: a futex sleep and wake cost 7-27 us on the
+    /// machines measured, a poll a few ns.
+    const SPIN_LIMIT: u32 = 128;
+
+    fn capacity(&self) -> u32 {
+        self.geometry.capacity
+    }
+    fn item_size(&self) -> u32 {
+        self.geometry.item_size
+    }
+    fn head(&self) -> &AtomicU64 {
+        &self.header().consumer.0.head
+    }
+    fn tail(&self) -> &AtomicU64 {
+        &self.header().producer.0.tail
+    }
+    fn get_seq(&self) -> &AtomicU32 {
+        &self.header().consumer.0.get_seq
+    }
+    fn put_waiters(&self) -> &AtomicU32 {
+        &self.header().consumer.0.put_waiters
+    }
+    fn put_seq(&self) -> &AtomicU32 {
+        &self.header().producer.0.put_seq
+    }
+    fn get_waiters(&self) -> &AtomicU32 {
+        &self.header().producer.0.get_waiters
+    }
+    fn count(&self, counter: Counter) {
+        let k = &self.header().counters.0;
+        match counter {
+            Counter::FullRefusal => k.full_refusals.fetch_add(1, Relaxed),
+            Counter::EmptyGet => k.empty_gets.fetch_add(1, Relaxed),
+            Counter::CorruptItem => k.corrupt_items.fetch_add(1, Relaxed),
+            Counter::LockRecovery => {
+                k.last_recovery_pid.store(std::process::id(), Relaxed);
+                k.lock_recoveries.fetch_add(1, Relaxed)
+            }
+        };
+    }
+
+    fn lock(&self) -> Result<(SegmentGuard<'_>, Acquired)> {
+        let mutex = &self.header().lock.0.mutex;
+        match mutex.lock(self.lock_timeout) {
+            Ok(mutex::Acquired::Clean) => Ok((SegmentGuard(mutex), Acquired::Clean)),
+            Ok(mutex::Acquired::OwnerDied) => Ok((SegmentGuard(mutex), Acquired::OwnerDied)),
+            Err(LockError::Timeout) => Err(Error::LockTimeout {
+                waited_ms: self.lock_timeout.as_millis() as u64,
+            }),
+            Err(LockError::NotRecoverable) => Err(Error::CorruptHeader {
+                reason: "the lock is not recoverable (a process abandoned an owner-died recovery)"
+                    .into(),
+            }),
+            Err(LockError::Os(e)) => Err(Error::io(
+                "pthread_mutex_clocklock",
+                std::io::Error::from_raw_os_error(e),
+            )),
+        }
+    }
+
+    fn mark_consistent(&self, guard: &SegmentGuard<'_>) {
+        guard.0.mark_consistent();
+    }
+
+    fn deadline(&self, timeout: Duration) -> Deadline {
+        Deadline::after(timeout)
+    }
+    fn passed(&self, deadline: Deadline) -> bool {
+        deadline.passed()
+    }
+    fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline) {
+        futex::wait(word, expected, deadline);
+    }
+    fn wake_all(&self, word: &AtomicU32) {
         futex::wake_all(word);
     }
-}
-
-/// Waits until `word` differs from `seen` or `deadline` passes; returns
-/// false iff the deadline had passed before sleeping. Spurious returns are
-/// fine: the caller retries its operation.
-fn wait_change(word: &AtomicU32, waiters: &AtomicU32, seen: u32, deadline: Deadline) -> bool {
-    for _ in 0..SPIN_LIMIT {
-        if word.load(Relaxed) != seen {
-            return true;
-        }
+    fn spin_hint(&self) {
         std::hint::spin_loop();
     }
-    if deadline.passed() {
-        return false;
+
+    fn read_prefix(&self, seq: u64) -> (u32, u32) {
+        self.seg.read_prefix(&self.geometry, seq)
     }
-    waiters.fetch_add(1, SeqCst);
-    if word.load(SeqCst) == seen {
-        futex::wait(word, seen, deadline);
+    fn read_payload(&self, seq: u64, dst: &mut [u8]) {
+        self.seg.read_payload(&self.geometry, seq, dst);
     }
-    waiters.fetch_sub(1, SeqCst);
-    true
+    fn write_prefix(&self, seq: u64, len: u32, crc: u32) {
+        self.seg.write_prefix(&self.geometry, seq, len, crc);
+    }
+    fn write_payload(&self, seq: u64, offset: usize, src: &[u8]) {
+        self.seg.write_payload(&self.geometry, seq, offset, src);
+    }
+    fn flip_bit(&self, seq: u64, offset: usize) {
+        self.seg.flip_bit(&self.geometry, seq, offset);
+    }
+
+    fn at(&self, point: Point) -> Result<()> {
+        hooks::at(point);
+        Ok(())
+    }
 }
 
 /// Whether process `pid` exists (signal 0 delivers nothing). A pid from
@@ -236,11 +289,14 @@ impl SharedBuffer {
         futex::wake_all(&id.init_state);
         Ok(SharedBuffer {
             name,
-            mapped: Some(Mapped { seg }),
+            ring: Some(Ring::new(SegmentMemory {
+                seg,
+                geometry,
+                lock_timeout: config.lock_timeout,
+            })),
             geometry,
             creator: true,
             persist: config.persist,
-            lock_timeout: config.lock_timeout,
         })
     }
 
@@ -292,11 +348,14 @@ impl SharedBuffer {
         let persist = id.flags.load(Relaxed) & FLAG_PERSIST != 0;
         Ok(SharedBuffer {
             name,
-            mapped: Some(Mapped { seg }),
+            ring: Some(Ring::new(SegmentMemory {
+                seg,
+                geometry,
+                lock_timeout,
+            })),
             geometry,
             creator: false,
             persist,
-            lock_timeout,
         })
     }
 
@@ -331,128 +390,8 @@ impl SharedBuffer {
         self.creator
     }
 
-    fn seg(&self) -> Result<&Segment> {
-        self.mapped.as_ref().map(|m| &m.seg).ok_or(Error::Closed)
-    }
-
-    fn lock<'a>(&self, seg: &'a Segment) -> Result<Guard<'a>> {
-        let mutex = &seg.header().lock.0.mutex;
-        match mutex.lock(self.lock_timeout) {
-            Ok(Acquired::Clean) => Ok(Guard(mutex)),
-            Ok(Acquired::OwnerDied) => {
-                // The dead owner either committed its operation or left no
-                // visible trace (see the module docs), so the state is
-                // consistent as it stands; the indices are re-checked by the
-                // operation that follows.
-                let guard = Guard(mutex);
-                let k = &seg.header().counters.0;
-                k.lock_recoveries.fetch_add(1, Relaxed);
-                k.last_recovery_pid.store(std::process::id(), Relaxed);
-                mutex.mark_consistent();
-                Ok(guard)
-            }
-            Err(LockError::Timeout) => Err(Error::LockTimeout {
-                waited_ms: self.lock_timeout.as_millis() as u64,
-            }),
-            Err(LockError::NotRecoverable) => Err(Error::CorruptHeader {
-                reason: "the lock is not recoverable (a process abandoned an owner-died recovery)"
-                    .into(),
-            }),
-            Err(LockError::Os(e)) => Err(Error::io(
-                "pthread_mutex_clocklock",
-                std::io::Error::from_raw_os_error(e),
-            )),
-        }
-    }
-
-    /// Reads and checks `(head, tail)`. Call under the lock.
-    fn indices(&self, h: &Header) -> Result<(u64, u64)> {
-        let head = h.consumer.0.head.load(Relaxed);
-        let tail = h.producer.0.tail.load(Relaxed);
-        layout::check_indices(head, tail, self.geometry.capacity)?;
-        Ok((head, tail))
-    }
-
-    fn check_len(&self, item: &[u8]) -> Result<()> {
-        if item.len() > self.item_size() {
-            return Err(Error::TooLarge {
-                len: item.len(),
-                max: self.item_size(),
-            });
-        }
-        Ok(())
-    }
-
-    /// The put critical section: stores `item` unless full.
-    fn put_locked(&self, seg: &Segment, item: &[u8], crc: u32) -> Result<bool> {
-        let h = seg.header();
-        let (head, tail) = self.indices(h)?;
-        if tail - head == u64::from(self.geometry.capacity) {
-            h.counters.0.full_refusals.fetch_add(1, Relaxed);
-            return Ok(false);
-        }
-        let g = &self.geometry;
-        seg.write_prefix(g, tail, item.len() as u32, crc);
-        let half = item.len() / 2;
-        seg.write_payload(g, tail, 0, &item[..half]);
-        hooks::at(Point::PutHalfWritten);
-        seg.write_payload(g, tail, half, &item[half..]);
-        signal(&h.producer.0.put_seq, &h.producer.0.get_waiters);
-        // Commit. Release is for lock-free readers of `tail` (none on the
-        // data path); lockers are ordered by the mutex.
-        h.producer.0.tail.store(tail + 1, Release);
-        hooks::at(Point::PutCommitted);
-        Ok(true)
-    }
-
-    /// The get critical section: copies the oldest item into `buf` and
-    /// consumes it. Returns `(len, stored crc, seq)`, or `None` if empty.
-    fn get_locked(&self, seg: &Segment, buf: &mut [u8]) -> Result<Option<(usize, u32, u64)>> {
-        let h = seg.header();
-        let (head, tail) = self.indices(h)?;
-        if head == tail {
-            h.counters.0.empty_gets.fetch_add(1, Relaxed);
-            return Ok(None);
-        }
-        let g = &self.geometry;
-        let (len, crc) = seg.read_prefix(g, head);
-        let len = len as usize;
-        if len > self.item_size() {
-            // An impossible length: the slot is damaged. Consume it so the
-            // items behind it stay reachable.
-            h.counters.0.corrupt_items.fetch_add(1, Relaxed);
-            signal(&h.consumer.0.get_seq, &h.consumer.0.put_waiters);
-            h.consumer.0.head.store(head + 1, Release);
-            return Err(self.corrupt(head, "stored length exceeds the item size"));
-        }
-        if len > buf.len() {
-            return Err(Error::BufferTooSmall {
-                len: buf.len(),
-                needed: len,
-            });
-        }
-        seg.read_payload(g, head, &mut buf[..len]);
-        hooks::at(Point::GetCopied);
-        signal(&h.consumer.0.get_seq, &h.consumer.0.put_waiters);
-        h.consumer.0.head.store(head + 1, Release);
-        Ok(Some((len, crc, head)))
-    }
-
-    fn corrupt(&self, seq: u64, reason: &'static str) -> Error {
-        Error::Corrupt {
-            slot: (seq % u64::from(self.geometry.capacity)) as u32,
-            seq,
-            reason,
-        }
-    }
-
-    /// Checks a copied-out item against its stored CRC (outside the lock).
-    fn verify(&self, seg: &Segment, data: &[u8], crc: u32, seq: u64) -> Result<()> {
-        if item_crc(data) != crc {
-            seg.header().counters.0.corrupt_items.fetch_add(1, Relaxed);
-            return Err(self.corrupt(seq, "CRC32 mismatch"));
-        }
-        Ok(())
+    fn ring(&self) -> Result<&Ring<SegmentMemory>> {
+        self.ring.as_ref().ok_or(Error::Closed)
     }
 
     /// Stores `item` unless the ring is full.
@@ -474,11 +413,7 @@ impl SharedBuffer {
     /// # Ok::<(), shmring::Error>(())
     /// ```
     pub fn put(&self, item: &[u8]) -> Result<bool> {
-        let seg = self.seg()?;
-        self.check_len(item)?;
-        let crc = item_crc(item);
-        let _guard = self.lock(seg)?;
-        self.put_locked(seg, item, crc)
+        self.ring()?.put(item)
     }
 
     /// Stores `item`, waiting up to `timeout` for space.
@@ -490,26 +425,7 @@ impl SharedBuffer {
     /// # Errors
     /// As [`put`](Self::put).
     pub fn put_timeout(&self, item: &[u8], timeout: Duration) -> Result<bool> {
-        let seg = self.seg()?;
-        self.check_len(item)?;
-        let crc = item_crc(item);
-        // The deadline is computed once the first attempt found the ring
-        // full: a clock read per operation is measurable on the fast path.
-        let mut deadline = None;
-        let c = &seg.header().consumer.0;
-        loop {
-            let seen = {
-                let _guard = self.lock(seg)?;
-                if self.put_locked(seg, item, crc)? {
-                    return Ok(true);
-                }
-                c.get_seq.load(Relaxed)
-            };
-            let deadline = *deadline.get_or_insert_with(|| Deadline::after(timeout));
-            if !wait_change(&c.get_seq, &c.put_waiters, seen, deadline) {
-                return Ok(false);
-            }
-        }
+        self.ring()?.put_timeout(item, timeout)
     }
 
     /// Takes the oldest item, or `None` if the ring is empty.
@@ -537,11 +453,7 @@ impl SharedBuffer {
     /// # Errors
     /// As [`get`](Self::get).
     pub fn get_timeout(&self, timeout: Duration) -> Result<Option<Vec<u8>>> {
-        let mut buf = vec![0u8; self.item_size()];
-        Ok(self.get_into_timeout(&mut buf, timeout)?.map(|n| {
-            buf.truncate(n);
-            buf
-        }))
+        self.ring()?.get_timeout(timeout)
     }
 
     /// Takes the oldest item into `buf` without allocating; returns its
@@ -571,27 +483,7 @@ impl SharedBuffer {
     /// # Errors
     /// As [`get_into`](Self::get_into).
     pub fn get_into_timeout(&self, buf: &mut [u8], timeout: Duration) -> Result<Option<usize>> {
-        let seg = self.seg()?;
-        let mut deadline = None;
-        let p = &seg.header().producer.0;
-        loop {
-            let seen = {
-                let _guard = self.lock(seg)?;
-                if let Some((len, crc, seq)) = self.get_locked(seg, buf)? {
-                    drop(_guard);
-                    self.verify(seg, &buf[..len], crc, seq)?;
-                    return Ok(Some(len));
-                }
-                p.put_seq.load(Relaxed)
-            };
-            if timeout.is_zero() {
-                return Ok(None);
-            }
-            let deadline = *deadline.get_or_insert_with(|| Deadline::after(timeout));
-            if !wait_change(&p.put_seq, &p.get_waiters, seen, deadline) {
-                return Ok(None);
-            }
-        }
+        self.ring()?.get_into_timeout(buf, timeout)
     }
 
     /// Stores items from the front of `items` until the ring is full, all
@@ -613,31 +505,7 @@ impl SharedBuffer {
     /// # Ok::<(), shmring::Error>(())
     /// ```
     pub fn put_many(&self, items: &[&[u8]]) -> Result<usize> {
-        let seg = self.seg()?;
-        for item in items {
-            self.check_len(item)?;
-        }
-        let crcs: Vec<u32> = items.iter().map(|i| item_crc(i)).collect();
-        let h = seg.header();
-        let g = &self.geometry;
-        let _guard = self.lock(seg)?;
-        let (head, tail) = self.indices(h)?;
-        let free = u64::from(g.capacity) - (tail - head);
-        let n = (items.len() as u64).min(free);
-        if n == 0 {
-            if !items.is_empty() {
-                h.counters.0.full_refusals.fetch_add(1, Relaxed);
-            }
-            return Ok(0);
-        }
-        for (k, (item, crc)) in items.iter().zip(&crcs).take(n as usize).enumerate() {
-            let seq = tail + k as u64;
-            seg.write_prefix(g, seq, item.len() as u32, *crc);
-            seg.write_payload(g, seq, 0, item);
-        }
-        signal(&h.producer.0.put_seq, &h.producer.0.get_waiters);
-        h.producer.0.tail.store(tail + n, Release);
-        Ok(n as usize)
+        self.ring()?.put_many(items)
     }
 
     /// Takes up to `max` items, oldest first, under one acquisition of the
@@ -660,48 +528,8 @@ impl SharedBuffer {
     /// assert_eq!(got, [b"a".to_vec(), b"bc".to_vec()]);
     /// # Ok::<(), shmring::Error>(())
     /// ```
-    pub fn get_many(&self, max: usize, mut f: impl FnMut(&[u8])) -> Result<usize> {
-        let seg = self.seg()?;
-        let h = seg.header();
-        let g = &self.geometry;
-        let mut scratch: Vec<u8> = Vec::new();
-        // (offset in scratch, len, stored crc, seq); len over item_size = damaged.
-        let mut taken: Vec<(usize, usize, u32, u64)> = Vec::new();
-        {
-            let _guard = self.lock(seg)?;
-            let (head, tail) = self.indices(h)?;
-            let n = (tail - head).min(max as u64);
-            if n == 0 {
-                h.counters.0.empty_gets.fetch_add(1, Relaxed);
-                return Ok(0);
-            }
-            for seq in head..head + n {
-                let (len, crc) = seg.read_prefix(g, seq);
-                let len = len as usize;
-                let at = scratch.len();
-                if len <= self.item_size() {
-                    scratch.resize(at + len, 0);
-                    seg.read_payload(g, seq, &mut scratch[at..]);
-                }
-                taken.push((at, len, crc, seq));
-            }
-            signal(&h.consumer.0.get_seq, &h.consumer.0.put_waiters);
-            h.consumer.0.head.store(head + n, Release);
-        }
-        let mut first_bad = None;
-        for &(at, len, crc, seq) in &taken {
-            let ok = len <= self.item_size() && item_crc(&scratch[at..at + len]) == crc;
-            if ok {
-                f(&scratch[at..at + len]);
-            } else {
-                h.counters.0.corrupt_items.fetch_add(1, Relaxed);
-                first_bad.get_or_insert(seq);
-            }
-        }
-        match first_bad {
-            Some(seq) => Err(self.corrupt(seq, "CRC32 mismatch or length over the item size")),
-            None => Ok(taken.len()),
-        }
+    pub fn get_many(&self, max: usize, f: impl FnMut(&[u8])) -> Result<usize> {
+        self.ring()?.get_many(max, f)
     }
 
     /// Items stored now.
@@ -709,10 +537,7 @@ impl SharedBuffer {
     /// # Errors
     /// [`Error::Closed`], [`Error::LockTimeout`], [`Error::CorruptHeader`].
     pub fn len(&self) -> Result<usize> {
-        let seg = self.seg()?;
-        let _guard = self.lock(seg)?;
-        let (head, tail) = self.indices(seg.header())?;
-        Ok((tail - head) as usize)
+        self.ring()?.len()
     }
 
     /// Whether the ring holds no item.
@@ -728,12 +553,10 @@ impl SharedBuffer {
     /// # Errors
     /// As [`len`](Self::len).
     pub fn stats(&self) -> Result<Stats> {
-        let seg = self.seg()?;
-        let h = seg.header();
-        let _guard = self.lock(seg)?;
-        let (head, tail) = self.indices(h)?;
+        let ring = self.ring()?;
+        let h = ring.memory().header();
         let k = &h.counters.0;
-        Ok(Stats {
+        ring.with_lock(|head, tail| Stats {
             capacity: self.geometry.capacity,
             item_size: self.geometry.item_size,
             segment_size: self.geometry.segment_size,
@@ -760,16 +583,7 @@ impl SharedBuffer {
     /// # Errors
     /// As [`len`](Self::len).
     pub fn corrupt_oldest(&self) -> Result<bool> {
-        let seg = self.seg()?;
-        let _guard = self.lock(seg)?;
-        let (head, tail) = self.indices(seg.header())?;
-        if head == tail {
-            return Ok(false);
-        }
-        let (len, _) = seg.read_prefix(&self.geometry, head);
-        let offset = if len == 0 { 4 } else { layout::SLOT_PREFIX };
-        seg.flip_bit(&self.geometry, head, offset);
-        Ok(true)
+        self.ring()?.corrupt_oldest()
     }
 
     /// Detaches from the ring. If this handle created it and it does not
@@ -780,8 +594,8 @@ impl SharedBuffer {
     /// [`Error::Closed`] if already closed; [`Error::Io`] if the name could
     /// not be removed.
     pub fn close(&mut self) -> Result<()> {
-        let mapped = self.mapped.take().ok_or(Error::Closed)?;
-        drop(mapped);
+        let ring = self.ring.take().ok_or(Error::Closed)?;
+        drop(ring);
         if self.creator && !self.persist {
             match segment::unlink(&self.name.os_name(), self.name.as_str()) {
                 Ok(()) | Err(Error::NotFound { .. }) => {}
@@ -794,7 +608,7 @@ impl SharedBuffer {
 
 impl Drop for SharedBuffer {
     fn drop(&mut self) {
-        if self.mapped.is_some() {
+        if self.ring.is_some() {
             let _ = self.close();
         }
     }

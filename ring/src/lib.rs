@@ -60,11 +60,14 @@
 
 mod buffer;
 mod config;
+pub mod core;
 mod error;
+pub mod heap;
 #[doc(hidden)]
 pub mod hooks;
 pub mod layout;
 mod name;
+pub mod sync;
 mod sys;
 
 pub use buffer::{pid_alive, SharedBuffer, Stats};

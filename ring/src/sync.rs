@@ -1,0 +1,147 @@
+//! The synchronisation facade of the ring models, in the manner of tokio's
+//! `src/loom/`: one module decides where threads, atomics, locks, condition
+//! variables and cells come from.
+//!
+//! | build | primitives |
+//! |---|---|
+//! | default | `std` |
+//! | `RUSTFLAGS="--cfg loom"` | [loom](https://docs.rs/loom) (exhaustive schedules, weak memory, cell race detection) |
+//! | `--features shuttle` | [shuttle](https://docs.rs/shuttle) (randomized and PCT schedules, replayable) |
+//!
+//! The heap-backed model ring ([`crate::heap`]) is built only on this
+//! module, and the ring algorithm ([`crate::core`]) reaches its atomics only
+//! through [`AtomicWord`], so the very code that runs on a mapped segment in
+//! production runs under loom and shuttle in the models. A third-party ring
+//! that builds on this facade can run ringcheck's models
+//! (`ringcheck::models`) in the same three ways.
+//!
+//! # SeqCst under loom
+//! Loom treats SeqCst accesses as AcqRel, so a SeqCst *load* may read a
+//! stale value that the C++ memory model forbids (the store-buffering
+//! pattern that the ring's wake-up protocol relies on would then show false
+//! lost wake-ups). [`AtomicWord::load_seqcst`] is therefore a plain SeqCst
+//! load normally and, under loom only, a read-modify-write `fetch_add(0)`:
+//! an RMW always reads the latest value in the location's modification
+//! order, which is what the SeqCst total order guarantees for the pattern.
+//! The RMW is Acquire, not Release, so that it creates no synchronisation
+//! the production load would not have (a Release RMW would hide an
+//! ordering bug on the other side of the pattern).
+
+use std::sync::atomic::Ordering;
+
+#[cfg(loom)]
+pub use loom::{
+    cell::UnsafeCell,
+    hint::spin_loop,
+    sync::{atomic, Arc, Condvar, Mutex, MutexGuard},
+    thread,
+};
+
+#[cfg(all(feature = "shuttle", not(loom)))]
+pub use shuttle::{
+    hint::spin_loop,
+    sync::{atomic, Arc, Condvar, Mutex, MutexGuard},
+    thread,
+};
+
+#[cfg(not(any(loom, feature = "shuttle")))]
+pub use std::{
+    hint::spin_loop,
+    sync::{atomic, Arc, Condvar, Mutex, MutexGuard},
+    thread,
+};
+
+#[cfg(not(loom))]
+pub use self::std_cell::UnsafeCell;
+
+#[cfg(not(loom))]
+mod std_cell {
+    /// `std::cell::UnsafeCell` with loom's closure API, so that model code
+    /// is written once. Shuttle runs one thread at a time and has no cell
+    /// of its own.
+    #[derive(Debug)]
+    pub struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        /// Wraps `data`.
+        pub const fn new(data: T) -> Self {
+            UnsafeCell(std::cell::UnsafeCell::new(data))
+        }
+
+        /// Calls `f` with a shared pointer to the contents. The caller
+        /// guarantees that no `with_mut` runs at the same time.
+        pub fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+            f(self.0.get())
+        }
+
+        /// Calls `f` with a unique pointer to the contents. The caller
+        /// guarantees exclusive access for the duration of `f`.
+        pub fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
+/// The atomic operations the ring algorithm performs on a header word, so
+/// that the algorithm is written once over `std` atomics in a mapped segment
+/// and over loom's or shuttle's atomics in a model.
+pub trait AtomicWord<T>: Send + Sync {
+    /// `load(order)`.
+    fn load(&self, order: Ordering) -> T;
+    /// `store(value, order)`.
+    fn store(&self, value: T, order: Ordering);
+    /// `fetch_add(value, order)`, wrapping; returns the previous value.
+    fn fetch_add(&self, value: T, order: Ordering) -> T;
+    /// `fetch_sub(value, order)`, wrapping; returns the previous value.
+    fn fetch_sub(&self, value: T, order: Ordering) -> T;
+    /// A load that takes part in the SeqCst total order: `load(SeqCst)`,
+    /// but an Acquire RMW under loom (see the module docs).
+    fn load_seqcst(&self) -> T;
+}
+
+macro_rules! atomic_word {
+    ($atomic:ty, $int:ty, $seqcst:expr) => {
+        impl AtomicWord<$int> for $atomic {
+            #[inline]
+            fn load(&self, order: Ordering) -> $int {
+                <$atomic>::load(self, order)
+            }
+            #[inline]
+            fn store(&self, value: $int, order: Ordering) {
+                <$atomic>::store(self, value, order)
+            }
+            #[inline]
+            fn fetch_add(&self, value: $int, order: Ordering) -> $int {
+                <$atomic>::fetch_add(self, value, order)
+            }
+            #[inline]
+            fn fetch_sub(&self, value: $int, order: Ordering) -> $int {
+                <$atomic>::fetch_sub(self, value, order)
+            }
+            #[inline]
+            fn load_seqcst(&self) -> $int {
+                let f: fn(&$atomic) -> $int = $seqcst;
+                f(self)
+            }
+        }
+    };
+}
+
+atomic_word!(std::sync::atomic::AtomicU32, u32, |a| a
+    .load(Ordering::SeqCst));
+atomic_word!(std::sync::atomic::AtomicU64, u64, |a| a
+    .load(Ordering::SeqCst));
+
+#[cfg(loom)]
+atomic_word!(loom::sync::atomic::AtomicU32, u32, |a| a
+    .fetch_add(0, Ordering::Acquire));
+#[cfg(loom)]
+atomic_word!(loom::sync::atomic::AtomicU64, u64, |a| a
+    .fetch_add(0, Ordering::Acquire));
+
+#[cfg(all(feature = "shuttle", not(loom)))]
+atomic_word!(shuttle::sync::atomic::AtomicU32, u32, |a| a
+    .load(Ordering::SeqCst));
+#[cfg(all(feature = "shuttle", not(loom)))]
+atomic_word!(shuttle::sync::atomic::AtomicU64, u64, |a| a
+    .load(Ordering::SeqCst));
