@@ -10,6 +10,7 @@ pub mod explore;
 pub mod faulty;
 pub mod history;
 pub mod model;
+pub mod models;
 pub mod protocol;
 pub mod report;
 pub mod run;

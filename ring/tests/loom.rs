@@ -1,0 +1,182 @@
+//! loom models of the ring core: every interleaving of a few threads on the
+//! heap ring, up to a preemption bound, with loom's weak-memory atomics and
+//! its cell race detector. The algorithm is `shmring::core::Ring`, the very
+//! code that runs on a mapped segment.
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+//!   LOOM_MAX_PREEMPTIONS=3 cargo nextest run -p shmring --release -E 'test(loom)'
+//! ```
+//!
+//! `LOOM_MAX_PREEMPTIONS` defaults to [`DEFAULT_PREEMPTIONS`] here (loom's
+//! own default is unbounded). The `loom_finds_*` tests switch on one seeded
+//! fault of the core each and require loom to report it.
+
+#![cfg(loom)]
+
+use ringcheck::models::{self, heap_ring, KillPoint, Wait};
+use shmring::core::Fault;
+
+/// Preemption bound when `LOOM_MAX_PREEMPTIONS` is not set.
+const DEFAULT_PREEMPTIONS: usize = 3;
+
+/// Explores `f` and reports on stderr how many schedules it ran.
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use std::sync::Arc;
+    let mut builder = loom::model::Builder::new();
+    if builder.preemption_bound.is_none() {
+        builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
+    }
+    let schedules = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&schedules);
+    let started = std::time::Instant::now();
+    builder.check(move || {
+        counter.fetch_add(1, Relaxed);
+        f();
+    });
+    eprintln!(
+        "loom: {} schedules, preemption bound {:?}, {:.2?}",
+        schedules.load(Relaxed),
+        builder.preemption_bound,
+        started.elapsed()
+    );
+}
+
+/// Set in the child process that runs a faulty model.
+const CHILD: &str = "SHMRING_LOOM_FAULT_CHILD";
+
+/// Runs the faulty model `run` in a child process (the test binary running
+/// only `test`, with [`CHILD`] set) and requires it to fail with a message
+/// containing `expect`. A child, because loom aborts the process when a
+/// model fails with threads still blocked (a deadlock), which no
+/// `catch_unwind` survives.
+fn finds(test: &str, expect: &str, run: impl FnOnce()) {
+    if std::env::var_os(CHILD).is_some() {
+        run();
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+        .args([test, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD, "1")
+        .output()
+        .expect("run the test binary");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "loom explored every schedule of {test} and did not find the fault"
+    );
+    assert!(
+        stderr.contains(expect),
+        "{test}: loom failed, but not with {expect:?}:\n{stderr}"
+    );
+}
+
+#[test]
+fn loom_put_get_two_threads() {
+    model(|| models::put_get(heap_ring(2, 4, None)));
+}
+
+#[test]
+fn loom_full_and_empty_capacity_1() {
+    model(|| models::boundaries(heap_ring(1, 4, None)));
+}
+
+#[test]
+fn loom_full_and_empty_capacity_2() {
+    model(|| models::boundaries(heap_ring(2, 4, None)));
+}
+
+#[test]
+fn loom_wrap_around() {
+    model(|| models::wrap_around(heap_ring(2, 4, None)));
+}
+
+#[test]
+fn loom_blocked_get_woken_by_put() {
+    model(|| models::get_woken_by_put(heap_ring(1, 4, None), Wait::Forever));
+}
+
+#[test]
+fn loom_blocked_get_with_timeout_woken_by_put() {
+    model(|| models::get_woken_by_put(heap_ring(1, 4, None), Wait::Ms(3_600_000)));
+}
+
+#[test]
+fn loom_blocked_put_woken_by_get() {
+    model(|| models::put_woken_by_get(heap_ring(1, 4, None), Wait::Forever));
+}
+
+#[test]
+fn loom_blocked_put_with_timeout_woken_by_get() {
+    model(|| models::put_woken_by_get(heap_ring(1, 4, None), Wait::Ms(3_600_000)));
+}
+
+#[test]
+fn loom_get_timeout_expires_only_after_the_clock_moves() {
+    model(|| models::timeout_expires(heap_ring(1, 4, None)));
+}
+
+#[test]
+fn loom_two_producers_one_consumer_keep_per_producer_order() {
+    model(|| models::two_producers_one_consumer(heap_ring(2, 4, None)));
+}
+
+#[test]
+fn loom_owner_killed_mid_put_leaves_nothing() {
+    model(|| models::owner_killed(heap_ring(2, 4, None), KillPoint::PutHalfWritten));
+}
+
+#[test]
+fn loom_owner_killed_after_commit_delivers_and_wakes() {
+    model(|| models::owner_killed(heap_ring(2, 4, None), KillPoint::PutCommitted));
+}
+
+#[test]
+fn loom_owner_killed_mid_get_keeps_the_item() {
+    model(|| models::owner_killed(heap_ring(2, 4, None), KillPoint::GetCopied));
+}
+
+#[test]
+fn loom_finds_missed_notify() {
+    finds("loom_finds_missed_notify", "deadlock", || {
+        let f = Some(Fault::MissedNotify);
+        model(move || models::get_woken_by_put(heap_ring(1, 4, f), Wait::Forever))
+    });
+}
+
+#[test]
+fn loom_finds_commit_outside_lock() {
+    finds("loom_finds_commit_outside_lock", "deadlock", || {
+        let f = Some(Fault::CommitOutsideLock);
+        model(move || models::two_producers_one_consumer(heap_ring(2, 4, f)))
+    });
+}
+
+#[test]
+fn loom_finds_publish_before_write() {
+    finds(
+        "loom_finds_publish_before_write",
+        "Causality violation",
+        || {
+            let f = Some(Fault::PublishBeforeWrite);
+            model(move || models::put_get(heap_ring(2, 4, f)))
+        },
+    );
+}
+
+#[test]
+fn loom_finds_relaxed_waiter_count() {
+    finds("loom_finds_relaxed_waiter_count", "deadlock", || {
+        let f = Some(Fault::RelaxedWaiterCount);
+        model(move || models::get_woken_by_put(heap_ring(1, 4, f), Wait::Forever))
+    });
+}
+
+#[test]
+fn loom_finds_signal_after_commit() {
+    finds("loom_finds_signal_after_commit", "deadlock", || {
+        let f = Some(Fault::SignalAfterCommit);
+        model(move || models::owner_killed(heap_ring(2, 4, f), KillPoint::PutCommitted))
+    });
+}
