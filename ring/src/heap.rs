@@ -21,6 +21,17 @@
 //!   never expires.
 //! - **slots**: one facade `UnsafeCell` per slot, so loom reports a payload
 //!   accessed by two threads without a happens-before edge.
+//!
+//! ```
+//! use shmring::heap::{HeapMemory, HeapRing};
+//! use std::time::Duration;
+//! let ring = HeapRing::new(HeapMemory::new(2, 8)?); // 2 items of <= 8 B
+//! let other = HeapRing::new(ring.memory().handle());
+//! let producer = std::thread::spawn(move || other.put(b"hi"));
+//! assert_eq!(ring.get_timeout(Duration::MAX)?, Some(b"hi".to_vec()));
+//! assert_eq!(producer.join().unwrap()?, true);
+//! # Ok::<(), shmring::Error>(())
+//! ```
 
 use crate::core::{Acquired, Counter, Fault, RingMemory};
 use crate::error::{Error, Result};

@@ -1,11 +1,11 @@
-//! Pause points inside the critical section, for crash tests.
+//! Pause points inside the critical section, for crash tests and models.
 //!
 //! A test program installs a hook that, at a chosen point, tells its parent
 //! "I am here" and then blocks; the parent SIGKILLs it there. This puts the
 //! kill exactly inside the lock instead of relying on luck. With no hook
-//! installed the cost is one relaxed load of a flag per operation.
-//!
-//! Not part of the stable API.
+//! installed the cost is one relaxed load of a flag per operation. The
+//! models name the same [`Point`]s to abandon an operation there
+//! ([`crate::heap::HeapMemory::handle_killed_at`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;

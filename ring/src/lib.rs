@@ -44,6 +44,14 @@
 //!
 //! The byte layout is in `specs/layout.md` and [`layout::describe`].
 //!
+//! # Modules for model checking
+//! The algorithm lives once in [`core::Ring`], generic over where the
+//! header and slots live ([`core::RingMemory`]): [`SharedBuffer`] runs it on
+//! a mapped segment, [`heap::HeapRing`] on the heap with primitives from
+//! [`sync`], a facade that is `std`, loom (`--cfg loom`) or shuttle
+//! (`--features shuttle`). `ringcheck::models` explores it under loom and
+//! shuttle; see the README's "Schedule exploration".
+//!
 //! # Dependencies
 //! The segment is made with `rustix` (`shm_open`, `fchmod`, `ftruncate`,
 //! `mmap`) rather than the `shared_memory` crate: that crate fixes the mode
@@ -63,7 +71,6 @@ mod config;
 pub mod core;
 mod error;
 pub mod heap;
-#[doc(hidden)]
 pub mod hooks;
 pub mod layout;
 mod name;
