@@ -341,6 +341,8 @@ pub struct Driver {
     stdin: Option<ChildStdin>,
     lines: Receiver<String>,
     stderr: Arc<Mutex<VecDeque<String>>>,
+    /// Disconnected once the stderr reader has seen end of file.
+    stderr_eof: Receiver<()>,
     next_id: u64,
     deadline: Duration,
     /// Killed or exited: every further request fails at once.
@@ -378,11 +380,14 @@ impl Driver {
             });
         }
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
+        let (eof_tx, stderr_eof) = mpsc::channel::<()>();
         if let Some(err) = child.stderr.take() {
             let tail = Arc::clone(&stderr);
             // Keeps draining to the end, so a chatty driver never blocks on
-            // a full stderr pipe.
+            // a full stderr pipe. Dropping `eof_tx` at the end tells
+            // `stderr_tail` that the tail is complete.
             std::thread::spawn(move || {
+                let _eof = eof_tx;
                 for_each_line(err, |line| {
                     if let Ok(mut t) = tail.lock() {
                         if t.len() == STDERR_TAIL_LINES {
@@ -399,6 +404,7 @@ impl Driver {
             child,
             lines,
             stderr,
+            stderr_eof,
             next_id: 1,
             deadline,
             dead: None,
@@ -410,8 +416,13 @@ impl Driver {
         self.child.id()
     }
 
-    /// The last lines the driver wrote to stderr.
+    /// The last lines the driver wrote to stderr. Once the driver is dead,
+    /// first waits up to 500 ms for its stderr to reach end of file, so
+    /// that its last words are in.
     pub fn stderr_tail(&self) -> Vec<String> {
+        if self.dead.is_some() {
+            let _ = self.stderr_eof.recv_timeout(Duration::from_millis(500));
+        }
         self.stderr
             .lock()
             .map(|t| t.iter().cloned().collect())

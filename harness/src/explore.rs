@@ -620,8 +620,14 @@ pub fn timeline_svg(history: &[Event], offending: &[usize], lanes: usize) -> Str
     svg
 }
 
-/// Runs of each shrink candidate before it counts as passing.
+/// Runs of each shrink candidate before it counts as passing, while
+/// proptest shrinks.
 const SHRINK_TRIES: u32 = 3;
+/// The same in the greedy pass that finishes the shrink. More, because a
+/// crash scenario's failure (a kill landing inside the critical section)
+/// shows on a minority of runs, and a passing run costs only its own
+/// length while the first failing one ends the candidate.
+const GREEDY_TRIES: u32 = 6;
 
 /// Settings of an exploration.
 #[derive(Debug, Clone)]
@@ -732,7 +738,7 @@ pub fn explore(
             // pass over the scenario's own structure.
             found.map(|(scn, f)| {
                 minimize(scn, f, cfg.max_shrink_iters, |candidate| {
-                    for _ in 0..SHRINK_TRIES {
+                    for _ in 0..GREEDY_TRIES {
                         let n = runs.fetch_add(1, Ordering::Relaxed);
                         let ring = format!("{token}-{n}");
                         let outcome = execute(candidate, &cfg.driver, cfg.deadline, &ring);

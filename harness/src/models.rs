@@ -500,6 +500,49 @@ pub fn timeout_expires<R: ModelRing>(ring: R) {
     check(vec![lp, lc, main], ring.capacity(), true);
 }
 
+/// A producer waits 1 model ms to put into a full ring while a consumer
+/// takes one item and a timer thread advances the clock by 1 ms. The put
+/// either stores or, only after the clock moved, gives up; the history is
+/// linearizable and nothing is lost.
+pub fn put_timeout_expires<R: ModelRing>(ring: R) {
+    let cap = ring.capacity();
+    let len = ring.item_size().min(4);
+    let clock = Arc::new(AtomicU64::new(0));
+    let moved = Arc::new(AtomicBool::new(false));
+    let mut main = Log::new(3, &clock);
+    for seq in 0..cap {
+        assert_eq!(main.put(&ring, &item(3, seq, len), Wait::No), Ok(true));
+    }
+    let p = spawn(&ring, 0, &clock, move |r, log| {
+        log.put(r, &item(0, 0, len), Wait::Ms(1))
+    });
+    let c = spawn(&ring, 1, &clock, move |r, log| {
+        assert!(matches!(log.get(r, Wait::No), Ok(Some(_))));
+    });
+    let timer = {
+        let ring = ring.handle();
+        let moved = Arc::clone(&moved);
+        thread::spawn(move || {
+            moved.store(true, SeqCst);
+            ring.advance_clock();
+        })
+    };
+    let (lp, stored) = join(p);
+    let moved_before_return = moved.load(SeqCst);
+    let (lc, ()) = join(c);
+    timer.join().expect("timer thread");
+    match stored {
+        Ok(true) => {}
+        Ok(false) => assert!(
+            moved_before_return,
+            "the put timed out before the clock reached its deadline"
+        ),
+        Err(()) => unreachable!("no handle is killed here"),
+    }
+    drain(&ring, &mut main);
+    check(vec![main, lp, lc], cap, true);
+}
+
 /// Two producers put two and one items (waiting for space) while one
 /// consumer takes all three (waiting for items): each producer's items
 /// arrive in its order, nothing is lost or duplicated.

@@ -115,6 +115,7 @@ fn models_run_a_third_party_ring() {
         models::get_woken_by_put(VecRing::new(1, 4, false), Wait::Forever);
         models::put_woken_by_get(VecRing::new(1, 4, false), Wait::Ms(3_600_000));
         models::timeout_expires(VecRing::new(1, 4, false));
+        models::put_timeout_expires(VecRing::new(1, 4, false));
         models::two_producers_one_consumer(VecRing::new(2, 4, false));
     }
     let s = models::Scenario {

@@ -101,7 +101,10 @@ impl SegmentMemory {
     }
 }
 
-impl RingMemory for SegmentMemory {
+// SAFETY: the slot accessors go through `Segment`, which reduces `seq`
+// modulo the capacity validated against the mapping and clamps every range
+// to the slot; `fault` keeps its default, `None`.
+unsafe impl RingMemory for SegmentMemory {
     type Word64 = AtomicU64;
     type Word32 = AtomicU32;
     type Guard<'a> = SegmentGuard<'a>;
@@ -186,19 +189,19 @@ impl RingMemory for SegmentMemory {
         std::hint::spin_loop();
     }
 
-    fn read_prefix(&self, seq: u64) -> (u32, u32) {
+    unsafe fn read_prefix(&self, seq: u64) -> (u32, u32) {
         self.seg.read_prefix(&self.geometry, seq)
     }
-    fn read_payload(&self, seq: u64, dst: &mut [u8]) {
+    unsafe fn read_payload(&self, seq: u64, dst: &mut [u8]) {
         self.seg.read_payload(&self.geometry, seq, dst);
     }
-    fn write_prefix(&self, seq: u64, len: u32, crc: u32) {
+    unsafe fn write_prefix(&self, seq: u64, len: u32, crc: u32) {
         self.seg.write_prefix(&self.geometry, seq, len, crc);
     }
-    fn write_payload(&self, seq: u64, offset: usize, src: &[u8]) {
+    unsafe fn write_payload(&self, seq: u64, offset: usize, src: &[u8]) {
         self.seg.write_payload(&self.geometry, seq, offset, src);
     }
-    fn flip_bit(&self, seq: u64, offset: usize) {
+    unsafe fn flip_bit(&self, seq: u64, offset: usize) {
         self.seg.flip_bit(&self.geometry, seq, offset);
     }
 

@@ -104,11 +104,18 @@ impl Fault {
 /// Where a ring's header words, lock, futexes and slots live.
 ///
 /// Implementations provide storage and primitives; [`Ring`] holds the whole
-/// algorithm. All slot accessors are called with the lock held, take the
-/// item's sequence number `seq` (not the slot index) and must reduce it
-/// modulo [`capacity`](Self::capacity) themselves; none may panic or touch
-/// memory outside the ring, whatever the arguments.
-pub trait RingMemory: Send + Sync {
+/// algorithm. The slot accessors take the item's sequence number `seq` (not
+/// the slot index) and reduce it modulo [`capacity`](Self::capacity)
+/// themselves.
+///
+/// # Safety
+/// Implementations promise that the slot accessors never panic and never
+/// touch memory outside the ring, whatever `seq`, `offset` and lengths they
+/// get, and that [`fault`](Self::fault) returns `Some` only where a slot
+/// accessed without the lock is not a data race in the program: under loom
+/// or shuttle, whose model threads run one at a time on one OS thread
+/// (loom's cells then report the access as a race in the model).
+pub unsafe trait RingMemory: Send + Sync {
     /// A 64-bit header word.
     type Word64: AtomicWord<u64>;
     /// A 32-bit header word; futex words are of this type.
@@ -164,17 +171,32 @@ pub trait RingMemory: Send + Sync {
     fn spin_hint(&self);
 
     /// The `(len, crc)` prefix of item `seq`'s slot.
-    fn read_prefix(&self, seq: u64) -> (u32, u32);
+    ///
+    /// # Safety
+    /// The caller holds this memory's lock.
+    unsafe fn read_prefix(&self, seq: u64) -> (u32, u32);
     /// Copies `dst.len()` (at most `item_size`) payload bytes of item `seq`.
-    fn read_payload(&self, seq: u64, dst: &mut [u8]);
+    ///
+    /// # Safety
+    /// The caller holds this memory's lock.
+    unsafe fn read_payload(&self, seq: u64, dst: &mut [u8]);
     /// Writes the `(len, crc)` prefix of item `seq`'s slot.
-    fn write_prefix(&self, seq: u64, len: u32, crc: u32);
+    ///
+    /// # Safety
+    /// The caller holds this memory's lock.
+    unsafe fn write_prefix(&self, seq: u64, len: u32, crc: u32);
     /// Writes `src` at byte `offset` of item `seq`'s payload; bytes past
     /// `item_size` are dropped.
-    fn write_payload(&self, seq: u64, offset: usize, src: &[u8]);
+    ///
+    /// # Safety
+    /// The caller holds this memory's lock.
+    unsafe fn write_payload(&self, seq: u64, offset: usize, src: &[u8]);
     /// Flips bit 0 of byte `offset % stride` of item `seq`'s slot, where
     /// the slot is the prefix followed by the payload.
-    fn flip_bit(&self, seq: u64, offset: usize);
+    ///
+    /// # Safety
+    /// The caller holds this memory's lock.
+    unsafe fn flip_bit(&self, seq: u64, offset: usize);
 
     /// A pause point inside the critical section. Crash tests block here
     /// and are killed; a model may return [`Error::Abandoned`] to end the
@@ -234,6 +256,29 @@ impl<M: RingMemory> Ring<M> {
     /// Largest item, bytes.
     pub fn item_size(&self) -> usize {
         self.mem.item_size() as usize
+    }
+
+    // Slot access. Each helper takes the live guard as proof that the lock
+    // is held, which is the accessors' safety contract.
+
+    fn read_prefix(&self, _held: &M::Guard<'_>, seq: u64) -> (u32, u32) {
+        // SAFETY: `_held` is a live guard of this memory's lock.
+        unsafe { self.mem.read_prefix(seq) }
+    }
+
+    fn read_payload(&self, _held: &M::Guard<'_>, seq: u64, dst: &mut [u8]) {
+        // SAFETY: as in read_prefix.
+        unsafe { self.mem.read_payload(seq, dst) }
+    }
+
+    fn write_prefix(&self, _held: &M::Guard<'_>, seq: u64, len: u32, crc: u32) {
+        // SAFETY: as in read_prefix.
+        unsafe { self.mem.write_prefix(seq, len, crc) }
+    }
+
+    fn write_payload(&self, _held: &M::Guard<'_>, seq: u64, offset: usize, src: &[u8]) {
+        // SAFETY: as in read_prefix.
+        unsafe { self.mem.write_payload(seq, offset, src) }
     }
 
     fn faulty(&self, fault: Fault) -> bool {
@@ -340,15 +385,20 @@ impl<M: RingMemory> Ring<M> {
             self.signal_consumers();
             m.tail().store(tail + 1, Release);
             drop(guard);
-            m.write_prefix(tail, item.len() as u32, crc);
-            m.write_payload(tail, 0, item);
+            // SAFETY: not held: this seeded fault races on purpose, and
+            // `RingMemory::fault` returns it only where that is no data
+            // race in the program (loom, shuttle).
+            unsafe {
+                m.write_prefix(tail, item.len() as u32, crc);
+                m.write_payload(tail, 0, item);
+            }
             return Ok(Put::Stored);
         }
-        m.write_prefix(tail, item.len() as u32, crc);
+        self.write_prefix(&guard, tail, item.len() as u32, crc);
         let half = item.len() / 2;
-        m.write_payload(tail, 0, &item[..half]);
+        self.write_payload(&guard, tail, 0, &item[..half]);
         m.at(Point::PutHalfWritten)?;
-        m.write_payload(tail, half, &item[half..]);
+        self.write_payload(&guard, tail, half, &item[half..]);
         if self.faulty(Fault::SignalAfterCommit) {
             m.tail().store(tail + 1, Release);
             m.at(Point::PutCommitted)?;
@@ -372,13 +422,13 @@ impl<M: RingMemory> Ring<M> {
     /// One get attempt, the whole critical section: copies the oldest item
     /// into `buf` and consumes it. `Err(seen put_seq)` if empty.
     fn try_get(&self, buf: &mut [u8]) -> Result<std::result::Result<Copied, u32>> {
-        let _guard = self.lock()?;
+        let guard = self.lock()?;
         let (head, tail) = self.indices()?;
         if head == tail {
             self.mem.count(Counter::EmptyGet);
             return Ok(Err(self.mem.put_seq().load(Relaxed)));
         }
-        let (len, crc) = self.mem.read_prefix(head);
+        let (len, crc) = self.read_prefix(&guard, head);
         let len = len as usize;
         if len > self.item_size() {
             // An impossible length: the slot is damaged. Consume it so the
@@ -394,7 +444,7 @@ impl<M: RingMemory> Ring<M> {
                 needed: len,
             });
         }
-        self.mem.read_payload(head, &mut buf[..len]);
+        self.read_payload(&guard, head, &mut buf[..len]);
         self.mem.at(Point::GetCopied)?;
         self.signal_producers();
         self.mem.head().store(head + 1, Release);
@@ -497,7 +547,7 @@ impl<M: RingMemory> Ring<M> {
             self.check_len(item)?;
         }
         let crcs: Vec<u32> = items.iter().map(|i| item_crc(i)).collect();
-        let _guard = self.lock()?;
+        let guard = self.lock()?;
         let (head, tail) = self.indices()?;
         let free = u64::from(self.mem.capacity()) - (tail - head);
         let n = (items.len() as u64).min(free);
@@ -509,8 +559,8 @@ impl<M: RingMemory> Ring<M> {
         }
         for (k, (item, crc)) in items.iter().zip(&crcs).take(n as usize).enumerate() {
             let seq = tail + k as u64;
-            self.mem.write_prefix(seq, item.len() as u32, *crc);
-            self.mem.write_payload(seq, 0, item);
+            self.write_prefix(&guard, seq, item.len() as u32, *crc);
+            self.write_payload(&guard, seq, 0, item);
         }
         self.signal_consumers();
         self.mem.tail().store(tail + n, Release);
@@ -532,7 +582,7 @@ impl<M: RingMemory> Ring<M> {
         // (offset in scratch, len, stored crc, seq); len over item_size = damaged.
         let mut taken: Vec<(usize, usize, u32, u64)> = Vec::new();
         {
-            let _guard = self.lock()?;
+            let guard = self.lock()?;
             let (head, tail) = self.indices()?;
             let n = (tail - head).min(max as u64);
             if n == 0 {
@@ -540,12 +590,12 @@ impl<M: RingMemory> Ring<M> {
                 return Ok(0);
             }
             for seq in head..head + n {
-                let (len, crc) = self.mem.read_prefix(seq);
+                let (len, crc) = self.read_prefix(&guard, seq);
                 let len = len as usize;
                 let at = scratch.len();
                 if len <= item_size {
                     scratch.resize(at + len, 0);
-                    self.mem.read_payload(seq, &mut scratch[at..]);
+                    self.read_payload(&guard, seq, &mut scratch[at..]);
                 }
                 taken.push((at, len, crc, seq));
             }
@@ -600,14 +650,15 @@ impl<M: RingMemory> Ring<M> {
     /// # Errors
     /// As [`len`](Self::len).
     pub fn corrupt_oldest(&self) -> Result<bool> {
-        let _guard = self.lock()?;
+        let guard = self.lock()?;
         let (head, tail) = self.indices()?;
         if head == tail {
             return Ok(false);
         }
-        let (len, _) = self.mem.read_prefix(head);
+        let (len, _) = self.read_prefix(&guard, head);
         let offset = if len == 0 { 4 } else { layout::SLOT_PREFIX };
-        self.mem.flip_bit(head, offset);
+        // SAFETY: `guard` holds the lock.
+        unsafe { self.mem.flip_bit(head, offset) };
         Ok(true)
     }
 }

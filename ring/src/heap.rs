@@ -88,10 +88,11 @@ struct Shared {
     slots: Box<[UnsafeCell<Box<[u8]>>]>,
 }
 
-// SAFETY: every field but `slots` is Sync. Slots are read and written only
-// under `lock` (the ring algorithm's invariant), which orders the accesses;
-// the seeded faults that break this exist only under loom and shuttle,
-// where loom's cell reports the race and shuttle runs one thread at a time.
+// SAFETY: every field but `slots` is Sync. Slots are reached only through
+// the `unsafe` accessors of `RingMemory`, whose callers hold `lock`, which
+// orders the accesses; the seeded faults that break this exist only under
+// loom and shuttle, whose model threads run one at a time on one OS thread
+// (loom's cell reports the access as a race in the model).
 unsafe impl Sync for Shared {}
 // SAFETY: the slot cells own plain bytes.
 unsafe impl Send for Shared {}
@@ -205,7 +206,10 @@ impl HeapMemory {
     }
 }
 
-impl RingMemory for HeapMemory {
+// SAFETY: the slot accessors index `slots` modulo the capacity and clamp
+// every range to the slot (they never panic); `fault` is `Some` only in
+// loom and shuttle builds (`with_fault` refuses otherwise).
+unsafe impl RingMemory for HeapMemory {
     type Word64 = AtomicU64;
     type Word32 = AtomicU32;
     type Guard<'a> = MutexGuard<'a, ()>;
@@ -296,10 +300,10 @@ impl RingMemory for HeapMemory {
         crate::sync::spin_loop();
     }
 
-    fn read_prefix(&self, seq: u64) -> (u32, u32) {
+    unsafe fn read_prefix(&self, seq: u64) -> (u32, u32) {
         self.slot(seq).with(|p| {
-            // SAFETY: called under the ring lock (RingMemory contract), so
-            // no `with_mut` on this cell runs concurrently.
+            // SAFETY: the caller holds the ring lock (the accessor's
+            // contract), so no `with_mut` on this cell runs concurrently.
             let s = unsafe { &*p };
             let len = u32::from_ne_bytes([s[0], s[1], s[2], s[3]]);
             let crc = u32::from_ne_bytes([s[4], s[5], s[6], s[7]]);
@@ -307,7 +311,7 @@ impl RingMemory for HeapMemory {
         })
     }
 
-    fn read_payload(&self, seq: u64, dst: &mut [u8]) {
+    unsafe fn read_payload(&self, seq: u64, dst: &mut [u8]) {
         let n = dst.len().min(self.item_size() as usize);
         self.slot(seq).with(|p| {
             // SAFETY: as in read_prefix.
@@ -316,7 +320,7 @@ impl RingMemory for HeapMemory {
         });
     }
 
-    fn write_prefix(&self, seq: u64, len: u32, crc: u32) {
+    unsafe fn write_prefix(&self, seq: u64, len: u32, crc: u32) {
         self.slot(seq).with_mut(|p| {
             // SAFETY: under the ring lock, so this is the only access.
             let s = unsafe { &mut *p };
@@ -325,9 +329,12 @@ impl RingMemory for HeapMemory {
         });
     }
 
-    fn write_payload(&self, seq: u64, offset: usize, src: &[u8]) {
+    unsafe fn write_payload(&self, seq: u64, offset: usize, src: &[u8]) {
         let room = (self.item_size() as usize).saturating_sub(offset);
         let n = src.len().min(room);
+        if n == 0 {
+            return;
+        }
         self.slot(seq).with_mut(|p| {
             // SAFETY: as in write_prefix.
             let s = unsafe { &mut *p };
@@ -335,7 +342,7 @@ impl RingMemory for HeapMemory {
         });
     }
 
-    fn flip_bit(&self, seq: u64, offset: usize) {
+    unsafe fn flip_bit(&self, seq: u64, offset: usize) {
         self.slot(seq).with_mut(|p| {
             // SAFETY: as in write_prefix.
             let s = unsafe { &mut *p };

@@ -228,7 +228,7 @@ pub(crate) fn validate(id: &Identity, file_len: u64) -> Result<Geometry> {
 
 /// Checks `head` and `tail` read from shared memory against `capacity`:
 /// `head <= tail <= head + capacity`.
-pub fn check_indices(head: u64, tail: u64, capacity: u32) -> Result<()> {
+pub(crate) fn check_indices(head: u64, tail: u64, capacity: u32) -> Result<()> {
     if tail < head || tail - head > u64::from(capacity) {
         return Err(Error::CorruptHeader {
             reason: format!("head {head} and tail {tail} break head <= tail <= head + {capacity}"),

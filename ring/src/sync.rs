@@ -16,16 +16,26 @@
 //! (`ringcheck::models`) in the same three ways.
 //!
 //! # SeqCst under loom
-//! Loom treats SeqCst accesses as AcqRel, so a SeqCst *load* may read a
-//! stale value that the C++ memory model forbids (the store-buffering
-//! pattern that the ring's wake-up protocol relies on would then show false
-//! lost wake-ups). [`AtomicWord::load_seqcst`] is therefore a plain SeqCst
-//! load normally and, under loom only, a read-modify-write `fetch_add(0)`:
-//! an RMW always reads the latest value in the location's modification
-//! order, which is what the SeqCst total order guarantees for the pattern.
-//! The RMW is Acquire, not Release, so that it creates no synchronisation
-//! the production load would not have (a Release RMW would hide an
-//! ordering bug on the other side of the pattern).
+//! The ring's wake-up protocol is a store-buffering pair: the waiter
+//! registers (RMW) and then loads the futex word; the signaller bumps the
+//! word (RMW) and then loads the waiter count; all SeqCst. Loom does not
+//! implement the SeqCst total order for loads (its docs: SeqCst is treated
+//! as AcqRel), so a plain SeqCst load may read a stale value there and loom
+//! would report a lost wake-up that the C++ model forbids. Under loom,
+//! [`AtomicWord::load_seqcst`] is therefore `fetch_add(0, Acquire)`: loom
+//! runs an RMW against the newest store of the interleaving it is
+//! exploring, so with RMWs on both sides one side must see the other, which
+//! is what the SeqCst order gives the production loads. This rests on how
+//! loom executes RMWs, not on the C++ model (where an Acquire RMW alone
+//! would not be enough); production keeps the SeqCst load. The RMW is
+//! Acquire, not Release, so that it adds no happens-before edge the
+//! production load lacks: a Release RMW would hide the seeded
+//! `RelaxedWaiterCount` fault (`crate::core::Fault`).
+//!
+//! The limit this leaves: loom runs the pair's RMWs (the registration and
+//! the bump) in interleaving order, so weakening *them* to Relaxed, a bug
+//! on weakly ordered hardware, is found by neither loom nor shuttle (which
+//! treats every ordering as SeqCst). Only the loads of the pair are checked.
 
 use std::sync::atomic::Ordering;
 

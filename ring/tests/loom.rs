@@ -118,6 +118,11 @@ fn loom_get_timeout_expires_only_after_the_clock_moves() {
 }
 
 #[test]
+fn loom_put_timeout_expires_only_after_the_clock_moves() {
+    model(|| models::put_timeout_expires(heap_ring(1, 4, None)));
+}
+
+#[test]
 fn loom_two_producers_one_consumer_keep_per_producer_order() {
     model(|| models::two_producers_one_consumer(heap_ring(2, 4, None)));
 }

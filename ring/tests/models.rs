@@ -24,6 +24,7 @@ fn models_std_small_models_hold_on_os_threads() {
         models::put_woken_by_get(heap_ring(1, 4, None), Wait::Forever);
         models::put_woken_by_get(heap_ring(1, 4, None), Wait::Ms(3_600_000));
         models::timeout_expires(heap_ring(1, 4, None));
+        models::put_timeout_expires(heap_ring(1, 4, None));
         models::two_producers_one_consumer(heap_ring(1, 4, None));
         for point in [
             KillPoint::PutHalfWritten,

@@ -29,9 +29,15 @@ use shuttle::scheduler::{PctScheduler, RandomScheduler};
 use shuttle::{Config, Runner};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-/// Seed of both schedulers: a scenario's run is a function of the scenario,
-/// so proptest can shrink it.
+/// Mixed with a CRC of the scenario into the schedulers' seed: each
+/// scenario gets its own schedules, and a scenario's run is a function of
+/// the scenario, so proptest can shrink it.
 const SEED: u64 = 0x5eed_0f5a_1e55;
+
+fn seed_of(s: &Scenario) -> u64 {
+    let json = serde_json::to_string(s).expect("scenario to JSON");
+    SEED ^ (u64::from(crc32fast::hash(json.as_bytes())) << 16)
+}
 /// PCT depth: bugs that need up to this many ordering constraints.
 const PCT_DEPTH: usize = 3;
 
@@ -74,12 +80,13 @@ fn message(payload: Box<dyn std::any::Any + Send>) -> String {
 /// a report with everything needed to replay it.
 fn explore(s: &Scenario, fault: Option<Fault>) -> Result<(), String> {
     let n = iterations();
+    let seed = seed_of(s);
     let random = catch_unwind(AssertUnwindSafe(|| {
-        Runner::new(RandomScheduler::new_from_seed(SEED, n), config()).run(body(s, fault))
+        Runner::new(RandomScheduler::new_from_seed(seed, n), config()).run(body(s, fault))
     }));
     let outcome = match random {
         Ok(_) => catch_unwind(AssertUnwindSafe(|| {
-            Runner::new(PctScheduler::new_from_seed(SEED, PCT_DEPTH, n), config())
+            Runner::new(PctScheduler::new_from_seed(seed, PCT_DEPTH, n), config())
                 .run(body(s, fault))
         }))
         .map(drop)
@@ -92,7 +99,7 @@ fn explore(s: &Scenario, fault: Option<Fault>) -> Result<(), String> {
         let schedule = schedule_of(&msg).unwrap_or_default();
         let fault_env = fault.map_or(String::new(), |f| format!("SHMRING_SHUTTLE_FAULT={f:?} "));
         format!(
-            "shuttle ({scheduler} scheduler, seed {SEED:#x}, {n} iterations) found a failing \
+            "shuttle ({scheduler} scheduler, seed {seed:#x}, {n} iterations) found a failing \
              schedule of scenario\n{json}\n{msg}\nreplay:\n  {fault_env}SHMRING_SHUTTLE_SCENARIO='{json}' \
              SHMRING_SHUTTLE_SCHEDULE='{schedule}' cargo nextest run -p shmring --features \
              shuttle -E 'test(shuttle_replay)'"
@@ -213,8 +220,11 @@ fn shuttle_replay() {
             shuttle::replay(body(&s, fault), &schedule);
         }
         (None, None) => {
-            Runner::new(RandomScheduler::new_from_seed(SEED, 1), config())
-                .run(body(&contended(), None));
+            Runner::new(
+                RandomScheduler::new_from_seed(seed_of(&contended()), 1),
+                config(),
+            )
+            .run(body(&contended(), None));
         }
         _ => panic!("set both SHMRING_SHUTTLE_SCENARIO and SHMRING_SHUTTLE_SCHEDULE"),
     }

@@ -176,6 +176,10 @@ impl Segment {
     pub fn write_payload(&self, g: &Geometry, seq: u64, offset: usize, src: &[u8]) {
         let room = (g.item_size as usize).saturating_sub(offset);
         let n = src.len().min(room);
+        if n == 0 {
+            // Also keeps `p.add` below inside the slot for any `offset`.
+            return;
+        }
         let p = self.slot(g, seq);
         // SAFETY: SLOT_PREFIX + offset + n <= SLOT_PREFIX + item_size <= stride.
         unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), p.add(SLOT_PREFIX + offset), n) };
