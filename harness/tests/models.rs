@@ -1,7 +1,10 @@
 //! `ringcheck::models` is generic: a ring that is not shmring, built on the
 //! `shmring::sync` facade, runs the same models. Here a plain
-//! `Mutex<VecDeque>` + `Condvar` ring passes them on OS threads, and a
-//! LIFO variant of it is caught.
+//! `Mutex<VecDeque>` + `Condvar` ring passes them on OS threads and, with
+//! `--features shuttle`, under shuttle's schedulers; a LIFO variant of it
+//! is caught.
+
+#![cfg(not(loom))]
 
 use ringcheck::models::{self, ModelRing, OpError, Wait};
 use shmring::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -13,12 +16,14 @@ struct State {
     clock: u64,
 }
 
-/// A ring in the simplest correct way, or LIFO when `lifo`.
+/// A ring in the simplest correct way, or LIFO when `lifo`, or one whose
+/// puts never notify when `mute`.
 struct VecRing {
     inner: Arc<(Mutex<State>, Condvar)>,
     capacity: usize,
     item_size: usize,
     lifo: bool,
+    mute: bool,
 }
 
 impl VecRing {
@@ -32,6 +37,7 @@ impl VecRing {
             capacity,
             item_size,
             lifo,
+            mute: false,
         }
     }
 
@@ -76,6 +82,7 @@ impl ModelRing for VecRing {
             capacity: self.capacity,
             item_size: self.item_size,
             lifo: self.lifo,
+            mute: self.mute,
         }
     }
     fn put(&self, item: &[u8], wait: Wait) -> Result<bool, OpError> {
@@ -83,7 +90,9 @@ impl ModelRing for VecRing {
         let (ok, mut s) = self.wait_while(wait, |s| s.items.len() == cap);
         if ok {
             s.items.push_back(item.to_vec());
-            self.inner.1.notify_all();
+            if !self.mute {
+                self.inner.1.notify_all();
+            }
         }
         Ok(ok)
     }
@@ -106,6 +115,56 @@ impl ModelRing for VecRing {
     }
 }
 
+fn contended() -> models::Scenario {
+    models::Scenario {
+        capacity: 2,
+        item_size: 8,
+        producers: vec![vec![(4, Wait::Forever); 20], vec![(8, Wait::Ms(2)); 20]],
+        consumers: vec![vec![Wait::Forever; 10], vec![Wait::No; 10]],
+    }
+}
+
+#[cfg(feature = "shuttle")]
+#[test]
+fn shuttle_models_run_a_third_party_ring() {
+    shuttle::check_random(
+        || models::two_producers_one_consumer(VecRing::new(1, 4, false)),
+        200,
+    );
+    shuttle::check_pct(|| models::wrap_around(VecRing::new(2, 4, false)), 200, 3);
+    shuttle::check_random(|| models::timeout_expires(VecRing::new(1, 4, false)), 200);
+    shuttle::check_pct(
+        || models::put_timeout_expires(VecRing::new(1, 4, false)),
+        200,
+        3,
+    );
+    let s = contended();
+    shuttle::check_pct(
+        move || models::run_scenario(VecRing::new(2, 8, false), &s),
+        50,
+        3,
+    );
+}
+
+#[cfg(feature = "shuttle")]
+#[test]
+fn shuttle_models_catch_a_third_party_ring_that_misses_a_notify() {
+    let failed = std::panic::catch_unwind(|| {
+        shuttle::check_random(
+            || {
+                let mut ring = VecRing::new(1, 4, false);
+                ring.mute = true;
+                models::get_woken_by_put(ring, Wait::Forever)
+            },
+            200,
+        )
+    });
+    let msg = failed.expect_err("a ring whose puts never notify must deadlock");
+    let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("deadlock"), "{msg}");
+}
+
+#[cfg(not(feature = "shuttle"))]
 #[test]
 fn models_run_a_third_party_ring() {
     for _ in 0..50 {
@@ -118,15 +177,10 @@ fn models_run_a_third_party_ring() {
         models::put_timeout_expires(VecRing::new(1, 4, false));
         models::two_producers_one_consumer(VecRing::new(2, 4, false));
     }
-    let s = models::Scenario {
-        capacity: 2,
-        item_size: 8,
-        producers: vec![vec![(4, Wait::Forever); 20], vec![(8, Wait::Ms(2)); 20]],
-        consumers: vec![vec![Wait::Forever; 10], vec![Wait::No; 10]],
-    };
-    models::run_scenario(VecRing::new(2, 8, false), &s);
+    models::run_scenario(VecRing::new(2, 8, false), &contended());
 }
 
+#[cfg(not(feature = "shuttle"))]
 #[test]
 fn models_catch_a_lifo_ring() {
     // The sequential part of `boundaries` (fill, then take in order) is

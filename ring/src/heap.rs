@@ -215,8 +215,10 @@ unsafe impl RingMemory for HeapMemory {
     type Guard<'a> = MutexGuard<'a, ()>;
     /// Logical ms; `u64::MAX` never passes.
     type Deadline = u64;
-    /// Spinning only multiplies the schedules a model must explore.
-    const SPIN_LIMIT: u32 = 0;
+    /// One poll, so that the models explore the spin path of
+    /// `wait_change` (a changed word ends the wait without sleeping) as
+    /// well as the sleep; more polls only multiply the schedules.
+    const SPIN_LIMIT: u32 = 1;
 
     fn capacity(&self) -> u32 {
         self.shared.geometry.capacity
