@@ -319,6 +319,29 @@ fn drain<R: ModelRing>(ring: &R, log: &mut Log) -> Vec<Vec<u8>> {
     out
 }
 
+/// Fills the ring from the calling thread with `capacity` items of
+/// `process`, without waiting.
+fn fill<R: ModelRing>(ring: &R, log: &mut Log, len: usize) {
+    for seq in 0..ring.capacity() {
+        let process = log.process;
+        assert_eq!(log.put(ring, &item(process, seq, len), Wait::No), Ok(true));
+    }
+}
+
+/// Starts a timer thread that sets the returned flag, then advances the
+/// ring's clock by 1 ms (so a flag still clear means the clock has not
+/// moved).
+fn start_timer<R: ModelRing>(ring: &R) -> (thread::JoinHandle<()>, Arc<AtomicBool>) {
+    let moved = Arc::new(AtomicBool::new(false));
+    let handle = ring.handle();
+    let flag = Arc::clone(&moved);
+    let timer = thread::spawn(move || {
+        flag.store(true, SeqCst);
+        handle.advance_clock();
+    });
+    (timer, moved)
+}
+
 /// A producer thread puts two items while a consumer thread tries two
 /// non-blocking gets; the main thread drains. FIFO, nothing lost or
 /// duplicated, `None` only when the ring may be empty.
@@ -353,9 +376,7 @@ pub fn boundaries<R: ModelRing>(ring: R) {
     let len = ring.item_size().min(4);
     let clock = Arc::new(AtomicU64::new(0));
     let mut main = Log::new(2, &clock);
-    for seq in 0..cap {
-        assert_eq!(main.put(&ring, &item(2, seq, len), Wait::No), Ok(true));
-    }
+    fill(&ring, &mut main, len);
     assert_eq!(
         main.put(&ring, &item(2, cap, len), Wait::No),
         Ok(false),
@@ -399,9 +420,7 @@ pub fn wrap_around<R: ModelRing>(ring: R) {
     let len = ring.item_size().min(4);
     let clock = Arc::new(AtomicU64::new(0));
     let mut main = Log::new(2, &clock);
-    for seq in 0..cap {
-        assert_eq!(main.put(&ring, &item(2, seq, len), Wait::No), Ok(true));
-    }
+    fill(&ring, &mut main, len);
     for _ in 0..cap - 1 {
         assert!(matches!(main.get(&ring, Wait::No), Ok(Some(_))));
     }
@@ -447,9 +466,7 @@ pub fn put_woken_by_get<R: ModelRing>(ring: R, wait: Wait) {
     let len = ring.item_size().min(4);
     let clock = Arc::new(AtomicU64::new(0));
     let mut main = Log::new(2, &clock);
-    for seq in 0..cap {
-        assert_eq!(main.put(&ring, &item(2, seq, len), Wait::No), Ok(true));
-    }
+    fill(&ring, &mut main, len);
     let p = spawn(&ring, 0, &clock, move |r, log| {
         log.put(r, &item(0, 0, len), wait)
     });
@@ -470,19 +487,11 @@ pub fn put_woken_by_get<R: ModelRing>(ring: R, wait: Wait) {
 pub fn timeout_expires<R: ModelRing>(ring: R) {
     let len = ring.item_size().min(4);
     let clock = Arc::new(AtomicU64::new(0));
-    let moved = Arc::new(AtomicBool::new(false));
     let c = spawn(&ring, 1, &clock, move |r, log| log.get(r, Wait::Ms(1)));
     let p = spawn(&ring, 0, &clock, move |r, log| {
         assert_eq!(log.put(r, &item(0, 0, len), Wait::No), Ok(true));
     });
-    let timer = {
-        let ring = ring.handle();
-        let moved = Arc::clone(&moved);
-        thread::spawn(move || {
-            moved.store(true, SeqCst);
-            ring.advance_clock();
-        })
-    };
+    let (timer, moved) = start_timer(&ring);
     let (lc, got) = join(c);
     let moved_before_return = moved.load(SeqCst);
     let (lp, ()) = join(p);
@@ -508,25 +517,15 @@ pub fn put_timeout_expires<R: ModelRing>(ring: R) {
     let cap = ring.capacity();
     let len = ring.item_size().min(4);
     let clock = Arc::new(AtomicU64::new(0));
-    let moved = Arc::new(AtomicBool::new(false));
     let mut main = Log::new(3, &clock);
-    for seq in 0..cap {
-        assert_eq!(main.put(&ring, &item(3, seq, len), Wait::No), Ok(true));
-    }
+    fill(&ring, &mut main, len);
     let p = spawn(&ring, 0, &clock, move |r, log| {
         log.put(r, &item(0, 0, len), Wait::Ms(1))
     });
     let c = spawn(&ring, 1, &clock, move |r, log| {
         assert!(matches!(log.get(r, Wait::No), Ok(Some(_))));
     });
-    let timer = {
-        let ring = ring.handle();
-        let moved = Arc::clone(&moved);
-        thread::spawn(move || {
-            moved.store(true, SeqCst);
-            ring.advance_clock();
-        })
-    };
+    let (timer, moved) = start_timer(&ring);
     let (lp, stored) = join(p);
     let moved_before_return = moved.load(SeqCst);
     let (lc, ()) = join(c);
