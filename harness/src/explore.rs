@@ -177,14 +177,9 @@ pub fn scenarios(blocking: bool, crashes: bool, max_ops: usize) -> impl Strategy
     let crash = if crashes {
         prop::option::of((
             any::<prop::sample::Index>(),
-            // A batch of fast ops runs for tens to a few hundred
-            // microseconds after it is sent, and a kill lands inside a
-            // critical section only while it runs: most kill times are
-            // drawn from that window, a few from later (blocked waits).
             prop_oneof![
-                2 => (0..64u16).prop_map(CrashPoint::AfterOp),
-                2 => (0..400u32).prop_map(CrashPoint::AtMicros),
-                1 => (0..3000u32).prop_map(CrashPoint::AtMicros),
+                (0..64u16).prop_map(CrashPoint::AfterOp),
+                (0..3000u32).prop_map(CrashPoint::AtMicros),
             ],
         ))
         .boxed()
