@@ -16,6 +16,7 @@
 
 use ringcheck::models::{self, heap_ring, KillPoint, Wait};
 use shmring::core::Fault;
+use shmring::heap::HeapRing;
 
 /// Preemption bound when `LOOM_MAX_PREEMPTIONS` is not set.
 const DEFAULT_PREEMPTIONS: usize = 3;
@@ -125,6 +126,33 @@ fn loom_put_timeout_expires_only_after_the_clock_moves() {
 #[test]
 fn loom_two_producers_one_consumer_keep_per_producer_order() {
     model(|| models::two_producers_one_consumer(heap_ring(2, 4, None)));
+}
+
+/// `put_many` commits its items with one store: a concurrent `get_many`
+/// sees all of them or none, and they arrive in order. (Batches are not in
+/// `ModelRing`, so this model drives the heap ring directly.)
+#[test]
+fn loom_batches_are_all_or_nothing() {
+    model(|| {
+        let ring = heap_ring(2, 4, None);
+        let producer = HeapRing::new(ring.memory().handle());
+        let consumer = HeapRing::new(ring.memory().handle());
+        let p = shmring::sync::thread::spawn(move || producer.put_many(&[b"a", b"bc"]));
+        let c = shmring::sync::thread::spawn(move || {
+            let mut got = Vec::new();
+            let n = consumer
+                .get_many(2, |item| got.push(item.to_vec()))
+                .expect("get_many");
+            assert_eq!(n, got.len());
+            got
+        });
+        assert_eq!(p.join().unwrap().expect("put_many"), 2);
+        let mut got = c.join().unwrap();
+        assert!(got.is_empty() || got.len() == 2, "a torn batch: {got:?}");
+        ring.get_many(2, |item| got.push(item.to_vec()))
+            .expect("drain");
+        assert_eq!(got, [b"a".to_vec(), b"bc".to_vec()]);
+    });
 }
 
 #[test]
