@@ -229,12 +229,7 @@ fn main() -> ExitCode {
 
 /// Scenarios to explore: `--cases`, else `PROPTEST_CASES`, else 100.
 fn explore_cases(flag: Option<u32>) -> u32 {
-    flag.or_else(|| {
-        std::env::var("PROPTEST_CASES")
-            .ok()
-            .and_then(|v| v.parse().ok())
-    })
-    .unwrap_or(100)
+    flag.unwrap_or_else(|| ringcheck::explore::env_or("PROPTEST_CASES", 100))
 }
 
 /// The driver argv: `--driver` split like a shell, or this binary's

@@ -21,10 +21,7 @@ fn builtin() -> Vec<String> {
 }
 
 fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    ringcheck::explore::env_or("PROPTEST_CASES", default)
 }
 
 proptest! {

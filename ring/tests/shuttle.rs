@@ -23,6 +23,7 @@
 #![cfg(all(feature = "shuttle", not(loom)))]
 
 use proptest::prelude::*;
+use ringcheck::explore::env_or;
 use ringcheck::models::{self, heap_ring, Scenario, Wait};
 use shmring::core::Fault;
 use shuttle::scheduler::{PctScheduler, RandomScheduler};
@@ -42,17 +43,11 @@ fn seed_of(s: &Scenario) -> u64 {
 const PCT_DEPTH: usize = 3;
 
 fn iterations() -> usize {
-    std::env::var("SHMRING_SHUTTLE_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50)
+    env_or("SHMRING_SHUTTLE_ITERATIONS", 50)
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(16)
+    env_or("PROPTEST_CASES", 16)
 }
 
 fn config() -> Config {
