@@ -620,15 +620,6 @@ pub fn timeline_svg(history: &[Event], offending: &[usize], lanes: usize) -> Str
     svg
 }
 
-/// The number in environment variable `var` (a test budget such as
-/// `PROPTEST_CASES`), or `default` if it is unset or not a number.
-pub fn env_or<T: std::str::FromStr>(var: &str, default: T) -> T {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Runs of each shrink candidate before it counts as passing.
 const SHRINK_TRIES: u32 = 3;
 

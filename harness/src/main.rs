@@ -229,7 +229,7 @@ fn main() -> ExitCode {
 
 /// Scenarios to explore: `--cases`, else `PROPTEST_CASES`, else 100.
 fn explore_cases(flag: Option<u32>) -> u32 {
-    flag.unwrap_or_else(|| ringcheck::explore::env_or("PROPTEST_CASES", 100))
+    flag.unwrap_or_else(|| ringcheck_models::env_or("PROPTEST_CASES", 100))
 }
 
 /// The driver argv: `--driver` split like a shell, or this binary's

@@ -21,7 +21,7 @@ fn builtin() -> Vec<String> {
 }
 
 fn cases(default: u32) -> u32 {
-    ringcheck::explore::env_or("PROPTEST_CASES", default)
+    ringcheck_models::env_or("PROPTEST_CASES", default)
 }
 
 proptest! {

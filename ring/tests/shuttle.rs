@@ -23,7 +23,7 @@
 #![cfg(all(feature = "shuttle", not(loom)))]
 
 use proptest::prelude::*;
-use ringcheck::explore::env_or;
+use ringcheck_models::env_or;
 use ringcheck::models::{self, heap_ring, Scenario, Wait};
 use shmring::core::Fault;
 use shuttle::scheduler::{PctScheduler, RandomScheduler};

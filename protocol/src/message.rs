@@ -1,5 +1,5 @@
 //! The driver protocol, version 1: message types shared by the harness
-//! (client side) and [`crate::driver::serve`] (driver side).
+//! (client side) and [`crate::serve`] (driver side).
 //!
 //! The contract is `specs/driver-protocol.md`: one JSON object per line on
 //! the driver's stdin and stdout, a request `{"id": u64, "op": ..., args}`,

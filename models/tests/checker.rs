@@ -4,7 +4,7 @@
 //! find every non-linearizable history (completeness).
 
 use proptest::prelude::*;
-use ringcheck::history::{check, Action, Event};
+use ringcheck_models::history::{check, Action, Event};
 use std::collections::{HashSet, VecDeque};
 
 /// Wing and Gong's search: linearize, one at a time, an op that no pending

@@ -1,8 +1,8 @@
 //! Schedule-exploration models of a ring, generic over the ring
 //! ([`ModelRing`]), to run under loom, shuttle or plain threads.
 //!
-//! Each model spawns its threads through `shmring::sync` (the facade that is
-//! `std`, loom or shuttle depending on the build), records every operation
+//! Each model spawns its threads through [`sync`] (the facade that is
+//! `std`, loom under `--cfg loom` or shuttle under `--cfg shuttle`), records every operation
 //! as a history [`Event`] stamped by a logical clock, and checks the
 //! history for linearizability against the FIFO specification with
 //! [`history::check`] plus the model's own assertions. A violation panics,
@@ -14,17 +14,22 @@
 //! and chosen by proptest ([`scenario_strategy`]).
 //!
 //! A ring joins by implementing [`ModelRing`] (and [`CrashModelRing`] if it
-//! can model an owner killed inside its critical section) on primitives
-//! from `shmring::sync`, so that loom and shuttle control its threads,
-//! atomics and locks. `shmring`'s own heap ring implements both below; its
-//! `tests/loom.rs` and `tests/shuttle.rs` show the runner glue.
+//! can model an owner killed inside its critical section) on loom's or
+//! shuttle's primitives under the same `cfg`, so that loom and shuttle
+//! control its threads, atomics and locks. This crate depends on no ring:
+//! `shmring` implements both traits for its heap ring behind its `model`
+//! feature, and its `tests/loom.rs` and `tests/shuttle.rs` show the runner
+//! glue.
 
-use crate::history::{self, Action, Event};
+#![deny(missing_docs)]
+
+pub mod history;
+pub mod sync;
+
+use crate::history::{Action, Event};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
-use shmring::heap::{HeapMemory, HeapRing};
-use shmring::hooks::Point;
-use shmring::sync::thread;
+use crate::sync::thread;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,7 +68,7 @@ pub enum OpError {
 }
 
 /// A ring that the models can drive. All methods are called from threads
-/// of the `shmring::sync` facade.
+/// of the [`sync`] facade.
 pub trait ModelRing: Send + Sync + Sized + 'static {
     /// Slots, items.
     fn capacity(&self) -> usize;
@@ -104,59 +109,6 @@ pub trait CrashModelRing: ModelRing {
     /// A handle whose first operation reaching `point` is abandoned there,
     /// holding the lock ([`OpError::Abandoned`]).
     fn handle_killed_at(&self, point: KillPoint) -> Self;
-}
-
-fn op_error(e: shmring::Error) -> OpError {
-    match e {
-        shmring::Error::Abandoned { .. } => OpError::Abandoned,
-        other => OpError::Failed(other.to_string()),
-    }
-}
-
-impl ModelRing for HeapRing {
-    fn capacity(&self) -> usize {
-        HeapRing::capacity(self)
-    }
-    fn item_size(&self) -> usize {
-        HeapRing::item_size(self)
-    }
-    fn handle(&self) -> Self {
-        HeapRing::new(self.memory().handle())
-    }
-    fn put(&self, item: &[u8], wait: Wait) -> Result<bool, OpError> {
-        self.put_timeout(item, wait.duration()).map_err(op_error)
-    }
-    fn get(&self, wait: Wait) -> Result<Option<Vec<u8>>, OpError> {
-        self.get_timeout(wait.duration()).map_err(op_error)
-    }
-    fn advance_clock(&self) {
-        self.memory().advance_clock();
-    }
-}
-
-impl CrashModelRing for HeapRing {
-    fn handle_killed_at(&self, point: KillPoint) -> Self {
-        let point = match point {
-            KillPoint::PutHalfWritten => Point::PutHalfWritten,
-            KillPoint::PutCommitted => Point::PutCommitted,
-            KillPoint::GetCopied => Point::GetCopied,
-        };
-        HeapRing::new(self.memory().handle_killed_at(point))
-    }
-}
-
-/// A heap ring for the models: `capacity` items of `item_size` bytes, with
-/// `fault` switched on if given.
-///
-/// # Panics
-/// On a geometry `HeapMemory` refuses, or a fault in a `std` build (faults
-/// race by design and run only under loom or shuttle).
-pub fn heap_ring(capacity: u32, item_size: u32, fault: Option<shmring::core::Fault>) -> HeapRing {
-    let mem = match fault {
-        None => HeapMemory::new(capacity, item_size),
-        Some(f) => HeapMemory::with_fault(capacity, item_size, f),
-    };
-    HeapRing::new(mem.expect("model ring geometry"))
 }
 
 /// One thread's record of its operations.
@@ -767,4 +719,14 @@ pub fn run_scenario<R: ModelRing>(ring: R, scenario: &Scenario) {
     );
     logs.push(main);
     check(logs, ring.capacity(), true);
+}
+
+/// The number in environment variable `var` (a test budget such as
+/// `PROPTEST_CASES` or `SHMRING_SHUTTLE_ITERATIONS`), or `default` if it is
+/// unset or not a number.
+pub fn env_or<T: std::str::FromStr>(var: &str, default: T) -> T {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }

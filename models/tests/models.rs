@@ -1,13 +1,16 @@
-//! `ringcheck::models` is generic: a ring that is not shmring, built on the
-//! `shmring::sync` facade, runs the same models. Here a plain
-//! `Mutex<VecDeque>` + `Condvar` ring passes them on OS threads and, with
-//! `--features shuttle`, under shuttle's schedulers; a LIFO variant of it
-//! is caught.
+//! `ringcheck_models` is generic: a ring that is not shmring, built on its
+//! own facade (std, or shuttle under `--cfg shuttle`), runs the same
+//! models. Here a plain `Mutex<VecDeque>` + `Condvar` ring passes them on
+//! OS threads and, with `RUSTFLAGS="--cfg shuttle"`, under shuttle's
+//! schedulers; a LIFO variant of it is caught.
 
 #![cfg(not(loom))]
 
-use ringcheck::models::{self, ModelRing, OpError, Wait};
-use shmring::sync::{Arc, Condvar, Mutex, MutexGuard};
+use ringcheck_models::{self as models, ModelRing, OpError, Wait};
+#[cfg(shuttle)]
+use shuttle::sync::{Arc, Condvar, Mutex, MutexGuard};
+#[cfg(not(shuttle))]
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::collections::VecDeque;
 
 struct State {
@@ -124,7 +127,7 @@ fn contended() -> models::Scenario {
     }
 }
 
-#[cfg(feature = "shuttle")]
+#[cfg(shuttle)]
 #[test]
 fn shuttle_models_run_a_third_party_ring() {
     shuttle::check_random(
@@ -146,7 +149,7 @@ fn shuttle_models_run_a_third_party_ring() {
     );
 }
 
-#[cfg(feature = "shuttle")]
+#[cfg(shuttle)]
 #[test]
 fn shuttle_models_catch_a_third_party_ring_that_misses_a_notify() {
     let failed = std::panic::catch_unwind(|| {
@@ -164,7 +167,7 @@ fn shuttle_models_catch_a_third_party_ring_that_misses_a_notify() {
     assert!(msg.contains("deadlock"), "{msg}");
 }
 
-#[cfg(not(feature = "shuttle"))]
+#[cfg(not(shuttle))]
 #[test]
 fn models_run_a_third_party_ring() {
     for _ in 0..50 {
@@ -180,7 +183,7 @@ fn models_run_a_third_party_ring() {
     models::run_scenario(VecRing::new(2, 8, false), &contended());
 }
 
-#[cfg(not(feature = "shuttle"))]
+#[cfg(not(shuttle))]
 #[test]
 fn models_catch_a_lifo_ring() {
     // The sequential part of `boundaries` (fill, then take in order) is

@@ -3,8 +3,7 @@
 //! [`serve_stdio`].
 //!
 //! ```no_run
-//! use ringcheck::driver::{serve_stdio, DriverError, Implementation, Ring};
-//! use ringcheck::protocol::Feature;
+//! use ringcheck_protocol::{serve_stdio, DriverError, Feature, Implementation, Ring};
 //! # struct MyRing;
 //! # impl Ring for MyRing {
 //! #   fn put(&self, _: &[u8]) -> Result<bool, DriverError> { Ok(true) }
@@ -33,7 +32,7 @@
 //! timestamps), `parallel` (one scoped thread per op list), `close` and
 //! `exit`; a malformed request gets an `invalid` failure, never a crash.
 
-use crate::protocol::{
+use crate::{
     failure, monotonic_ns, success, ErrorCode, Feature, Op, Payload, PROTOCOL_VERSION,
 };
 use serde_json::{Map, Value};
