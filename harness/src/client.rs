@@ -98,20 +98,38 @@ pub struct Reply {
     pub t1: u64,
 }
 
-fn malformed(op: &str, reason: impl Into<String>, line: &str) -> ClientError {
-    let mut line = line.to_owned();
-    if line.len() > 300 {
-        let mut cut = 300;
-        while !line.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        line.truncate(cut);
-        line.push_str("...");
+/// `s` cut to at most `max` bytes on a character boundary, with `...`
+/// appended when something was cut.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
     }
+    let mut cut = max;
+    while !s.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}...", &s[..cut])
+}
+
+/// An op for transcripts: its JSON cut to 160 bytes; a `batch` or
+/// `parallel` by its size.
+pub fn describe_op(op: &Op) -> String {
+    match op {
+        Op::Batch { ops } => format!("batch of {} ops", ops.len()),
+        Op::Parallel { threads } => format!(
+            "parallel of {} threads ({} ops)",
+            threads.len(),
+            threads.iter().map(Vec::len).sum::<usize>()
+        ),
+        _ => truncate(&Value::Object(op.to_json()).to_string(), 160),
+    }
+}
+
+fn malformed(op: &str, reason: impl Into<String>, line: &str) -> ClientError {
     ClientError::Malformed {
         op: op.to_owned(),
         reason: reason.into(),
-        line,
+        line: truncate(line, 300),
     }
 }
 

@@ -1,18 +1,35 @@
 //! `ringcheck`: the ring spec as executable criteria, checked against any
 //! ring implementation over a language-agnostic driver protocol.
+//!
+//! The pipeline reads top to bottom:
+//!
+//! | stage | module |
+//! |---|---|
+//! | the spec: criteria and cases (`ring.toml`) | [`spec`] |
+//! | the cases, one module per criterion | [`criteria`] |
+//! | a session with the implementation: drivers, `hello`, ring names, leftovers | [`session`], [`client`] |
+//! | the workload of the concurrent cases | `workload` (crate-private) |
+//! | histories and their checker | [`history`] (from `ringcheck-models`) |
+//! | verdicts of a run | [`run`] |
+//! | reports: text, JSON, JUnit, SVG timeline | [`report`] |
+//! | generated scenarios, shrinking | [`explore`] |
+//!
+//! The wire types come from `ringcheck-protocol` (re-exported as
+//! [`protocol`]); the loom and shuttle models and the history checker from
+//! `ringcheck-models`. This crate depends on no ring: the built-in ring is
+//! checked through its driver binary, `shmring-driver`.
 
 #![deny(missing_docs)]
 
-pub mod cases;
 pub mod client;
-pub mod driver;
+pub mod criteria;
 pub mod explore;
-pub mod faulty;
-pub mod history;
-pub mod model;
-pub mod models;
-pub mod protocol;
+pub mod reference;
 pub mod report;
 pub mod run;
-pub mod shmring_driver;
+pub mod session;
 pub mod spec;
+mod workload;
+
+pub use ringcheck_models::history;
+pub use ringcheck_protocol as protocol;

@@ -1,14 +1,19 @@
-//! The conformance run: select cases, run each against fresh driver
-//! processes, collect verdicts, and clean up whatever the implementation
-//! left in `/dev/shm`.
+//! The conformance run: select cases, run each in a [`Session`] with fresh
+//! driver processes, collect verdicts, and remove whatever the
+//! implementation left in `/dev/shm`.
 
-use crate::cases::{registry, Ctx, Outcome};
-use crate::client::{ClientError, Driver};
-use crate::protocol::{Feature, Op};
+use crate::criteria::{registry, Ctx, Outcome};
+use crate::protocol::Feature;
+use crate::session::{Session, SessionError};
 use crate::spec::{Kind, Spec};
 use serde::Serialize;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The version of the JSON report's shape ([`RunReport`]); it changes
+/// when a field is removed or changes meaning, not when one is added.
+pub const REPORT_SCHEMA_VERSION: u32 = 1;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -63,6 +68,8 @@ pub struct CaseReport {
 /// A whole run.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
+    /// [`REPORT_SCHEMA_VERSION`].
+    pub schema_version: u32,
     /// The driver's `impl`.
     pub implementation: String,
     /// The driver command as given.
@@ -84,15 +91,27 @@ pub struct RunReport {
     pub millis: u64,
 }
 
+impl RunReport {
+    /// The command that runs case `id` again with this run's driver and
+    /// seed.
+    pub fn reproduce(&self, id: &str) -> String {
+        format!(
+            "ringcheck run --driver {} --only {id} --seed {}",
+            shell_words::quote(&self.driver),
+            self.seed
+        )
+    }
+}
+
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// `--only` named something the spec does not have.
     #[error("no criterion or case {0:?} (see `ringcheck list`)")]
     UnknownId(String),
-    /// The driver cannot be started or does not answer `hello`.
-    #[error("the driver cannot be started: {0}")]
-    Driver(String),
+    /// The driver cannot be started or does not answer `hello` usably.
+    #[error(transparent)]
+    Session(#[from] SessionError),
 }
 
 /// FNV-1a of `s`: mixes a case id into the run seed.
@@ -102,65 +121,20 @@ fn fnv1a(s: &str) -> u64 {
     })
 }
 
-/// Asks a fresh driver for its `impl` and features.
-pub fn hello(
-    driver: &[String],
-    deadline: Duration,
-) -> Result<(String, BTreeSet<Feature>), RunError> {
-    let err = |e: ClientError| RunError::Driver(e.to_string());
-    let mut d = Driver::spawn(driver, deadline).map_err(err)?;
-    let r = d.request(&Op::Hello).map_err(err)?;
-    let bad = |what: &str| RunError::Driver(format!("hello answered {}: {what}", r.describe()));
-    let protocol = r.u64("protocol").map_err(err)?;
-    if protocol != crate::protocol::PROTOCOL_VERSION {
-        return Err(bad("protocol is not 1"));
-    }
-    let implementation = match r
-        .result
-        .as_ref()
-        .ok()
-        .and_then(|m| m.get("impl"))
-        .and_then(|v| v.as_str())
-    {
-        Some(s) => s.to_owned(),
-        None => return Err(bad("no \"impl\" string")),
-    };
-    let list = r
-        .result
-        .as_ref()
-        .ok()
-        .and_then(|m| m.get("features"))
-        .and_then(|v| v.as_array());
-    let Some(list) = list else {
-        return Err(bad("no \"features\" list"));
-    };
-    let mut features = BTreeSet::new();
-    for f in list {
-        match f.as_str().and_then(Feature::parse) {
-            Some(f) => {
-                features.insert(f);
-            }
-            None => return Err(bad(&format!("unknown feature {f}"))),
-        }
-    }
-    d.shutdown(Duration::from_secs(2));
-    Ok((implementation, features))
-}
-
 /// Runs the selected cases.
 ///
 /// # Errors
 /// [`RunError`] if the selection is unknown or the driver cannot start;
 /// every other problem is a verdict.
-pub fn run(cfg: &RunConfig) -> Result<RunReport, RunError> {
-    let spec = Spec::load();
+pub fn run(cfg: &RunConfig, spec: &Spec) -> Result<RunReport, RunError> {
     for id in &cfg.only {
         if !spec.cases().any(|(c, k)| &c.id == id || &k.id == id) {
             return Err(RunError::UnknownId(id.clone()));
         }
     }
     let started = Instant::now();
-    let (implementation, features) = hello(&cfg.driver, cfg.deadline)?;
+    let session = Arc::new(Session::start(cfg.driver.clone(), cfg.deadline)?);
+    let features = session.hello().features.clone();
     let registry = registry();
     let selected: Vec<_> = spec
         .cases()
@@ -177,9 +151,8 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, RunError> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let token = format!("rc{}", std::process::id());
     let mut cases = Vec::new();
-    for (n, (criterion, case)) in selected.into_iter().enumerate() {
+    for (criterion, case) in selected {
         bar.set_message(case.id.clone());
         let t = Instant::now();
         let needs = case.needs(criterion);
@@ -193,14 +166,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, RunError> {
             (Verdict::Skip, Some(why), Vec::new(), Vec::new())
         } else if let Some(func) = func {
             let seed = cfg.seed ^ fnv1a(&case.id);
-            let prefix = format!("{token}-{n}");
-            let mut ctx = Ctx::new(
-                cfg.driver.clone(),
-                cfg.deadline,
-                seed,
-                features.clone(),
-                prefix,
-            );
+            let mut ctx = Ctx::new(Arc::clone(&session), seed);
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| func(&mut ctx)))
                 .unwrap_or_else(|_| {
                     Err(Outcome::Fail(
@@ -232,8 +198,7 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, RunError> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let leaked = sweep(&token);
-    let token = format!("{token}-");
+    let leaked = session.sweep();
     let required: BTreeSet<&str> = spec
         .criteria
         .iter()
@@ -245,32 +210,15 @@ pub fn run(cfg: &RunConfig) -> Result<RunReport, RunError> {
             || matches!(c.verdict, Verdict::Pass | Verdict::Skip)
     });
     Ok(RunReport {
-        implementation,
+        schema_version: REPORT_SCHEMA_VERSION,
+        implementation: session.hello().implementation.clone(),
         driver: shell_words::join(&cfg.driver),
         features: features.into_iter().collect(),
         seed: cfg.seed,
         cases,
-        ring_prefix: token,
+        ring_prefix: format!("{}-", session.token()),
         leaked,
         conforming,
         millis: started.elapsed().as_millis() as u64,
     })
-}
-
-/// Removes entries of `/dev/shm` whose name carries this run's token (the
-/// implementation leaked them) and returns their names.
-fn sweep(token: &str) -> Vec<String> {
-    let Ok(dir) = std::fs::read_dir("/dev/shm") else {
-        return Vec::new();
-    };
-    let mut leaked: Vec<String> = dir
-        .filter_map(|e| e.ok())
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.contains(&format!("{token}-")))
-        .collect();
-    leaked.sort();
-    for name in &leaked {
-        let _ = std::fs::remove_file(format!("/dev/shm/{name}"));
-    }
-    leaked
 }

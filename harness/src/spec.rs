@@ -1,11 +1,12 @@
-//! The ring spec: criteria and cases from `specs/ring.toml`, compiled in.
+//! The ring spec: criteria and cases from `ring.toml` (in this crate;
+//! `specs/ring.toml` in the repository links to it), compiled in.
 
 use crate::protocol::Feature;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
-/// The text of `specs/ring.toml`.
-pub const RING_TOML: &str = include_str!("../../specs/ring.toml");
+/// The text of `ring.toml`.
+pub const RING_TOML: &str = include_str!("../ring.toml");
 
 /// The whole spec.
 #[derive(Debug, Clone, Deserialize, Serialize)]

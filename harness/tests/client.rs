@@ -85,7 +85,7 @@ fn a_driver_that_hangs_mid_run_is_reported_hung_and_the_run_goes_on() {
 fn a_driver_without_features_has_those_cases_skipped_not_passed() {
     // The Rust ring of the self-test set, declared through a wrapper that
     // strips every feature from hello.
-    let inner = format!("{BIN} driver --faulty correct");
+    let inner = format!("{} correct", workspace_bin("faulty-ring").display());
     let script = format!(r#"{inner} | sed -u 's/"features":\[[^]]*\]/"features":[]/'"#);
     let driver = shell_words::join(["sh", "-c", &script]);
     let (code, report) = json_run(&[

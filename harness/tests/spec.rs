@@ -1,7 +1,7 @@
 //! The spec file and the implemented cases agree both ways, and the
 //! listing is pinned.
 
-use ringcheck::cases::registry;
+use ringcheck::criteria::registry;
 use ringcheck::spec::Spec;
 use std::collections::BTreeSet;
 use std::process::Command;

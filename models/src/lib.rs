@@ -24,7 +24,10 @@
 #![deny(missing_docs)]
 
 pub mod history;
+mod rng;
 pub mod sync;
+
+pub use rng::Rng;
 
 use crate::history::{Action, Event};
 use proptest::prelude::*;
@@ -187,12 +190,10 @@ impl Log {
     }
 }
 
-/// A unique item of `len` bytes (at least 2): process, sequence number,
-/// then filler.
+/// A unique item of `len` bytes (at least the header of
+/// [`history::unique_item`]): process, sequence number, then filler.
 pub fn item(process: usize, seq: usize, len: usize) -> Vec<u8> {
-    let mut v = vec![process as u8, seq as u8];
-    v.extend((2..len).map(|i| (i as u8) ^ 0x5a));
-    v
+    history::unique_item(history::process_item_id(process as u8, seq as u64), len)
 }
 
 /// Merges the logs, adds abandoned puts whose value was delivered (with the
@@ -523,7 +524,7 @@ pub fn two_producers_one_consumer<R: ModelRing>(ring: R) {
     let (lc, got) = join(c);
     let from = |p: u8| {
         got.iter()
-            .filter(|v| v[0] == p)
+            .filter(|v| history::decode_process_item(v).is_some_and(|(q, _)| q == p))
             .cloned()
             .collect::<Vec<_>>()
     };
@@ -684,7 +685,11 @@ pub fn run_scenario<R: ModelRing>(ring: R, scenario: &Scenario) {
         .map(|(c, ops)| {
             let ops = ops.clone();
             spawn(&ring, first_consumer + c, &clock, move |r, log| {
-                let is_end = |v: &Option<Vec<u8>>| v.as_ref().is_some_and(|v| v[0] == END);
+                let is_end = |v: &Option<Vec<u8>>| {
+                    v.as_deref()
+                        .and_then(history::decode_process_item)
+                        .is_some_and(|(p, _)| p == END)
+                };
                 for &wait in &ops {
                     if let Ok(v) = log.get(r, wait) {
                         if is_end(&v) {

@@ -4,6 +4,7 @@
 //! find every non-linearizable history (completeness).
 
 use proptest::prelude::*;
+use ringcheck_models::Rng;
 use ringcheck_models::history::{check, Action, Event};
 use std::collections::{HashSet, VecDeque};
 
@@ -216,7 +217,7 @@ fn checks_100k_overlapping_operations() {
     // asserted here.)
     let mut h = Vec::new();
     let mut q: std::collections::VecDeque<Vec<u8>> = Default::default();
-    let mut rng = ringcheck::cases::Rng::new(3);
+    let mut rng = Rng::new(3);
     let mut clock = 0u64;
     let mut seq = [0u32; 4];
     while h.len() < 100_000 {
@@ -262,7 +263,7 @@ fn checks_100k_overlapping_operations() {
 /// often non-linearizable; this counts them on a seeded sample.
 #[test]
 fn damaged_histories_are_often_non_linearizable_and_always_caught() {
-    let mut rng = ringcheck::cases::Rng::new(7);
+    let mut rng = Rng::new(7);
     let (mut bad, mut total) = (0, 0);
     for _ in 0..3000 {
         let n = 1 + rng.below(10) as usize;

@@ -1,5 +1,5 @@
 //! [`SharedBuffer`]: a named ring in a mapped segment, the production
-//! [`RingMemory`] for the algorithm in [`crate::core`].
+//! [`RingMemory`] for the algorithm in [`crate::algorithm`].
 //!
 //! The segment supplies the header words (`std` atomics in shared memory),
 //! a glibc robust process-shared mutex, process-shared futexes on
@@ -7,9 +7,8 @@
 //! against the validated geometry.
 
 use crate::config::Config;
-use crate::core::{Acquired, Counter, Ring, RingMemory};
+use crate::algorithm::{Acquired, Counter, Ring, RingMemory};
 use crate::error::{Error, Result};
-use crate::hooks::{self, Point};
 use crate::layout::{self, Geometry, Header, FLAG_PERSIST, INIT_PENDING, INIT_READY};
 use crate::name::RingName;
 use crate::sys::futex::{self, Deadline};
@@ -103,8 +102,10 @@ impl SegmentMemory {
 
 // SAFETY: the slot accessors go through `Segment`, which reduces `seq`
 // modulo the capacity validated against the mapping and clamps every range
-// to the slot; `fault` keeps its default, `None`.
+// to the slot; `fault` (loom and shuttle builds only) keeps its default,
+// `None`.
 unsafe impl RingMemory for SegmentMemory {
+    type Error = Error;
     type Word64 = AtomicU64;
     type Word32 = AtomicU32;
     type Guard<'a> = SegmentGuard<'a>;
@@ -201,19 +202,32 @@ unsafe impl RingMemory for SegmentMemory {
     unsafe fn write_payload(&self, seq: u64, offset: usize, src: &[u8]) {
         self.seg.write_payload(&self.geometry, seq, offset, src);
     }
+    #[cfg(feature = "test-hooks")]
     unsafe fn flip_bit(&self, seq: u64, offset: usize) {
         self.seg.flip_bit(&self.geometry, seq, offset);
     }
 
-    fn at(&self, point: Point) -> Result<()> {
-        hooks::at(point);
+    /// Calls the crash-test hook ([`crate::hooks`]); without the
+    /// `test-hooks` feature (and outside loom and shuttle builds) the
+    /// default no-op, which compiles away.
+    #[cfg(any(loom, shuttle, feature = "test-hooks"))]
+    fn at(&self, point: crate::algorithm::Point) -> Result<()> {
+        crate::hooks::at(point);
         Ok(())
     }
 }
 
-/// Whether process `pid` exists (signal 0 delivers nothing). A pid from
-/// another pid namespace, or one reused by a new process, reads as alive.
-pub fn pid_alive(pid: u32) -> bool {
+impl Stats {
+    /// Whether the creating process ([`creator_pid`](Self::creator_pid))
+    /// still exists. A pid from another pid namespace, or one reused by a
+    /// new process, reads as alive.
+    pub fn creator_alive(&self) -> bool {
+        pid_alive(self.creator_pid)
+    }
+}
+
+/// Whether process `pid` exists (signal 0 delivers nothing).
+fn pid_alive(pid: u32) -> bool {
     let Some(pid) = i32::try_from(pid)
         .ok()
         .and_then(rustix::process::Pid::from_raw)
@@ -579,12 +593,15 @@ impl SharedBuffer {
         })
     }
 
-    /// Test hook: flips one bit of the oldest item as stored (its first
-    /// payload byte, or its CRC for a 0-byte item), so that the next get
-    /// reports [`Error::Corrupt`]. Returns false if the ring is empty.
+    /// Test hook (`test-hooks` feature): flips one bit of the oldest item
+    /// as stored (its first payload byte, or its CRC for a 0-byte item), so
+    /// that the next get reports [`Error::Corrupt`]. Returns false if the
+    /// ring is empty. For checking integrity checks, such as a conformance
+    /// suite's `corrupt` operation.
     ///
     /// # Errors
     /// As [`len`](Self::len).
+    #[cfg(feature = "test-hooks")]
     pub fn corrupt_oldest(&self) -> Result<bool> {
         self.ring()?.corrupt_oldest()
     }

@@ -101,15 +101,6 @@ pub enum Error {
     /// An operation on a handle that has been closed.
     #[error("the ring handle is closed")]
     Closed,
-    /// A model handle made with
-    /// [`HeapMemory::handle_killed_at`](crate::heap::HeapMemory::handle_killed_at)
-    /// abandoned its operation at `point`, holding the lock, as a process
-    /// killed there would. A segment-backed ring never returns it.
-    #[error("the operation was abandoned at {point:?}, as if its process died there")]
-    Abandoned {
-        /// Where inside the critical section.
-        point: crate::hooks::Point,
-    },
     /// An operating-system call failed.
     #[error("{op} failed: {source}")]
     Io {

@@ -1,28 +1,18 @@
-//! Pause points inside the critical section, for crash tests and models.
+//! Pause points inside the critical section, for crash tests (only with the
+//! `test-hooks` feature, or under `--cfg loom` / `--cfg shuttle`).
 //!
 //! A test program installs a hook that, at a chosen point, tells its parent
 //! "I am here" and then blocks; the parent SIGKILLs it there. This puts the
 //! kill exactly inside the lock instead of relying on luck. With no hook
-//! installed the cost is one relaxed load of a flag per operation. The
-//! models name the same [`Point`]s to abandon an operation there
-//! ([`crate::heap::HeapMemory::handle_killed_at`]).
+//! installed the cost is one relaxed load of a flag per operation; without
+//! the feature the calls compile away. The models name the same points to
+//! abandon an operation there (`ringcheck_models::KillPoint`, mapped onto
+//! [`Point`] by `shmring::model`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
-/// Where inside an operation the hook is called. All points are inside the
-/// critical section (the ring lock is held).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Point {
-    /// `put`: the slot prefix and half the payload are written; nothing is
-    /// published.
-    PutHalfWritten,
-    /// `put`: the item is committed (tail advanced) but the lock is not yet
-    /// released.
-    PutCommitted,
-    /// `get`: the payload has been copied out; head is not yet advanced.
-    GetCopied,
-}
+pub use crate::algorithm::Point;
 
 type Hook = Box<dyn Fn(Point) + Send + Sync>;
 

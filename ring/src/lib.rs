@@ -44,13 +44,22 @@
 //!
 //! The byte layout is in `specs/layout.md` and [`layout::describe`].
 //!
-//! # Modules for model checking
-//! The algorithm lives once in [`core::Ring`], generic over where the
-//! header and slots live ([`core::RingMemory`]): [`SharedBuffer`] runs it on
-//! a mapped segment, [`heap::HeapRing`] on the heap with primitives from
-//! [`sync`], a facade that is `std`, loom (`--cfg loom`) or shuttle
-//! (`--features shuttle`). `ringcheck::models` explores it under loom and
-//! shuttle; see the README's "Schedule exploration".
+//! # Features and model checking
+//! The algorithm lives once in a crate-private `Ring`, generic over where
+//! the header and slots live: [`SharedBuffer`] runs it on a mapped segment;
+//! the models run it on the heap, with atomics, locks and cells from a
+//! crate-private facade that is `std`, loom (`RUSTFLAGS="--cfg loom"`) or
+//! shuttle (`RUSTFLAGS="--cfg shuttle"`), in the manner of tokio's
+//! `src/loom/`. Nothing of this is public unless asked for:
+//!
+//! | feature / cfg | adds |
+//! |---|---|
+//! | `model` | `shmring::model`: the heap ring (`HeapRing`, `HeapMemory`, `heap_ring`), implementing `ringcheck_models::ModelRing` and `CrashModelRing` (depends on `ringcheck-models`) |
+//! | `test-hooks` | `shmring::hooks` (pause a process at a kill point inside the lock, for crash tests) and `SharedBuffer::corrupt_oldest` (damage the oldest item, to test integrity checks) |
+//! | `--cfg loom` / `--cfg shuttle` | the model primitives, `shmring::hooks`, and the seeded faults of the algorithm (`shmring::model::Fault` with `model`), which race by design and exist in no other build |
+//!
+//! `ringcheck_models` explores the heap ring under loom and shuttle; see
+//! the README's "Schedule exploration".
 //!
 //! # Dependencies
 //! The segment is made with `rustix` (`shm_open`, `fchmod`, `ftruncate`,
@@ -66,18 +75,20 @@
 #![deny(missing_docs)]
 #![warn(unsafe_op_in_unsafe_fn)]
 
+mod algorithm;
 mod buffer;
 mod config;
-pub mod core;
 mod error;
-pub mod heap;
+#[cfg(any(loom, shuttle, feature = "test-hooks"))]
 pub mod hooks;
 pub mod layout;
+#[cfg(feature = "model")]
+pub mod model;
 mod name;
-pub mod sync;
+mod sync;
 mod sys;
 
-pub use buffer::{pid_alive, SharedBuffer, Stats};
+pub use buffer::{SharedBuffer, Stats};
 pub use config::Config;
 pub use error::{Error, Result};
 pub use layout::{Geometry, MAX_CAPACITY, MAX_ITEM_SIZE, MAX_SEGMENT_SIZE};

@@ -1,19 +1,22 @@
-//! The synchronisation facade of the ring models, in the manner of tokio's
-//! `src/loom/`: one module decides where threads, atomics, locks, condition
-//! variables and cells come from.
+//! The synchronisation facade of the ring, in the manner of tokio's
+//! `src/loom/`: one crate-private module decides where atomics, locks,
+//! condition variables and cells come from.
 //!
 //! | build | primitives |
 //! |---|---|
 //! | default | `std` |
 //! | `RUSTFLAGS="--cfg loom"` | [loom](https://docs.rs/loom) (exhaustive schedules, weak memory, cell race detection) |
-//! | `--features shuttle` | [shuttle](https://docs.rs/shuttle) (randomized and PCT schedules, replayable) |
+//! | `RUSTFLAGS="--cfg shuttle"` | [shuttle](https://docs.rs/shuttle) (randomized and PCT schedules, replayable) |
 //!
-//! The heap-backed model ring ([`crate::heap`]) is built only on this
-//! module, and the ring algorithm ([`crate::core`]) reaches its atomics only
-//! through [`AtomicWord`], so the very code that runs on a mapped segment in
-//! production runs under loom and shuttle in the models. A third-party ring
-//! that builds on this facade can run ringcheck's models
-//! (`ringcheck::models`) in the same three ways.
+//! Both switches are `cfg`s, not Cargo features: a feature would change
+//! what a type is for every crate in the build, which features must not do.
+//!
+//! The heap-backed model ring (`crate::model`, `model` feature) is built
+//! only on this module, and the ring algorithm ([`crate::algorithm`])
+//! reaches its atomics only through [`AtomicWord`], so the very code that
+//! runs on a mapped segment in production runs under loom and shuttle in
+//! the models. The models themselves (`ringcheck_models`) take their
+//! threads from their own facade under the same `cfg`.
 //!
 //! # SeqCst under loom
 //! The ring's wake-up protocol is a store-buffering pair: the waiter
@@ -32,7 +35,7 @@
 //! would not be enough); production keeps the SeqCst load. The RMW is
 //! Acquire, not Release, so that it adds no happens-before edge the
 //! production load lacks: a Release RMW would hide the seeded
-//! `RelaxedWaiterCount` fault (`crate::core::Fault`).
+//! `RelaxedWaiterCount` fault (`crate::algorithm::Fault`).
 //!
 //! The limit this leaves: loom runs the pair's RMWs (the registration and
 //! the bump) in interleaving order, so weakening *them* to Relaxed, a bug
@@ -41,32 +44,31 @@
 
 use std::sync::atomic::Ordering;
 
-#[cfg(loom)]
-pub use loom::{
+// The primitives serve only the heap memory of the models.
+
+#[cfg(all(feature = "model", loom))]
+pub(crate) use loom::{
     cell::UnsafeCell,
     hint::spin_loop,
     sync::{atomic, Arc, Condvar, Mutex, MutexGuard},
-    thread,
 };
 
-#[cfg(all(feature = "shuttle", not(loom)))]
-pub use shuttle::{
+#[cfg(all(feature = "model", shuttle, not(loom)))]
+pub(crate) use shuttle::{
     hint::spin_loop,
     sync::{atomic, Arc, Condvar, Mutex, MutexGuard},
-    thread,
 };
 
-#[cfg(not(any(loom, feature = "shuttle")))]
-pub use std::{
+#[cfg(all(feature = "model", not(any(loom, shuttle))))]
+pub(crate) use std::{
     hint::spin_loop,
     sync::{atomic, Arc, Condvar, Mutex, MutexGuard},
-    thread,
 };
 
-#[cfg(not(loom))]
-pub use self::std_cell::UnsafeCell;
+#[cfg(all(feature = "model", not(loom)))]
+pub(crate) use self::std_cell::UnsafeCell;
 
-#[cfg(not(loom))]
+#[cfg(all(feature = "model", not(loom)))]
 mod std_cell {
     /// `std::cell::UnsafeCell` with loom's closure API, so that model code
     /// is written once. Shuttle runs one thread at a time and has no cell
@@ -97,7 +99,7 @@ mod std_cell {
 /// The atomic operations the ring algorithm performs on a header word, so
 /// that the algorithm is written once over `std` atomics in a mapped segment
 /// and over loom's or shuttle's atomics in a model.
-pub trait AtomicWord<T>: Send + Sync {
+pub(crate) trait AtomicWord<T>: Send + Sync {
     /// `load(order)`.
     fn load(&self, order: Ordering) -> T;
     /// `store(value, order)`.
@@ -151,9 +153,9 @@ atomic_word!(loom::sync::atomic::AtomicU32, u32, |a| a
 atomic_word!(loom::sync::atomic::AtomicU64, u64, |a| a
     .fetch_add(0, Ordering::Acquire));
 
-#[cfg(all(feature = "shuttle", not(loom)))]
+#[cfg(all(shuttle, not(loom)))]
 atomic_word!(shuttle::sync::atomic::AtomicU32, u32, |a| a
     .load(Ordering::SeqCst));
-#[cfg(all(feature = "shuttle", not(loom)))]
+#[cfg(all(shuttle, not(loom)))]
 atomic_word!(shuttle::sync::atomic::AtomicU64, u64, |a| a
     .load(Ordering::SeqCst));

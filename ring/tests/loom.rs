@@ -1,12 +1,16 @@
 //! loom models of the ring core: every interleaving of a few threads on the
 //! heap ring, up to a preemption bound, with loom's weak-memory atomics and
-//! its cell race detector. The algorithm is `shmring::core::Ring`, the very
-//! code that runs on a mapped segment.
+//! its cell race detector. The heap ring (`shmring::model::HeapRing`) runs
+//! the crate-private ring algorithm, the very code that runs on a mapped
+//! segment.
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 //!   LOOM_MAX_PREEMPTIONS=3 cargo nextest run -p shmring --release -E 'test(loom)'
 //! ```
+//!
+//! (The `model` feature that these tests need is enabled for the tests of
+//! shmring by its self dev-dependency.)
 //!
 //! `LOOM_MAX_PREEMPTIONS` defaults to [`DEFAULT_PREEMPTIONS`] here (loom's
 //! own default is unbounded). The `loom_finds_*` tests switch on one seeded
@@ -14,9 +18,8 @@
 
 #![cfg(loom)]
 
-use ringcheck::models::{self, heap_ring, KillPoint, Wait};
-use shmring::core::Fault;
-use shmring::heap::HeapRing;
+use ringcheck_models::{self as models, KillPoint, Wait};
+use shmring::model::{heap_ring, heap_ring_with_fault, Fault, HeapRing};
 
 /// Preemption bound when `LOOM_MAX_PREEMPTIONS` is not set.
 const DEFAULT_PREEMPTIONS: usize = 3;
@@ -75,57 +78,57 @@ fn finds(test: &str, expect: &str, run: impl FnOnce()) {
 
 #[test]
 fn loom_put_get_two_threads() {
-    model(|| models::put_get(heap_ring(2, 4, None)));
+    model(|| models::put_get(heap_ring(2, 4)));
 }
 
 #[test]
 fn loom_full_and_empty_capacity_1() {
-    model(|| models::boundaries(heap_ring(1, 4, None)));
+    model(|| models::boundaries(heap_ring(1, 4)));
 }
 
 #[test]
 fn loom_full_and_empty_capacity_2() {
-    model(|| models::boundaries(heap_ring(2, 4, None)));
+    model(|| models::boundaries(heap_ring(2, 4)));
 }
 
 #[test]
 fn loom_wrap_around() {
-    model(|| models::wrap_around(heap_ring(2, 4, None)));
+    model(|| models::wrap_around(heap_ring(2, 4)));
 }
 
 #[test]
 fn loom_blocked_get_woken_by_put() {
-    model(|| models::get_woken_by_put(heap_ring(1, 4, None), Wait::Forever));
+    model(|| models::get_woken_by_put(heap_ring(1, 4), Wait::Forever));
 }
 
 #[test]
 fn loom_blocked_get_with_timeout_woken_by_put() {
-    model(|| models::get_woken_by_put(heap_ring(1, 4, None), Wait::Ms(3_600_000)));
+    model(|| models::get_woken_by_put(heap_ring(1, 4), Wait::Ms(3_600_000)));
 }
 
 #[test]
 fn loom_blocked_put_woken_by_get() {
-    model(|| models::put_woken_by_get(heap_ring(1, 4, None), Wait::Forever));
+    model(|| models::put_woken_by_get(heap_ring(1, 4), Wait::Forever));
 }
 
 #[test]
 fn loom_blocked_put_with_timeout_woken_by_get() {
-    model(|| models::put_woken_by_get(heap_ring(1, 4, None), Wait::Ms(3_600_000)));
+    model(|| models::put_woken_by_get(heap_ring(1, 4), Wait::Ms(3_600_000)));
 }
 
 #[test]
 fn loom_get_timeout_expires_only_after_the_clock_moves() {
-    model(|| models::timeout_expires(heap_ring(1, 4, None)));
+    model(|| models::timeout_expires(heap_ring(1, 4)));
 }
 
 #[test]
 fn loom_put_timeout_expires_only_after_the_clock_moves() {
-    model(|| models::put_timeout_expires(heap_ring(1, 4, None)));
+    model(|| models::put_timeout_expires(heap_ring(1, 4)));
 }
 
 #[test]
 fn loom_two_producers_one_consumer_keep_per_producer_order() {
-    model(|| models::two_producers_one_consumer(heap_ring(2, 4, None)));
+    model(|| models::two_producers_one_consumer(heap_ring(2, 4)));
 }
 
 /// `put_many` commits its items with one store: a concurrent `get_many`
@@ -134,11 +137,11 @@ fn loom_two_producers_one_consumer_keep_per_producer_order() {
 #[test]
 fn loom_batches_are_all_or_nothing() {
     model(|| {
-        let ring = heap_ring(2, 4, None);
+        let ring = heap_ring(2, 4);
         let producer = HeapRing::new(ring.memory().handle());
         let consumer = HeapRing::new(ring.memory().handle());
-        let p = shmring::sync::thread::spawn(move || producer.put_many(&[b"a", b"bc"]));
-        let c = shmring::sync::thread::spawn(move || {
+        let p = loom::thread::spawn(move || producer.put_many(&[b"a", b"bc"]));
+        let c = loom::thread::spawn(move || {
             let mut got = Vec::new();
             let n = consumer
                 .get_many(2, |item| got.push(item.to_vec()))
@@ -157,32 +160,32 @@ fn loom_batches_are_all_or_nothing() {
 
 #[test]
 fn loom_owner_killed_mid_put_leaves_nothing() {
-    model(|| models::owner_killed(heap_ring(2, 4, None), KillPoint::PutHalfWritten));
+    model(|| models::owner_killed(heap_ring(2, 4), KillPoint::PutHalfWritten));
 }
 
 #[test]
 fn loom_owner_killed_after_commit_delivers_and_wakes() {
-    model(|| models::owner_killed(heap_ring(2, 4, None), KillPoint::PutCommitted));
+    model(|| models::owner_killed(heap_ring(2, 4), KillPoint::PutCommitted));
 }
 
 #[test]
 fn loom_owner_killed_mid_get_keeps_the_item() {
-    model(|| models::owner_killed(heap_ring(2, 4, None), KillPoint::GetCopied));
+    model(|| models::owner_killed(heap_ring(2, 4), KillPoint::GetCopied));
 }
 
 #[test]
 fn loom_finds_missed_notify() {
     finds("loom_finds_missed_notify", "deadlock", || {
-        let f = Some(Fault::MissedNotify);
-        model(move || models::get_woken_by_put(heap_ring(1, 4, f), Wait::Forever))
+        let f = Fault::MissedNotify;
+        model(move || models::get_woken_by_put(heap_ring_with_fault(1, 4, f), Wait::Forever))
     });
 }
 
 #[test]
 fn loom_finds_commit_outside_lock() {
     finds("loom_finds_commit_outside_lock", "deadlock", || {
-        let f = Some(Fault::CommitOutsideLock);
-        model(move || models::two_producers_one_consumer(heap_ring(2, 4, f)))
+        let f = Fault::CommitOutsideLock;
+        model(move || models::two_producers_one_consumer(heap_ring_with_fault(2, 4, f)))
     });
 }
 
@@ -192,8 +195,8 @@ fn loom_finds_publish_before_write() {
         "loom_finds_publish_before_write",
         "Causality violation",
         || {
-            let f = Some(Fault::PublishBeforeWrite);
-            model(move || models::put_get(heap_ring(2, 4, f)))
+            let f = Fault::PublishBeforeWrite;
+            model(move || models::put_get(heap_ring_with_fault(2, 4, f)))
         },
     );
 }
@@ -201,15 +204,15 @@ fn loom_finds_publish_before_write() {
 #[test]
 fn loom_finds_relaxed_waiter_count() {
     finds("loom_finds_relaxed_waiter_count", "deadlock", || {
-        let f = Some(Fault::RelaxedWaiterCount);
-        model(move || models::get_woken_by_put(heap_ring(1, 4, f), Wait::Forever))
+        let f = Fault::RelaxedWaiterCount;
+        model(move || models::get_woken_by_put(heap_ring_with_fault(1, 4, f), Wait::Forever))
     });
 }
 
 #[test]
 fn loom_finds_signal_after_commit() {
     finds("loom_finds_signal_after_commit", "deadlock", || {
-        let f = Some(Fault::SignalAfterCommit);
-        model(move || models::owner_killed(heap_ring(2, 4, f), KillPoint::PutCommitted))
+        let f = Fault::SignalAfterCommit;
+        model(move || models::owner_killed(heap_ring_with_fault(2, 4, f), KillPoint::PutCommitted))
     });
 }

@@ -6,7 +6,8 @@
 //! Bugs", ASPLOS 2010), checking every history for linearizability.
 //!
 //! ```text
-//! cargo nextest run -p shmring --features shuttle -E 'test(shuttle)'
+//! RUSTFLAGS="--cfg shuttle" CARGO_TARGET_DIR=target/shuttle \
+//!   cargo nextest run -p shmring -E 'test(shuttle)'
 //! ```
 //!
 //! Budget: `SHMRING_SHUTTLE_ITERATIONS` schedules per scheduler and
@@ -17,15 +18,15 @@
 //!
 //! ```text
 //! SHMRING_SHUTTLE_SCENARIO='{...}' SHMRING_SHUTTLE_SCHEDULE='9102...' \
-//!   cargo nextest run -p shmring --features shuttle -E 'test(shuttle_replay)'
+//!   RUSTFLAGS="--cfg shuttle" CARGO_TARGET_DIR=target/shuttle \
+//!   cargo nextest run -p shmring -E 'test(shuttle_replay)'
 //! ```
 
-#![cfg(all(feature = "shuttle", not(loom)))]
+#![cfg(all(shuttle, not(loom)))]
 
 use proptest::prelude::*;
-use ringcheck_models::env_or;
-use ringcheck::models::{self, heap_ring, Scenario, Wait};
-use shmring::core::Fault;
+use ringcheck_models::{self as models, env_or, Scenario, Wait};
+use shmring::model::{heap_ring, heap_ring_with_fault, Fault, HeapRing};
 use shuttle::scheduler::{PctScheduler, RandomScheduler};
 use shuttle::{Config, Runner};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -58,9 +59,16 @@ fn config() -> Config {
     config
 }
 
+fn ring(s: &Scenario, fault: Option<Fault>) -> HeapRing {
+    match fault {
+        None => heap_ring(s.capacity, s.item_size),
+        Some(f) => heap_ring_with_fault(s.capacity, s.item_size, f),
+    }
+}
+
 fn body(s: &Scenario, fault: Option<Fault>) -> impl Fn() + Send + Sync + 'static {
     let s = s.clone();
-    move || models::run_scenario(heap_ring(s.capacity, s.item_size, fault), &s)
+    move || models::run_scenario(ring(&s, fault), &s)
 }
 
 fn message(payload: Box<dyn std::any::Any + Send>) -> String {
@@ -96,8 +104,9 @@ fn explore(s: &Scenario, fault: Option<Fault>) -> Result<(), String> {
         format!(
             "shuttle ({scheduler} scheduler, seed {seed:#x}, {n} iterations) found a failing \
              schedule of scenario\n{json}\n{msg}\nreplay:\n  {fault_env}SHMRING_SHUTTLE_SCENARIO='{json}' \
-             SHMRING_SHUTTLE_SCHEDULE='{schedule}' cargo nextest run -p shmring --features \
-             shuttle -E 'test(shuttle_replay)'"
+             SHMRING_SHUTTLE_SCHEDULE='{schedule}' RUSTFLAGS=\"--cfg shuttle\" \
+             CARGO_TARGET_DIR=target/shuttle cargo nextest run -p shmring -E \
+             'test(shuttle_replay)'"
         )
     })
 }

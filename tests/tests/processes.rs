@@ -192,6 +192,6 @@ fn a_ring_whose_creator_was_killed_still_opens_and_works_and_is_flagged() {
     assert!(r.put(b"z").unwrap());
     let s = r.stats().unwrap();
     assert_eq!(s.creator_pid, pid);
-    assert!(!shmring::pid_alive(pid));
+    assert!(!s.creator_alive());
     SharedBuffer::remove(&name).unwrap();
 }

@@ -57,19 +57,6 @@ pub fn failed_criteria(report: &serde_json::Value) -> Vec<String> {
     out
 }
 
-/// Text-report redactions: paths, times, pids and run-specific names.
-pub fn redactions() -> Vec<(&'static str, &'static str)> {
-    vec![
-        (r"via `[^`]*`", "via `[DRIVER]`"),
-        (r"--driver '[^']*'|--driver \S+", "--driver [DRIVER]"),
-        (r"in \d+\.\d s", "in [TIME]"),
-        (r"pid \d+", "pid [PID]"),
-        (r"rc\d+-\d+-\d+", "[RING]"),
-        (r"\d+\.\d{3} ms", "[T] ms"),
-        (r"after \d+ ms", "after [N] ms"),
-    ]
-}
-
 /// Whether python3 is available for the Python driver.
 pub fn have_python() -> bool {
     Command::new("python3")
@@ -84,4 +71,24 @@ pub fn python_driver() -> String {
         "python3 {}/drivers/python/driver.py",
         env!("CARGO_MANIFEST_DIR")
     )
+}
+
+/// A binary of another package of this workspace (`shmring-driver`,
+/// `faulty-ring`), from the directory that holds this package's binaries:
+/// `cargo nextest run --workspace` builds every binary of the workspace
+/// there before the tests run.
+///
+/// # Panics
+/// If it is not there (the tests were run with `-p ringcheck` alone),
+/// saying how to build it.
+pub fn workspace_bin(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(BIN).parent().expect("target dir");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is not built: run the tests with `cargo nextest run --workspace`, \
+         or `cargo build --bins --workspace` first",
+        path.display()
+    );
+    path
 }

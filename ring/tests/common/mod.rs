@@ -1,5 +1,4 @@
 //! Helpers shared by the integration tests of `shmring`.
-#![allow(dead_code)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
 

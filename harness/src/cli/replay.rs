@@ -1,0 +1,81 @@
+//! `ringcheck replay`: a failing scenario again, from its file or its
+//! explore seed.
+
+use super::explore::{write_timeline, ExploreArgs};
+use super::{usage, DriverArgs, Exit};
+use clap::Args;
+use ringcheck::criteria::Outcome;
+use ringcheck::explore::{execute, ProcessScenario};
+use ringcheck::session::Session;
+use std::path::PathBuf;
+
+/// Arguments of `ringcheck replay`.
+#[derive(Args, Debug)]
+#[group(required = true, multiple = false, args = ["file", "seed"])]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    driver: DriverArgs,
+    /// The scenario file written by `explore`.
+    file: Option<PathBuf>,
+    /// Instead of a file: generate and shrink the scenarios of this explore
+    /// seed again.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Runs of the file's scenario (a concurrent failure may need several).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    times: u32,
+}
+
+/// Replays a scenario file, or re-explores a seed.
+pub fn main(a: ReplayArgs) -> Exit {
+    let file = match (a.file, a.seed) {
+        (_, Some(seed)) => {
+            return super::explore::main(ExploreArgs {
+                driver: a.driver,
+                cases: None,
+                seed,
+                max_ops: 40,
+                out: PathBuf::from("."),
+            })
+        }
+        (Some(file), None) => file,
+        (None, None) => return usage("replay needs a scenario file or --seed"),
+    };
+    replay_file(&file, &a.driver, a.times)
+}
+
+fn replay_file(file: &std::path::Path, driver: &DriverArgs, times: u32) -> Exit {
+    let scn: ProcessScenario = match std::fs::read_to_string(file)
+        .map_err(|e| e.to_string())
+        .and_then(|t| serde_json::from_str(&t).map_err(|e| e.to_string()))
+    {
+        Ok(s) => s,
+        Err(e) => return usage(&format!("{}: {e}", file.display())),
+    };
+    let argv = match driver.argv() {
+        Ok(d) => d,
+        Err(e) => return e,
+    };
+    let session = match Session::start(argv, driver.deadline()) {
+        Ok(s) => s,
+        Err(e) => return usage(&e.to_string()),
+    };
+    print!("{}", scn.describe());
+    for n in 1..=times {
+        match execute(&scn, &session) {
+            Ok(()) => println!("run {n}: pass"),
+            Err(f) if matches!(f.outcome, Outcome::Skip(_)) => {
+                println!("run {n}: {}", f.message());
+                return Exit::Usage;
+            }
+            Err(f) => {
+                println!("run {n}: FAIL\n  {}", f.message().replace('\n', "\n  "));
+                let svg = file.with_extension("replay.svg");
+                write_timeline(&svg, &f.history, &f.offending, scn.processes.len());
+                println!("timeline: {}", svg.display());
+                return Exit::NotConforming;
+            }
+        }
+    }
+    Exit::Conforming
+}

@@ -1,0 +1,348 @@
+//! The criteria of the spec, one module each, named as the ids in
+//! `ring.toml` (`put-get` is [`put_get`]), and the context a case runs in.
+//!
+//! Each module exports `CASES`, its case ids with their functions; a case is
+//! a function from a [`Ctx`] (the session with the implementation, the seed
+//! and a transcript) to a [`CaseResult`]. [`registry`] concatenates them,
+//! and a test checks the mapping against `ring.toml` both ways. A new
+//! criterion is a `ring.toml` entry, one module here, and one line in
+//! [`registry`].
+
+mod blocking;
+mod concurrency;
+mod crash;
+mod deadlock_timeout;
+mod empty;
+mod fifo;
+mod full;
+mod integrity;
+mod lifecycle;
+mod lock_release;
+mod oversize;
+mod put_get;
+mod wrap_around;
+mod zero_byte;
+
+use crate::client::{describe_op, ClientError, Driver, Reply};
+use crate::history::show;
+use crate::protocol::{ErrorCode, Feature, Op, Payload};
+use crate::session::{Session, SessionError, SHUTDOWN_GRACE};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What every criterion module uses: the case types, the context, the
+/// expectations, the protocol's types and the reference FIFO.
+mod prelude {
+    pub(super) use super::{
+        expect_get, expect_len, expect_stored, fail, second_handle, CaseFn, CaseResult, Ctx,
+        Outcome, Rng,
+    };
+    pub(super) use crate::history::show;
+    pub(super) use crate::protocol::{ErrorCode, Feature, Op, Payload};
+    pub(super) use crate::reference::{Expect, FifoModel};
+}
+
+/// Why a case did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The implementation broke the criterion; the message says how.
+    Fail(String),
+    /// An operation got no answer within the deadline.
+    Hung(String),
+    /// The case cannot apply (the reason names what is missing).
+    Skip(String),
+}
+
+/// What a case function returns.
+pub type CaseResult = Result<(), Outcome>;
+
+/// A case function.
+pub type CaseFn = fn(&mut Ctx) -> CaseResult;
+
+impl From<ClientError> for Outcome {
+    fn from(e: ClientError) -> Self {
+        if e.is_hung() {
+            Outcome::Hung(e.to_string())
+        } else {
+            Outcome::Fail(e.to_string())
+        }
+    }
+}
+
+impl From<SessionError> for Outcome {
+    fn from(e: SessionError) -> Self {
+        match e {
+            SessionError::Driver(e) => e.into(),
+            other => Outcome::Fail(other.to_string()),
+        }
+    }
+}
+
+/// Fails the case with a formatted message.
+macro_rules! fail {
+    ($($arg:tt)*) => {
+        return Err($crate::criteria::Outcome::Fail(format!($($arg)*)))
+    };
+}
+pub(crate) use fail;
+
+/// Every case id with its function, in spec order.
+pub fn registry() -> Vec<(&'static str, CaseFn)> {
+    [
+        lifecycle::CASES,
+        put_get::CASES,
+        fifo::CASES,
+        full::CASES,
+        empty::CASES,
+        oversize::CASES,
+        zero_byte::CASES,
+        wrap_around::CASES,
+        integrity::CASES,
+        blocking::CASES,
+        lock_release::CASES,
+        concurrency::CASES,
+        crash::CASES,
+        deadlock_timeout::CASES,
+    ]
+    .concat()
+}
+
+pub use ringcheck_models::Rng;
+
+/// Everything a case needs: the session (how to start drivers, what they
+/// can do, ring names), the case's seed, its drivers, and a transcript of
+/// what was said, for the report.
+pub struct Ctx {
+    session: Arc<Session>,
+    /// The run's seed mixed with the case id.
+    pub seed: u64,
+    drivers: Vec<Driver>,
+    /// Requests and responses, one line each, in order.
+    pub transcript: Vec<String>,
+}
+
+/// Longest transcript kept per case.
+const TRANSCRIPT_LINES: usize = 400;
+
+impl Ctx {
+    /// A context for one case of `session`, with its own `seed`.
+    pub fn new(session: Arc<Session>, seed: u64) -> Self {
+        Ctx {
+            session,
+            seed,
+            drivers: Vec::new(),
+            transcript: Vec::new(),
+        }
+    }
+
+    /// The session the case runs in.
+    pub fn session(&self) -> Arc<Session> {
+        Arc::clone(&self.session)
+    }
+
+    /// Whether the driver declared `f`.
+    pub fn has(&self, f: Feature) -> bool {
+        self.session.has(f)
+    }
+
+    /// The per-request deadline.
+    pub fn deadline(&self) -> Duration {
+        self.session.deadline()
+    }
+
+    /// A random generator seeded for this case.
+    pub fn rng(&self) -> Rng {
+        Rng::new(self.seed)
+    }
+
+    /// A fresh ring name, unique in the run ([`Session::ring_name`]).
+    pub fn ring_name(&mut self) -> String {
+        self.session.ring_name()
+    }
+
+    /// Notes a line in the transcript.
+    pub fn note(&mut self, line: impl Into<String>) {
+        if self.transcript.len() < TRANSCRIPT_LINES {
+            self.transcript.push(line.into());
+        } else if self.transcript.len() == TRANSCRIPT_LINES {
+            self.transcript.push("... (transcript cut)".into());
+        }
+    }
+
+    /// Starts one more driver process and checks its `hello`; returns its
+    /// index (`d0`, `d1`, ... in transcripts).
+    pub fn spawn(&mut self) -> Result<usize, Outcome> {
+        let d = self.session.spawn()?;
+        let i = self.drivers.len();
+        self.note(format!("d{i} started (pid {})", d.pid()));
+        self.drivers.push(d);
+        Ok(i)
+    }
+
+    /// Driver `i`, for cases that drive several at once.
+    pub fn driver(&mut self, i: usize) -> &mut Driver {
+        &mut self.drivers[i]
+    }
+
+    /// Takes the drivers out (to hand them to threads); give them back with
+    /// [`put_drivers`](Self::put_drivers).
+    pub fn take_drivers(&mut self) -> Vec<Driver> {
+        std::mem::take(&mut self.drivers)
+    }
+
+    /// Gives back drivers taken by [`take_drivers`](Self::take_drivers).
+    pub fn put_drivers(&mut self, drivers: Vec<Driver>) {
+        self.drivers = drivers;
+    }
+
+    /// Sends `op` to driver `i` and notes both sides.
+    pub fn call(&mut self, i: usize, op: Op) -> Result<Reply, Outcome> {
+        self.note(format!("d{i} -> {}", describe_op(&op)));
+        let r = self.drivers[i].request(&op);
+        match &r {
+            Ok(reply) => self.note(format!("d{i} <- {}", reply.describe())),
+            Err(e) => self.note(format!("d{i} <- {e}")),
+        }
+        Ok(r?)
+    }
+
+    /// A success of `op`, or a failure saying what came instead.
+    pub fn call_ok(&mut self, i: usize, op: Op) -> Result<Reply, Outcome> {
+        let name = op.name();
+        let r = self.call(i, op)?;
+        if let Err((code, msg)) = &r.result {
+            fail!("{name} on d{i} failed with {code} ({msg}); expected success");
+        }
+        Ok(r)
+    }
+
+    /// Expects `op` to fail with `code`.
+    pub fn call_err(&mut self, i: usize, op: Op, code: ErrorCode) -> CaseResult {
+        let name = op.name();
+        let r = self.call(i, op)?;
+        match r.error() {
+            Some(c) if c == code => Ok(()),
+            Some(c) => fail!("{name} on d{i} failed with {c}; expected {code}"),
+            None => fail!(
+                "{name} on d{i} answered {}; expected error {code}",
+                r.describe()
+            ),
+        }
+    }
+
+    /// `create` on driver `i`, expecting success.
+    pub fn create(&mut self, i: usize, name: &str, capacity: u64, item_size: u64) -> CaseResult {
+        self.call_ok(
+            i,
+            Op::Create {
+                name: name.into(),
+                capacity,
+                item_size,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// `open` on driver `i`, expecting success; returns (capacity, item_size).
+    pub fn open(&mut self, i: usize, name: &str) -> Result<(u64, u64), Outcome> {
+        let r = self.call_ok(i, Op::Open { name: name.into() })?;
+        Ok((r.u64("capacity")?, r.u64("item_size")?))
+    }
+
+    /// `put` on driver `i`, expecting success; returns `stored`.
+    pub fn put(&mut self, i: usize, data: &[u8]) -> Result<bool, Outcome> {
+        let r = self.call_ok(
+            i,
+            Op::Put {
+                data: Payload(data.to_vec()),
+            },
+        )?;
+        Ok(r.stored()?)
+    }
+
+    /// `get` on driver `i`, expecting success; returns `data`.
+    pub fn get(&mut self, i: usize) -> Result<Option<Vec<u8>>, Outcome> {
+        let r = self.call_ok(i, Op::Get)?;
+        Ok(r.data()?)
+    }
+
+    /// `len` on driver `i`, expecting success.
+    pub fn len(&mut self, i: usize) -> Result<u64, Outcome> {
+        let r = self.call_ok(i, Op::Len)?;
+        Ok(r.u64("len")?)
+    }
+
+    /// A driver that holds a fresh ring of the given geometry; returns the
+    /// driver index and the ring name.
+    pub fn fresh_ring(
+        &mut self,
+        capacity: u64,
+        item_size: u64,
+    ) -> Result<(usize, String), Outcome> {
+        let d = self.spawn()?;
+        let name = self.ring_name();
+        self.create(d, &name, capacity, item_size)?;
+        Ok((d, name))
+    }
+
+    /// Ends every driver: `close`, `exit`, then SIGKILL after a grace period.
+    pub fn teardown(&mut self) {
+        for d in &mut self.drivers {
+            d.shutdown(SHUTDOWN_GRACE);
+        }
+    }
+
+    /// The stderr tails of the drivers, for a failure report.
+    pub fn stderr_tails(&self) -> Vec<(usize, Vec<String>)> {
+        self.drivers
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (i, d.stderr_tail()))
+            .filter(|(_, t)| !t.is_empty())
+            .collect()
+    }
+}
+
+
+/// A second handle on `name`: another process if the driver declares
+/// `processes`, else the same driver opening it again.
+pub(crate) fn second_handle(ctx: &mut Ctx, d0: usize, name: &str) -> Result<(usize, u64, u64), Outcome> {
+    let d = if ctx.has(Feature::Processes) {
+        ctx.spawn()?
+    } else {
+        d0
+    };
+    let (c, s) = ctx.open(d, name)?;
+    Ok((d, c, s))
+}
+
+pub(crate) fn expect_get(ctx: &mut Ctx, d: usize, want: Option<&[u8]>) -> CaseResult {
+    let got = ctx.get(d)?;
+    if got.as_deref() != want {
+        fail!(
+            "get answered {}; expected {}",
+            got.as_deref().map_or("null".into(), show),
+            want.map_or("null".into(), show)
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn expect_len(ctx: &mut Ctx, d: usize, want: u64) -> CaseResult {
+    let got = ctx.len(d)?;
+    if got != want {
+        fail!("len answered {got}; expected {want}");
+    }
+    Ok(())
+}
+
+pub(crate) fn expect_stored(ctx: &mut Ctx, d: usize, data: &[u8], want: bool) -> CaseResult {
+    let got = ctx.put(d, data)?;
+    if got != want {
+        fail!(
+            "put of {} answered stored: {got}; expected {want}",
+            show(data)
+        );
+    }
+    Ok(())
+}

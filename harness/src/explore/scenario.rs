@@ -1,0 +1,262 @@
+//! Generated scenarios: a geometry, one op list per process, an optional
+//! crash; the proptest strategies that make them, biased toward the
+//! situations where ring bugs live.
+
+use crate::history::{item_header_len, unique_item};
+use crate::protocol::{Op, Payload};
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+
+
+/// A payload size, relative to the item size so that shrinking keeps its
+/// meaning across geometries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Size {
+    /// 0 bytes (only the first such put of a scenario; later ones get the
+    /// smallest size that keeps them unique).
+    Zero,
+    /// `item_size` bytes.
+    Max,
+    /// `item_size - 1` bytes.
+    MaxMinus1,
+    /// `1 + n % item_size` bytes.
+    Some(u32),
+}
+
+/// One op of a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    /// `put`.
+    Put(Size),
+    /// `put_wait` with a timeout, ms.
+    PutWait(Size, u16),
+    /// `get`.
+    Get,
+    /// `get_wait` with a timeout, ms.
+    GetWait(u16),
+    /// `len`.
+    Len,
+}
+
+/// When a process is killed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CrashPoint {
+    /// After its first `k` ops have answered (the rest never run).
+    AfterOp(u16),
+    /// This many microseconds after its batch was sent.
+    AtMicros(u32),
+}
+
+/// Which process dies, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Crash {
+    /// Index into [`ProcessScenario::processes`].
+    pub process: usize,
+    /// When.
+    pub at: CrashPoint,
+}
+
+/// One process: producer or consumer, and its ops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Process {
+    /// Puts (true) or gets (false).
+    pub producer: bool,
+    /// Its ops, run as one batch.
+    pub steps: Vec<Step>,
+}
+
+/// A whole generated scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessScenario {
+    /// Items.
+    pub capacity: u64,
+    /// Bytes.
+    pub item_size: u64,
+    /// Producers first, then consumers.
+    pub processes: Vec<Process>,
+    /// An optional crash.
+    pub crash: Option<Crash>,
+}
+
+impl ProcessScenario {
+    /// Total ops, for reports.
+    pub fn ops(&self) -> usize {
+        self.processes.iter().map(|p| p.steps.len()).sum()
+    }
+
+    /// Driver features the scenario needs.
+    pub fn needs_blocking(&self) -> bool {
+        self.processes
+            .iter()
+            .flat_map(|p| &p.steps)
+            .any(|s| matches!(s, Step::PutWait(..) | Step::GetWait(_)))
+    }
+
+    /// A readable op timeline per process.
+    pub fn describe(&self) -> String {
+        let mut out = format!("ring of {} x {} B\n", self.capacity, self.item_size);
+        for (i, p) in self.processes.iter().enumerate() {
+            let role = if p.producer { "producer" } else { "consumer" };
+            let steps: Vec<String> = p.steps.iter().map(|s| format!("{s:?}")).collect();
+            out.push_str(&format!("  p{i} {role}: {}\n", steps.join(", ")));
+        }
+        match self.crash {
+            Some(c) => out.push_str(&format!("  crash: p{} killed {:?}\n", c.process, c.at)),
+            None => out.push_str("  no crash\n"),
+        }
+        out
+    }
+}
+
+pub(crate) fn size() -> impl Strategy<Value = Size> {
+    prop_oneof![
+        1 => Just(Size::Zero),
+        2 => Just(Size::Max),
+        1 => Just(Size::MaxMinus1),
+        4 => any::<u32>().prop_map(Size::Some),
+    ]
+}
+
+fn producer_step(blocking: bool) -> BoxedStrategy<Step> {
+    if blocking {
+        prop_oneof![
+            4 => size().prop_map(Step::Put),
+            4 => (size(), 0..50u16).prop_map(|(s, t)| Step::PutWait(s, t)),
+            1 => Just(Step::Len),
+        ]
+        .boxed()
+    } else {
+        prop_oneof![6 => size().prop_map(Step::Put), 1 => Just(Step::Len)].boxed()
+    }
+}
+
+fn consumer_step(blocking: bool) -> BoxedStrategy<Step> {
+    if blocking {
+        prop_oneof![4 => Just(Step::Get), 4 => (0..50u16).prop_map(Step::GetWait), 1 => Just(Step::Len)].boxed()
+    } else {
+        prop_oneof![6 => Just(Step::Get), 1 => Just(Step::Len)].boxed()
+    }
+}
+
+/// Scenarios: capacity 1 to 300 (biased small), item size 1 to 64 KiB
+/// (biased to edges), 1 to 4 producers and consumers with up to `max_ops`
+/// ops each, and (with `crashes`) an optional kill.
+pub fn scenarios(blocking: bool, crashes: bool, max_ops: usize) -> impl Strategy<Value = ProcessScenario> {
+    let capacity = prop_oneof![3 => 1..=4u64, 2 => 1..=300u64];
+    let item_size = prop_oneof![
+        1 => Just(1u64),
+        1 => Just(2u64),
+        4 => 1..=64u64,
+        1 => Just(4096u64),
+        1 => Just(65536u64),
+    ];
+    let producers = prop::collection::vec(
+        prop::collection::vec(producer_step(blocking), 1..=max_ops),
+        1..=4,
+    );
+    let consumers = prop::collection::vec(
+        prop::collection::vec(consumer_step(blocking), 1..=max_ops),
+        1..=4,
+    );
+    let crash = if crashes {
+        prop::option::of((
+            any::<prop::sample::Index>(),
+            prop_oneof![
+                (0..64u16).prop_map(CrashPoint::AfterOp),
+                (0..3000u32).prop_map(CrashPoint::AtMicros),
+            ],
+        ))
+        .boxed()
+    } else {
+        Just(None).boxed()
+    };
+    (capacity, item_size, producers, consumers, crash).prop_map(
+        |(capacity, item_size, ps, cs, crash)| {
+            let mut processes: Vec<Process> = ps
+                .into_iter()
+                .map(|steps| Process {
+                    producer: true,
+                    steps,
+                })
+                .collect();
+            processes.extend(cs.into_iter().map(|steps| Process {
+                producer: false,
+                steps,
+            }));
+            let crash = crash.map(|(i, at)| Crash {
+                process: i.index(processes.len()),
+                at,
+            });
+            ProcessScenario {
+                capacity,
+                item_size,
+                processes,
+                crash,
+            }
+        },
+    )
+}
+
+/// Makes the unique payloads of one scenario: value `n` is
+/// [`unique_item`]`(n, size)`, sized as its [`Size`] asks and at least as
+/// long as its header. At most one value is empty.
+pub(crate) struct Values {
+    item_size: usize,
+    next: u64,
+    empty_used: bool,
+}
+
+impl Values {
+    /// Values for items of at most `item_size` bytes.
+    pub(crate) fn new(item_size: usize) -> Self {
+        Values {
+            item_size,
+            next: 0,
+            empty_used: false,
+        }
+    }
+
+    /// How many values were made.
+    pub(crate) fn made(&self) -> u64 {
+        self.next
+    }
+
+    /// The next value of `size`; `None` when no unique value fits in
+    /// `item_size` (the op is dropped).
+    fn make(&mut self, size: Size) -> Option<Vec<u8>> {
+        let want = match size {
+            Size::Zero if !self.empty_used => {
+                self.empty_used = true;
+                return Some(Vec::new());
+            }
+            Size::Zero => 0,
+            Size::Max => self.item_size,
+            Size::MaxMinus1 => self.item_size.saturating_sub(1),
+            Size::Some(n) => 1 + n as usize % self.item_size,
+        };
+        let n = self.next;
+        self.next += 1;
+        if item_header_len(n) > self.item_size {
+            return None;
+        }
+        Some(unique_item(n, want))
+    }
+
+    /// The protocol op of `step`, or `None` when its value does not fit.
+    pub(crate) fn op(&mut self, step: Step) -> Option<Op> {
+        Some(match step {
+            Step::Put(s) => Op::Put {
+                data: Payload(self.make(s)?),
+            },
+            Step::PutWait(s, t) => Op::PutWait {
+                data: Payload(self.make(s)?),
+                timeout_ms: u64::from(t),
+            },
+            Step::Get => Op::Get,
+            Step::GetWait(t) => Op::GetWait {
+                timeout_ms: u64::from(t),
+            },
+            Step::Len => Op::Len,
+        })
+    }
+}

@@ -1,0 +1,116 @@
+//! Shrinking a failing scenario beyond proptest's value trees: a greedy
+//! pass over the scenario's own structure (processes, ops, geometry, crash
+//! point), in the manner of delta debugging (Zeller and Hildebrandt,
+//! "Simplifying and isolating failure-inducing input", TSE 2002).
+
+use super::scenario::{Crash, CrashPoint, ProcessScenario};
+use super::ScenarioFailure;
+
+/// Smaller variants of `scn`, most aggressive first: without one process,
+/// with one process's ops halved or one op dropped, a smaller geometry, an
+/// earlier or no crash.
+fn smaller(scn: &ProcessScenario) -> Vec<ProcessScenario> {
+    let mut out = Vec::new();
+    let producers = scn.processes.iter().filter(|p| p.producer).count();
+    for i in 0..scn.processes.len() {
+        let last_of_role = if scn.processes[i].producer {
+            producers == 1
+        } else {
+            scn.processes.len() - producers == 1
+        };
+        if last_of_role {
+            continue;
+        }
+        let mut c = scn.clone();
+        c.processes.remove(i);
+        c.crash = match scn.crash {
+            Some(k) if k.process == i => None,
+            Some(k) if k.process > i => Some(Crash {
+                process: k.process - 1,
+                ..k
+            }),
+            other => other,
+        };
+        out.push(c);
+    }
+    for i in 0..scn.processes.len() {
+        let n = scn.processes[i].steps.len();
+        if n > 1 {
+            for half in [
+                &scn.processes[i].steps[..n / 2],
+                &scn.processes[i].steps[n / 2..],
+            ] {
+                let mut c = scn.clone();
+                c.processes[i].steps = half.to_vec();
+                out.push(c);
+            }
+        }
+    }
+    for i in 0..scn.processes.len() {
+        let n = scn.processes[i].steps.len();
+        for j in (0..n).rev() {
+            if n > 1 {
+                let mut c = scn.clone();
+                c.processes[i].steps.remove(j);
+                out.push(c);
+            }
+        }
+    }
+    if scn.capacity > 1 {
+        out.push(ProcessScenario {
+            capacity: (scn.capacity / 2).max(1),
+            ..scn.clone()
+        });
+    }
+    if scn.item_size > 1 {
+        out.push(ProcessScenario {
+            item_size: (scn.item_size / 2).max(1),
+            ..scn.clone()
+        });
+    }
+    if let Some(k) = scn.crash {
+        out.push(ProcessScenario {
+            crash: None,
+            ..scn.clone()
+        });
+        let earlier = match k.at {
+            CrashPoint::AfterOp(n) if n > 0 => Some(CrashPoint::AfterOp(n / 2)),
+            CrashPoint::AtMicros(us) if us > 0 => Some(CrashPoint::AtMicros(us / 2)),
+            _ => None,
+        };
+        if let Some(at) = earlier {
+            out.push(ProcessScenario {
+                crash: Some(Crash { at, ..k }),
+                ..scn.clone()
+            });
+        }
+    }
+    out
+}
+
+/// Greedy minimization (in the manner of delta debugging): take the first
+/// smaller variant that still fails, repeat until none does or `budget`
+/// candidates were tried.
+pub(crate) fn minimize(
+    mut scn: ProcessScenario,
+    mut why: ScenarioFailure,
+    budget: u32,
+    fails: impl Fn(&ProcessScenario) -> Option<ScenarioFailure>,
+) -> (ProcessScenario, ScenarioFailure) {
+    let mut tried = 0;
+    'outer: while tried < budget {
+        for c in smaller(&scn) {
+            tried += 1;
+            if let Some(f) = fails(&c) {
+                scn = c;
+                why = f;
+                continue 'outer;
+            }
+            if tried >= budget {
+                break;
+            }
+        }
+        break;
+    }
+    (scn, why)
+}

@@ -1,0 +1,204 @@
+//! One session with an implementation under test: how to start its driver
+//! processes, what it declared in `hello`, the names of the rings it is
+//! given, and the removal of what it left behind.
+//!
+//! The conformance run ([`crate::run`]) and the scenario exploration
+//! ([`crate::explore`]) both work through a [`Session`]: one handshake
+//! (protocol version, `impl`, features), one naming scheme, one sweep.
+
+use crate::client::{ClientError, Driver, Reply};
+use crate::protocol::{Feature, Op, PROTOCOL_VERSION};
+use std::collections::BTreeSet;
+use std::hash::{BuildHasher as _, Hasher as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// How long a driver may take to end after `close` and `exit` before it is
+/// killed.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// What a driver said of itself in `hello`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hello {
+    /// The `impl` string: name and version of the implementation.
+    pub implementation: String,
+    /// The features it declared.
+    pub features: BTreeSet<Feature>,
+}
+
+/// Why a session could not start.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SessionError {
+    /// The driver could not be started or did not answer `hello`.
+    #[error("the driver cannot be started: {0}")]
+    Driver(#[from] ClientError),
+    /// The driver answered `hello` with something this harness cannot use.
+    #[error("the driver's hello is not usable: {0}")]
+    Hello(String),
+}
+
+/// A session with one driver command.
+#[derive(Debug)]
+pub struct Session {
+    driver: Vec<String>,
+    deadline: Duration,
+    hello: Hello,
+    /// Every ring name of the session starts with this, and every entry of
+    /// `/dev/shm` that contains it is the session's own.
+    token: String,
+    next_name: AtomicU64,
+}
+
+impl Session {
+    /// Starts one driver of `driver` (argv, run without a shell), asks its
+    /// `hello`, and ends it. `deadline` bounds each request, on top of an
+    /// op's own wait.
+    ///
+    /// # Errors
+    /// [`SessionError`] if the driver cannot start or its `hello` is not
+    /// protocol version 1 with an `impl` and a list of known features.
+    pub fn start(driver: Vec<String>, deadline: Duration) -> Result<Session, SessionError> {
+        let mut d = Driver::spawn(&driver, deadline)?;
+        let hello = handshake(&mut d);
+        d.shutdown(SHUTDOWN_GRACE);
+        Ok(Session {
+            driver,
+            deadline,
+            hello: hello?,
+            token: run_token(),
+            next_name: AtomicU64::new(0),
+        })
+    }
+
+    /// The driver command.
+    pub fn driver(&self) -> &[String] {
+        &self.driver
+    }
+
+    /// The per-request deadline.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// What the driver declared.
+    pub fn hello(&self) -> &Hello {
+        &self.hello
+    }
+
+    /// Whether the driver declared `f`.
+    pub fn has(&self, f: Feature) -> bool {
+        self.hello.features.contains(&f)
+    }
+
+    /// The prefix of every ring name of the session.
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// A fresh ring name, unique in the session and among sessions:
+    /// `TOKEN-N`, within the protocol's `[A-Za-z0-9._-]{1,64}`.
+    pub fn ring_name(&self) -> String {
+        let n = self.next_name.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("{}-{n}", self.token)
+    }
+
+    /// Starts one more driver process and checks its `hello`.
+    ///
+    /// # Errors
+    /// [`SessionError`] as for [`start`](Self::start).
+    pub fn spawn(&self) -> Result<Driver, SessionError> {
+        let mut d = Driver::spawn(&self.driver, self.deadline)?;
+        handshake(&mut d)?;
+        Ok(d)
+    }
+
+    /// Removes the entries of `/dev/shm` that this session's rings left
+    /// behind (their names contain the session's token) and returns their
+    /// names, sorted.
+    pub fn sweep(&self) -> Vec<String> {
+        sweep(&self.token)
+    }
+}
+
+/// Asks `d` for its `hello` and checks it.
+fn handshake(d: &mut Driver) -> Result<Hello, SessionError> {
+    let r: Reply = d.request(&Op::Hello)?;
+    let bad = |what: &str| SessionError::Hello(format!("hello answered {}: {what}", r.describe()));
+    let protocol = r.u64("protocol")?;
+    if protocol != PROTOCOL_VERSION {
+        return Err(bad(&format!("protocol {protocol}, expected {PROTOCOL_VERSION}")));
+    }
+    let results = r.result.as_ref().map_err(|_| bad("a failure"))?;
+    let Some(implementation) = results.get("impl").and_then(|v| v.as_str()) else {
+        return Err(bad("no \"impl\" string"));
+    };
+    let Some(list) = results.get("features").and_then(|v| v.as_array()) else {
+        return Err(bad("no \"features\" list"));
+    };
+    let mut features = BTreeSet::new();
+    for f in list {
+        match f.as_str().and_then(Feature::parse) {
+            Some(f) => {
+                features.insert(f);
+            }
+            None => return Err(bad(&format!("unknown feature {f}"))),
+        }
+    }
+    Ok(Hello {
+        implementation: implementation.to_owned(),
+        features,
+    })
+}
+
+/// A token no other session on this host has: `rc`, 12 random hex digits
+/// (from the standard library's randomly keyed SipHash, seeded by the OS)
+/// and the pid, so that runs in different pid namespaces do not collide.
+fn run_token() -> String {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    format!("rc{:012x}", h.finish() & 0xffff_ffff_ffff)
+}
+
+/// Removes the entries of `/dev/shm` whose name contains `token` and returns
+/// their names, sorted.
+fn sweep(token: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/dev/shm") else {
+        return Vec::new();
+    };
+    let mut leaked: Vec<String> = dir
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.contains(token))
+        .collect();
+    leaked.sort();
+    for name in &leaked {
+        let _ = std::fs::remove_file(format!("/dev/shm/{name}"));
+    }
+    leaked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_differ_and_names_fit_the_protocol() {
+        let (a, b) = (run_token(), run_token());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 14);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
+    }
+
+    #[test]
+    fn sweep_removes_only_the_token_s_entries() {
+        let token = run_token();
+        let mine = format!("/dev/shm/x-{token}-1");
+        let other = format!("/dev/shm/x-{}-1", run_token());
+        std::fs::write(&mine, b"").unwrap();
+        std::fs::write(&other, b"").unwrap();
+        assert_eq!(sweep(&token), vec![format!("x-{token}-1")]);
+        assert!(std::path::Path::new(&other).exists());
+        std::fs::remove_file(&other).unwrap();
+        assert!(!std::path::Path::new(&mine).exists());
+    }
+}

@@ -1,0 +1,371 @@
+//! A heap-backed [`RingMemory`] built only on the [`crate::sync`] facade: the
+//! memory of the loom and shuttle models, and an in-process ring under
+//! `std`.
+//!
+//! Each thread of a model takes its own [`HeapMemory::handle`], as each
+//! process of a real deployment opens its own mapping. The pieces model the
+//! production primitives:
+//!
+//! - **lock**: a facade `Mutex` plus an owner-died flag. A handle made with
+//!   [`HeapMemory::handle_killed_at`] abandons its operation at the given
+//!   [`KillPoint`] while holding the lock, as a process SIGKILLed there
+//!   would ([`HeapError::Abandoned`], which the model ring reports as
+//!   `OpError::Abandoned`); the next locker is told
+//!   [`Acquired::OwnerDied`], as glibc's robust mutex reports `EOWNERDEAD`.
+//! - **futex**: one facade `Mutex` + `Condvar` per futex word; the
+//!   comparison with the expected value happens under that mutex, and
+//!   `wake_all` takes it, which is the atomicity `FUTEX_WAIT` gives. With no
+//!   timeout, a lost wake-up leaves the waiter asleep for ever, which loom
+//!   and shuttle report as a deadlock.
+//! - **clock**: a logical clock in milliseconds that only
+//!   [`HeapMemory::advance_clock`] moves; a timeout of `Duration::MAX`
+//!   never expires.
+//! - **slots**: one facade `UnsafeCell` per slot, so loom reports a payload
+//!   accessed by two threads without a happens-before edge.
+//!
+
+#[cfg(any(loom, shuttle))]
+use crate::algorithm::Fault;
+use crate::algorithm::{Acquired, Counter, Point, RingMemory};
+use crate::error::{Error, Result};
+use crate::layout::{Geometry, SLOT_PREFIX};
+use crate::sync::atomic::{AtomicU32, AtomicU64};
+use crate::sync::{Arc, AtomicWord, Condvar, Mutex, MutexGuard, UnsafeCell};
+use ringcheck_models::KillPoint;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
+use std::time::Duration;
+
+/// Why an operation on the heap ring failed: the error of this memory
+/// ([`RingMemory::Error`]); unnameable outside the crate, the model ring
+/// maps it to `ringcheck_models::OpError`.
+#[derive(Debug)]
+pub enum HeapError {
+    /// Any ring error.
+    Ring(Error),
+    /// A handle made with [`HeapMemory::handle_killed_at`] abandoned its
+    /// operation at its kill point, holding the lock, as a process killed
+    /// there would.
+    Abandoned,
+}
+
+impl From<Error> for HeapError {
+    fn from(e: Error) -> Self {
+        HeapError::Ring(e)
+    }
+}
+
+/// A futex word's wait queue.
+#[derive(Debug)]
+struct Futex {
+    mutex: Mutex<()>,
+    cv: Condvar,
+}
+
+impl Futex {
+    fn new() -> Self {
+        Futex {
+            mutex: Mutex::new(()),
+            cv: Condvar::new(),
+        }
+    }
+}
+
+/// What all handles of one ring share.
+#[derive(Debug)]
+struct Shared {
+    geometry: Geometry,
+    #[cfg(any(loom, shuttle))]
+    fault: Option<Fault>,
+    head: AtomicU64,
+    tail: AtomicU64,
+    get_seq: AtomicU32,
+    put_waiters: AtomicU32,
+    put_seq: AtomicU32,
+    get_waiters: AtomicU32,
+    lock: Mutex<()>,
+    /// Set by a handle that abandons an operation inside the lock, cleared
+    /// by `mark_consistent`; read and written only under `lock`, so a std
+    /// atomic (outside the model) is enough.
+    owner_died: std::sync::atomic::AtomicBool,
+    get_futex: Futex,
+    put_futex: Futex,
+    /// Logical milliseconds.
+    clock: AtomicU64,
+    /// `capacity` slots of `SLOT_PREFIX + item_size` bytes: len (u32 ne),
+    /// crc (u32 ne), payload.
+    slots: Box<[UnsafeCell<Box<[u8]>>]>,
+}
+
+// SAFETY: every field but `slots` is Sync. Slots are reached only through
+// the `unsafe` accessors of `RingMemory`, whose callers hold `lock`, which
+// orders the accesses; the seeded faults that break this compile only under
+// loom and shuttle, whose model threads run one at a time on one OS thread
+// (loom's cell reports the access as a race in the model).
+unsafe impl Sync for Shared {}
+// SAFETY: the slot cells own plain bytes.
+unsafe impl Send for Shared {}
+
+/// One handle on a heap ring. See the module docs.
+#[derive(Debug)]
+pub struct HeapMemory {
+    shared: Arc<Shared>,
+    kill_at: Option<Point>,
+}
+
+impl HeapMemory {
+    /// A fresh, empty ring of `capacity` items of up to `item_size` bytes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] as for a segment ring (0 or over the maxima).
+    pub fn new(capacity: u32, item_size: u32) -> Result<Self> {
+        Ok(Self::from_shared(Self::shared(capacity, item_size)?))
+    }
+
+    /// [`new`](Self::new) with a seeded [`Fault`] switched on (loom and
+    /// shuttle builds only: several faults are data races by design).
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    #[cfg(any(loom, shuttle))]
+    pub fn with_fault(capacity: u32, item_size: u32, fault: Fault) -> Result<Self> {
+        let mut shared = Self::shared(capacity, item_size)?;
+        shared.fault = Some(fault);
+        Ok(Self::from_shared(shared))
+    }
+
+    fn shared(capacity: u32, item_size: u32) -> Result<Shared> {
+        let geometry = Geometry::new(capacity, item_size)?;
+        let slot = SLOT_PREFIX + item_size as usize;
+        let slots = (0..capacity)
+            .map(|_| UnsafeCell::new(vec![0u8; slot].into_boxed_slice()))
+            .collect();
+        Ok(Shared {
+            geometry,
+            #[cfg(any(loom, shuttle))]
+            fault: None,
+            head: AtomicU64::new(0),
+            tail: AtomicU64::new(0),
+            get_seq: AtomicU32::new(0),
+            put_waiters: AtomicU32::new(0),
+            put_seq: AtomicU32::new(0),
+            get_waiters: AtomicU32::new(0),
+            lock: Mutex::new(()),
+            owner_died: std::sync::atomic::AtomicBool::new(false),
+            get_futex: Futex::new(),
+            put_futex: Futex::new(),
+            clock: AtomicU64::new(0),
+            slots,
+        })
+    }
+
+    fn from_shared(shared: Shared) -> Self {
+        HeapMemory {
+            shared: Arc::new(shared),
+            kill_at: None,
+        }
+    }
+
+    /// Another handle on the same ring, as another process would open.
+    pub fn handle(&self) -> Self {
+        HeapMemory {
+            shared: Arc::clone(&self.shared),
+            kill_at: None,
+        }
+    }
+
+    /// A handle whose first operation to reach `point` abandons itself
+    /// there, holding the lock, as if its process were killed at that
+    /// instant (the model ring reports `OpError::Abandoned`). Use it for one
+    /// operation.
+    pub fn handle_killed_at(&self, point: KillPoint) -> Self {
+        HeapMemory {
+            shared: Arc::clone(&self.shared),
+            kill_at: Some(super::point(point)),
+        }
+    }
+
+    /// Moves the logical clock on by 1 ms and wakes every sleeper, so that
+    /// timed waits re-check their deadline.
+    pub fn advance_clock(&self) {
+        self.shared.clock.fetch_add(1, Release);
+        for f in [&self.shared.get_futex, &self.shared.put_futex] {
+            let _g = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
+            f.cv.notify_all();
+        }
+    }
+
+    fn futex(&self, word: &AtomicU32) -> &Futex {
+        if std::ptr::eq(word, &self.shared.get_seq) {
+            &self.shared.get_futex
+        } else {
+            &self.shared.put_futex
+        }
+    }
+
+    fn slot(&self, seq: u64) -> &UnsafeCell<Box<[u8]>> {
+        let i = (seq % u64::from(self.shared.geometry.capacity)) as usize;
+        &self.shared.slots[i]
+    }
+}
+
+// SAFETY: the slot accessors index `slots` modulo the capacity and clamp
+// every range to the slot (they never panic).
+unsafe impl RingMemory for HeapMemory {
+    type Error = HeapError;
+    type Word64 = AtomicU64;
+    type Word32 = AtomicU32;
+    type Guard<'a> = MutexGuard<'a, ()>;
+    /// Logical ms; `u64::MAX` never passes.
+    type Deadline = u64;
+    /// One poll, so that the models explore the spin path of
+    /// `wait_change` (a changed word ends the wait without sleeping) as
+    /// well as the sleep; more polls only multiply the schedules.
+    const SPIN_LIMIT: u32 = 1;
+
+    fn capacity(&self) -> u32 {
+        self.shared.geometry.capacity
+    }
+    fn item_size(&self) -> u32 {
+        self.shared.geometry.item_size
+    }
+    fn head(&self) -> &AtomicU64 {
+        &self.shared.head
+    }
+    fn tail(&self) -> &AtomicU64 {
+        &self.shared.tail
+    }
+    fn get_seq(&self) -> &AtomicU32 {
+        &self.shared.get_seq
+    }
+    fn put_waiters(&self) -> &AtomicU32 {
+        &self.shared.put_waiters
+    }
+    fn put_seq(&self) -> &AtomicU32 {
+        &self.shared.put_seq
+    }
+    fn get_waiters(&self) -> &AtomicU32 {
+        &self.shared.get_waiters
+    }
+    /// The heap ring keeps no statistics.
+    fn count(&self, _counter: Counter) {}
+
+    fn lock(&self) -> Result<(MutexGuard<'_, ()>, Acquired)> {
+        // A model thread that panicked holding the lock fails the model
+        // anyway; poisoning adds nothing.
+        let guard = self.shared.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let how = if self.shared.owner_died.load(Relaxed) {
+            Acquired::OwnerDied
+        } else {
+            Acquired::Clean
+        };
+        Ok((guard, how))
+    }
+
+    fn mark_consistent(&self, _guard: &MutexGuard<'_, ()>) {
+        self.shared.owner_died.store(false, Relaxed);
+    }
+
+    fn deadline(&self, timeout: Duration) -> u64 {
+        let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
+        if ms == u64::MAX {
+            return u64::MAX;
+        }
+        self.shared
+            .clock
+            .load(Acquire)
+            .saturating_add(ms)
+            .min(u64::MAX - 1)
+    }
+
+    fn passed(&self, deadline: u64) -> bool {
+        deadline != u64::MAX && self.shared.clock.load(Acquire) >= deadline
+    }
+
+    fn wait(&self, word: &AtomicU32, expected: u32, deadline: u64) {
+        let f = self.futex(word);
+        let guard = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
+        // The kernel compares the current value; load_seqcst reads the
+        // latest value in the word's modification order (an Acquire RMW
+        // under loom) without creating a release edge a kernel read would
+        // not create.
+        if word.load_seqcst() == expected && !self.passed(deadline) {
+            drop(f.cv.wait(guard).unwrap_or_else(|e| e.into_inner()));
+        }
+    }
+
+    fn wake_all(&self, word: &AtomicU32) {
+        let f = self.futex(word);
+        let _g = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
+        f.cv.notify_all();
+    }
+
+    fn spin_hint(&self) {
+        crate::sync::spin_loop();
+    }
+
+    unsafe fn read_prefix(&self, seq: u64) -> (u32, u32) {
+        self.slot(seq).with(|p| {
+            // SAFETY: the caller holds the ring lock (the accessor's
+            // contract), so no `with_mut` on this cell runs concurrently.
+            let s = unsafe { &*p };
+            let len = u32::from_ne_bytes([s[0], s[1], s[2], s[3]]);
+            let crc = u32::from_ne_bytes([s[4], s[5], s[6], s[7]]);
+            (len, crc)
+        })
+    }
+
+    unsafe fn read_payload(&self, seq: u64, dst: &mut [u8]) {
+        let n = dst.len().min(self.item_size() as usize);
+        self.slot(seq).with(|p| {
+            // SAFETY: as in read_prefix.
+            let s = unsafe { &*p };
+            dst[..n].copy_from_slice(&s[SLOT_PREFIX..SLOT_PREFIX + n]);
+        });
+    }
+
+    unsafe fn write_prefix(&self, seq: u64, len: u32, crc: u32) {
+        self.slot(seq).with_mut(|p| {
+            // SAFETY: under the ring lock, so this is the only access.
+            let s = unsafe { &mut *p };
+            s[..4].copy_from_slice(&len.to_ne_bytes());
+            s[4..8].copy_from_slice(&crc.to_ne_bytes());
+        });
+    }
+
+    unsafe fn write_payload(&self, seq: u64, offset: usize, src: &[u8]) {
+        let room = (self.item_size() as usize).saturating_sub(offset);
+        let n = src.len().min(room);
+        if n == 0 {
+            return;
+        }
+        self.slot(seq).with_mut(|p| {
+            // SAFETY: as in write_prefix.
+            let s = unsafe { &mut *p };
+            s[SLOT_PREFIX + offset..SLOT_PREFIX + offset + n].copy_from_slice(&src[..n]);
+        });
+    }
+
+    #[cfg(feature = "test-hooks")]
+    unsafe fn flip_bit(&self, seq: u64, offset: usize) {
+        self.slot(seq).with_mut(|p| {
+            // SAFETY: as in write_prefix.
+            let s = unsafe { &mut *p };
+            let i = offset % s.len();
+            s[i] ^= 1;
+        });
+    }
+
+    fn at(&self, point: Point) -> Result<(), HeapError> {
+        if self.kill_at == Some(point) {
+            // Called with the lock held: the next locker sees the flag.
+            self.shared.owner_died.store(true, Relaxed);
+            return Err(HeapError::Abandoned);
+        }
+        Ok(())
+    }
+
+    #[cfg(any(loom, shuttle))]
+    fn fault(&self) -> Option<Fault> {
+        self.shared.fault
+    }
+}
