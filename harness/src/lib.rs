@@ -31,5 +31,5 @@ pub mod session;
 pub mod spec;
 mod workload;
 
-pub use ringcheck_models::history;
+pub use ringcheck_models::{history, item};
 pub use ringcheck_protocol as protocol;

@@ -126,7 +126,9 @@ fn handshake(d: &mut Driver) -> Result<Hello, SessionError> {
     let bad = |what: &str| SessionError::Hello(format!("hello answered {}: {what}", r.describe()));
     let protocol = r.u64("protocol")?;
     if protocol != PROTOCOL_VERSION {
-        return Err(bad(&format!("protocol {protocol}, expected {PROTOCOL_VERSION}")));
+        return Err(bad(&format!(
+            "protocol {protocol}, expected {PROTOCOL_VERSION}"
+        )));
     }
     let results = r.result.as_ref().map_err(|_| bad("a failure"))?;
     let Some(implementation) = results.get("impl").and_then(|v| v.as_str()) else {

@@ -3,21 +3,19 @@
 //! makes no progress, the conversion of replies to history events, and the
 //! check of a merged history.
 //!
-//! Every item is a [`crate::history::unique_item`]: producer id and
+//! Every item is a [`crate::item::unique_item`]: producer id and
 //! sequence number, then filler derived from both, up to a length that
 //! varies with the sequence number. An item whose bytes differ from what
 //! its header promises is torn (or foreign).
 
 use crate::client::{Driver, Reply};
 use crate::criteria::{fail, CaseResult, Ctx, Outcome};
-use crate::history::{
-    check, decode_process_item, process_item_id, show, unique_item, Action, Event, Violation,
-};
+use crate::history::{check, show, Action, Event, Violation};
+use crate::item::{decode_process_item, process_item_id, unique_item};
 use crate::protocol::{monotonic_ns, Op, Payload};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
 
 /// Item size of every ring here, bytes.
 pub(crate) const ITEM_SIZE: usize = 64;
@@ -75,7 +73,11 @@ impl Budget {
 
     /// Runs a worker as `role`; its failure, if it is the first, becomes
     /// the verdict, and stops the other workers at once.
-    pub(crate) fn worker<T>(&self, role: &str, f: impl FnOnce() -> Result<T, Outcome>) -> Option<T> {
+    pub(crate) fn worker<T>(
+        &self,
+        role: &str,
+        f: impl FnOnce() -> Result<T, Outcome>,
+    ) -> Option<T> {
         match f() {
             Ok(v) => Some(v),
             Err(e) => {
@@ -102,8 +104,7 @@ impl Budget {
     }
 
     pub(crate) fn moved(&self) {
-        self.progress
-            .store(monotonic_ns(), Ordering::Relaxed);
+        self.progress.store(monotonic_ns(), Ordering::Relaxed);
     }
 
     /// Whether workers should stop (another failed, or time is up).
@@ -114,8 +115,7 @@ impl Budget {
                 RUN_BUDGET.as_secs()
             )));
         }
-        let idle =
-            monotonic_ns().saturating_sub(self.progress.load(Ordering::Relaxed));
+        let idle = monotonic_ns().saturating_sub(self.progress.load(Ordering::Relaxed));
         if idle > STALL.as_nanos() as u64 && self.active_producers.load(Ordering::Relaxed) > 0 {
             return Err(Outcome::Fail(format!(
                 "no item was stored or got for {} s: producers see the ring full while consumers see it empty",

@@ -64,11 +64,75 @@ pub struct Event {
     pub t1: u64,
 }
 
-/// A broken property, with the events that show it.
+/// The rules a history of a FIFO ring must keep, each checked by one
+/// function (see the module docs for the argument of each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Rule {
+    /// A value put twice, or got twice.
+    Repeat,
+    /// A get returns a value no put stored, one whose put answered
+    /// `stored: false`, or one before its put began.
+    Fresh,
+    /// A stored value never got, though the ring was drained.
+    Lost,
+    /// `put(a)` ended before `put(b)` began, `b` was got, and `a` was
+    /// never got or got only after `get(b)` ended.
+    Order,
+    /// A get answered null while some value was surely in the ring.
+    Empty,
+    /// A put answered `stored: false` while the ring surely held fewer
+    /// than `capacity` items.
+    Full,
+}
+
+impl Rule {
+    /// Every rule, in the order they are checked.
+    pub const ALL: [Rule; 6] = [
+        Rule::Repeat,
+        Rule::Fresh,
+        Rule::Lost,
+        Rule::Order,
+        Rule::Empty,
+        Rule::Full,
+    ];
+
+    /// Its name in reports: `repeat`, `fresh`, `lost`, `order`, `empty`,
+    /// `full`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Rule::Repeat => "repeat",
+            Rule::Fresh => "fresh",
+            Rule::Lost => "lost",
+            Rule::Order => "order",
+            Rule::Empty => "empty",
+            Rule::Full => "full",
+        }
+    }
+
+    /// The violations of this rule in the indexed history.
+    fn check(self, ix: &Index<'_>) -> Vec<Violation> {
+        match self {
+            Rule::Repeat => repeat(ix),
+            Rule::Fresh => fresh(ix),
+            Rule::Lost => lost(ix),
+            Rule::Order => order(ix),
+            Rule::Empty => empty(ix),
+            Rule::Full => full(ix),
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A broken rule, with the events that show it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
-    /// `fresh`, `repeat`, `order`, `empty`, `full` or `lost`.
-    pub rule: &'static str,
+    /// The rule broken.
+    pub rule: Rule,
     /// What is wrong, in words.
     pub message: String,
     /// Indices into the history of the events involved.
@@ -78,111 +142,191 @@ pub struct Violation {
 /// Checks `history` of a ring of `capacity` items. `drained`: the ring was
 /// emptied at the end, so a stored value never got is lost. Returns the
 /// violations found (empty: linearizable and nothing lost), at most a few
-/// per rule.
+/// per rule, rule by rule.
 pub fn check(history: &[Event], capacity: u64, drained: bool) -> Vec<Violation> {
     const MAX_PER_RULE: usize = 5;
-    let mut out: Vec<Violation> = Vec::new();
-    let mut push = |v: Violation| {
-        if out.iter().filter(|o| o.rule == v.rule).count() < MAX_PER_RULE {
-            out.push(v);
-        }
-    };
-    // Index puts by value; got values by their (first) get.
-    let mut put_of: HashMap<&[u8], usize> = HashMap::new();
-    let mut get_of: HashMap<&[u8], usize> = HashMap::new();
-    for (i, e) in history.iter().enumerate() {
-        if let Action::Put { value, .. } = &e.action {
-            if let Some(&j) = put_of.get(value.as_slice()) {
-                push(Violation {
-                    rule: "repeat",
-                    message: format!(
-                        "value {} was put twice (harness values must be unique)",
-                        show(value)
-                    ),
-                    events: vec![j, i],
-                });
-            } else {
-                put_of.insert(value, i);
+    let ix = Index::new(history, capacity, drained);
+    Rule::ALL
+        .iter()
+        .flat_map(|rule| rule.check(&ix).into_iter().take(MAX_PER_RULE))
+        .collect()
+}
+
+/// A stored put, and the first get of its value if any: between the end
+/// of the one and the start of the other the value is surely in the ring.
+struct Stored {
+    put: usize,
+    get: Option<usize>,
+}
+
+/// What every rule looks up: the history, puts by value, first gets by
+/// value, and the stored puts.
+struct Index<'h> {
+    history: &'h [Event],
+    capacity: u64,
+    drained: bool,
+    /// The first put of each value.
+    put_of: HashMap<&'h [u8], usize>,
+    /// The first get of each value.
+    get_of: HashMap<&'h [u8], usize>,
+    /// Every put answered `stored: true`, in history order.
+    stored: Vec<Stored>,
+}
+
+impl<'h> Index<'h> {
+    fn new(history: &'h [Event], capacity: u64, drained: bool) -> Self {
+        let mut put_of: HashMap<&[u8], usize> = HashMap::new();
+        let mut get_of: HashMap<&[u8], usize> = HashMap::new();
+        for (i, e) in history.iter().enumerate() {
+            match &e.action {
+                Action::Put { value, .. } => {
+                    put_of.entry(value.as_slice()).or_insert(i);
+                }
+                Action::Get { value: Some(v) } => {
+                    get_of.entry(v.as_slice()).or_insert(i);
+                }
+                Action::Get { value: None } => {}
             }
         }
-    }
-    for (i, e) in history.iter().enumerate() {
-        let Action::Get { value: Some(v) } = &e.action else {
-            continue;
-        };
-        if let Some(&j) = get_of.get(v.as_slice()) {
-            push(Violation {
-                rule: "repeat",
-                message: format!("value {} was got twice", show(v)),
-                events: vec![j, i],
-            });
-            continue;
+        let stored = history
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| match &e.action {
+                Action::Put {
+                    value,
+                    stored: true,
+                } => Some(Stored {
+                    put: i,
+                    get: get_of.get(value.as_slice()).copied(),
+                }),
+                _ => None,
+            })
+            .collect();
+        Index {
+            history,
+            capacity,
+            drained,
+            put_of,
+            get_of,
+            stored,
         }
-        get_of.insert(v, i);
-        match put_of.get(v.as_slice()).map(|&p| (p, &history[p])) {
-            None => push(Violation {
-                rule: "fresh",
-                message: format!("got {} which no put stored (foreign or torn item)", show(v)),
-                events: vec![i],
-            }),
+    }
+
+    /// The value of put event `i`.
+    fn value(&self, i: usize) -> &'h [u8] {
+        match &self.history[i].action {
+            Action::Put { value, .. } => value,
+            Action::Get { value } => value.as_deref().unwrap_or_default(),
+        }
+    }
+}
+
+fn violation(rule: Rule, message: String, events: Vec<usize>) -> Violation {
+    Violation {
+        rule,
+        message,
+        events,
+    }
+}
+
+/// repeat: a value put twice (the harness's values must be unique) or got
+/// twice.
+fn repeat(ix: &Index<'_>) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (i, e) in ix.history.iter().enumerate() {
+        let (first, what) = match &e.action {
+            Action::Put { value, .. } => (ix.put_of[value.as_slice()], "put"),
+            Action::Get { value: Some(v) } => (ix.get_of[v.as_slice()], "got"),
+            Action::Get { value: None } => continue,
+        };
+        if first != i {
+            let note = if what == "put" {
+                " (harness values must be unique)"
+            } else {
+                ""
+            };
+            out.push(violation(
+                Rule::Repeat,
+                format!("value {} was {what} twice{note}", show(ix.value(i))),
+                vec![first, i],
+            ));
+        }
+    }
+    out
+}
+
+/// fresh: the first get of a value must follow a put that stored it and
+/// must not end before that put began.
+fn fresh(ix: &Index<'_>) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (&v, &i) in sorted(&ix.get_of) {
+        let e = &ix.history[i];
+        match ix.put_of.get(v).map(|&p| (p, &ix.history[p])) {
+            None => out.push(violation(
+                Rule::Fresh,
+                format!("got {} which no put stored (foreign or torn item)", show(v)),
+                vec![i],
+            )),
             Some((
                 p,
                 Event {
                     action: Action::Put { stored: false, .. },
                     ..
                 },
-            )) => push(Violation {
-                rule: "fresh",
-                message: format!("got {} whose put answered stored: false", show(v)),
-                events: vec![p, i],
-            }),
-            Some((p, put)) if e.t1 < put.t0 => push(Violation {
-                rule: "fresh",
-                message: format!("got {} before its put began", show(v)),
-                events: vec![p, i],
-            }),
+            )) => out.push(violation(
+                Rule::Fresh,
+                format!("got {} whose put answered stored: false", show(v)),
+                vec![p, i],
+            )),
+            Some((p, put)) if e.t1 < put.t0 => out.push(violation(
+                Rule::Fresh,
+                format!("got {} before its put began", show(v)),
+                vec![p, i],
+            )),
             Some(_) => {}
         }
     }
-    // Stored puts with the interval in which their value is surely present.
-    struct Stored {
-        put: usize,
-        get: Option<usize>,
+    out
+}
+
+/// The entries of a value-to-event map in event order, for reports that
+/// read in history order.
+fn sorted<'m, 'h>(map: &'m HashMap<&'h [u8], usize>) -> Vec<(&'m &'h [u8], &'m usize)> {
+    let mut v: Vec<_> = map.iter().collect();
+    v.sort_by_key(|(_, &i)| i);
+    v
+}
+
+/// lost: with the ring drained, every stored value must have been got.
+fn lost(ix: &Index<'_>) -> Vec<Violation> {
+    if !ix.drained {
+        return Vec::new();
     }
-    let stored: Vec<Stored> = history
+    ix.stored
         .iter()
-        .enumerate()
-        .filter_map(|(i, e)| match &e.action {
-            Action::Put {
-                value,
-                stored: true,
-            } => Some(Stored {
-                put: i,
-                get: get_of.get(value.as_slice()).copied(),
-            }),
-            _ => None,
+        .filter(|s| s.get.is_none())
+        .map(|s| {
+            violation(
+                Rule::Lost,
+                format!(
+                    "{} was stored but never got, and the ring was drained",
+                    show(ix.value(s.put))
+                ),
+                vec![s.put],
+            )
         })
-        .collect();
-    if drained {
-        for s in stored.iter().filter(|s| s.get.is_none()) {
-            if let Action::Put { value, .. } = &history[s.put].action {
-                push(Violation {
-                    rule: "lost",
-                    message: format!(
-                        "{} was stored but never got, and the ring was drained",
-                        show(value)
-                    ),
-                    events: vec![s.put],
-                });
-            }
-        }
-    }
-    // order: sweep b by put start; `a` qualifies once put(a) ended before
-    // put(b) began. Among those, the latest get start (never got = +inf)
-    // must not come after get(b) ended.
-    let mut by_start: Vec<&Stored> = stored.iter().filter(|s| s.get.is_some()).collect();
+        .collect()
+}
+
+/// order: sweep b by put start; `a` qualifies once put(a) ended before
+/// put(b) began. Among those, the latest get start (never got = +inf) must
+/// not come after get(b) ended. O(n log n).
+fn order(ix: &Index<'_>) -> Vec<Violation> {
+    let history = ix.history;
+    let mut out = Vec::new();
+    let mut by_start: Vec<&Stored> = ix.stored.iter().filter(|s| s.get.is_some()).collect();
     by_start.sort_by_key(|s| history[s.put].t0);
-    let mut by_end: Vec<&Stored> = stored.iter().collect();
+    let mut by_end: Vec<&Stored> = ix.stored.iter().collect();
     by_end.sort_by_key(|s| history[s.put].t1);
     let mut k = 0;
     let mut latest: Option<(u64, usize)> = None; // (get start or MAX, put index)
@@ -197,39 +341,41 @@ pub fn check(history: &[Event], capacity: u64, drained: bool) -> Vec<Violation> 
             k += 1;
         }
         let Some(gb) = b.get else { continue };
-        if let Some((a_get_start, a_put)) = latest {
-            if a_get_start > history[gb].t1 {
-                let (Action::Put { value: va, .. }, Action::Put { value: vb, .. }) =
-                    (&history[a_put].action, &history[b.put].action)
-                else {
-                    continue;
-                };
-                let how = if a_get_start == u64::MAX {
-                    "is never got"
-                } else {
-                    "is got only after it"
-                };
-                let mut events = vec![a_put, b.put, gb];
-                if let Some(ga) = get_of.get(va.as_slice()) {
-                    events.push(*ga);
-                }
-                push(Violation {
-                    rule: "order",
-                    message: format!(
-                        "{} was put before {} began, but {} was got first and {} {how}",
-                        show(va),
-                        show(vb),
-                        show(vb),
-                        show(va)
-                    ),
-                    events,
-                });
-            }
+        let Some((a_get_start, a_put)) = latest else {
+            continue;
+        };
+        if a_get_start <= history[gb].t1 {
+            continue;
         }
+        let (va, vb) = (ix.value(a_put), ix.value(b.put));
+        let how = if a_get_start == u64::MAX {
+            "is never got"
+        } else {
+            "is got only after it"
+        };
+        let mut events = vec![a_put, b.put, gb];
+        events.extend(ix.get_of.get(va));
+        out.push(violation(
+            Rule::Order,
+            format!(
+                "{} was put before {} began, but {} was got first and {} {how}",
+                show(va),
+                show(vb),
+                show(vb),
+                show(va)
+            ),
+            events,
+        ));
     }
-    // empty: the union of open intervals (put end, get start) in which a
-    // value is surely present; a null get inside one merged piece is wrong.
-    let mut present: Vec<(u64, u64, usize)> = stored
+    out
+}
+
+/// empty: the union of open intervals (put end, get start) in which a
+/// value is surely present; a null get inside one merged piece is wrong.
+fn empty(ix: &Index<'_>) -> Vec<Violation> {
+    let history = ix.history;
+    let mut present: Vec<(u64, u64, usize)> = ix
+        .stored
         .iter()
         .map(|s| {
             let from = history[s.put].t1;
@@ -248,6 +394,7 @@ pub fn check(history: &[Event], capacity: u64, drained: bool) -> Vec<Violation> 
             _ => merged.push((a, b, p)),
         }
     }
+    let mut out = Vec::new();
     for (i, e) in history.iter().enumerate() {
         if !matches!(e.action, Action::Get { value: None }) {
             continue;
@@ -256,19 +403,24 @@ pub fn check(history: &[Event], capacity: u64, drained: bool) -> Vec<Violation> 
         if piece > 0 {
             let (a, b, p) = merged[piece - 1];
             if a < e.t0 && e.t1 < b {
-                push(Violation {
-                    rule: "empty",
-                    message: "a get answered null while the ring surely held an item throughout"
-                        .into(),
-                    events: vec![p, i],
-                });
+                out.push(violation(
+                    Rule::Empty,
+                    "a get answered null while the ring surely held an item throughout".into(),
+                    vec![p, i],
+                ));
             }
         }
     }
-    // full: the most items the ring may have held at instant t is the puts
-    // begun by t minus the gets ended before t. It changes only at put
-    // starts, so its maximum over [t0, t1] is at t0 or at a put start inside.
-    let mut put_starts: Vec<u64> = stored.iter().map(|s| history[s.put].t0).collect();
+    out
+}
+
+/// full: the most items the ring may have held at instant t is the puts
+/// begun by t minus the gets ended before t. It changes only at put
+/// starts, so its maximum over [t0, t1] is at t0 or at a put start inside.
+fn full(ix: &Index<'_>) -> Vec<Violation> {
+    let history = ix.history;
+    let capacity = ix.capacity;
+    let mut put_starts: Vec<u64> = ix.stored.iter().map(|s| history[s.put].t0).collect();
     put_starts.sort_unstable();
     let mut get_ends: Vec<u64> = history
         .iter()
@@ -281,6 +433,7 @@ pub fn check(history: &[Event], capacity: u64, drained: bool) -> Vec<Violation> 
         let gets = get_ends.partition_point(|&g| g < t) as i64;
         puts - gets
     };
+    let mut out = Vec::new();
     for (i, e) in history.iter().enumerate() {
         if !matches!(e.action, Action::Put { stored: false, .. }) {
             continue;
@@ -293,13 +446,13 @@ pub fn check(history: &[Event], capacity: u64, drained: bool) -> Vec<Violation> 
             .max()
             .unwrap_or(0);
         if peak < capacity as i64 {
-            push(Violation {
-                rule: "full",
-                message: format!(
+            out.push(violation(
+                Rule::Full,
+                format!(
                     "a put answered stored: false although the ring held at most {peak} of {capacity} items throughout"
                 ),
-                events: vec![i],
-            });
+                vec![i],
+            ));
         }
     }
     out
@@ -314,104 +467,5 @@ pub fn show(v: &[u8]) -> String {
     } else {
         let hex: String = cut.iter().map(|b| format!("{b:02x}")).collect();
         format!("0x{hex}{more} ({} bytes)", v.len())
-    }
-}
-
-/// Appends `n` as unsigned LEB128 (7 bits a byte, low bits first).
-fn push_leb128(v: &mut Vec<u8>, mut n: u64) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            v.push(byte);
-            return;
-        }
-        v.push(byte | 0x80);
-    }
-}
-
-/// Reads an unsigned LEB128 number at `*at`, moving `*at` past it.
-fn read_leb128(v: &[u8], at: &mut usize) -> Option<u64> {
-    let mut n = 0u64;
-    for shift in (0..64).step_by(7) {
-        let byte = *v.get(*at)?;
-        *at += 1;
-        n |= u64::from(byte & 0x7f) << shift;
-        if byte & 0x80 == 0 {
-            return Some(n);
-        }
-    }
-    None
-}
-
-/// The unique item with number `id`, at least `len` bytes: `id` in
-/// unsigned LEB128 (1 byte below 128, 2 below 16384, ...), then filler
-/// derived from `id` and the position, up to `len`. Every harness and model
-/// makes its items here, so that the values of a history are unique (what
-/// [`check`] needs) and a torn item, or one mixed from two puts, fails
-/// [`decode_item`].
-///
-/// The item is longer than `len` when `len` is below the length of the
-/// header ([`item_header_len`]); callers with a size limit check the
-/// result.
-pub fn unique_item(id: u64, len: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(len.max(4));
-    push_leb128(&mut v, id);
-    let salt = (id as u8).wrapping_mul(31) ^ ((id >> 8) as u8).wrapping_mul(7);
-    while v.len() < len {
-        v.push(salt.wrapping_add(v.len() as u8) ^ 0x5a);
-    }
-    v
-}
-
-/// Bytes of the header of [`unique_item`]`(id, _)`: its shortest length.
-pub fn item_header_len(id: u64) -> usize {
-    unique_item(id, 0).len()
-}
-
-/// `id` of an intact [`unique_item`]; `None` for a torn, mixed or foreign
-/// value.
-pub fn decode_item(v: &[u8]) -> Option<u64> {
-    let mut at = 0;
-    let id = read_leb128(v, &mut at)?;
-    (unique_item(id, v.len()) == v).then_some(id)
-}
-
-/// The item number of sequence number `seq` of `process`: the two packed
-/// into one [`unique_item`] id, `seq * 256 + process`.
-pub fn process_item_id(process: u8, seq: u64) -> u64 {
-    seq << 8 | u64::from(process)
-}
-
-/// `(process, seq)` of an item made with a [`process_item_id`].
-pub fn decode_process_item(v: &[u8]) -> Option<(u8, u64)> {
-    let id = decode_item(v)?;
-    Some((id as u8, id >> 8))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn items_decode_and_damage_is_detected() {
-        for (p, s, len) in [(0, 0, 0), (3, 17, 9), (100, 2019, 64), (255, 1 << 40, 12)] {
-            let id = process_item_id(p, s);
-            let v = unique_item(id, len);
-            assert_eq!(v.len(), len.max(item_header_len(id)));
-            assert_eq!(decode_item(&v), Some(id));
-            assert_eq!(decode_process_item(&v), Some((p, s)));
-            let mut torn = v.clone();
-            if let Some(last) = torn.last_mut() {
-                *last ^= 1;
-            }
-            if torn.len() > item_header_len(id) {
-                assert_eq!(decode_item(&torn), None, "{torn:?}");
-            }
-        }
-        assert_eq!(unique_item(5, 0), vec![5]);
-        assert_ne!(unique_item(1, 8), unique_item(2, 8));
-        assert_eq!(decode_item(&[]), None);
-        assert_eq!(decode_item(&[0x80; 20]), None);
     }
 }

@@ -4,8 +4,8 @@
 //! find every non-linearizable history (completeness).
 
 use proptest::prelude::*;
+use ringcheck_models::history::{check, Action, Event, Rule};
 use ringcheck_models::Rng;
-use ringcheck_models::history::{check, Action, Event};
 use std::collections::{HashSet, VecDeque};
 
 /// Wing and Gong's search: linearize, one at a time, an op that no pending
@@ -206,7 +206,7 @@ fn a_lost_item_is_reported_only_when_drained() {
         t1: 1,
     }];
     assert!(check(&h, 4, false).is_empty());
-    assert_eq!(check(&h, 4, true)[0].rule, "lost");
+    assert_eq!(check(&h, 4, true)[0].rule, Rule::Lost);
 }
 
 #[test]

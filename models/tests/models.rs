@@ -9,9 +9,9 @@
 use ringcheck_models::{self as models, ModelRing, OpError, Wait};
 #[cfg(shuttle)]
 use shuttle::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::collections::VecDeque;
 #[cfg(not(shuttle))]
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
-use std::collections::VecDeque;
 
 struct State {
     items: VecDeque<Vec<u8>>,

@@ -32,9 +32,7 @@
 //! timestamps), `parallel` (one scoped thread per op list), `close` and
 //! `exit`; a malformed request gets an `invalid` failure, never a crash.
 
-use crate::{
-    failure, monotonic_ns, success, ErrorCode, Feature, Op, Payload, PROTOCOL_VERSION,
-};
+use crate::{failure, monotonic_ns, success, ErrorCode, Feature, Op, Payload, PROTOCOL_VERSION};
 use serde_json::{Map, Value};
 use std::io::{self, BufRead, Write};
 use std::time::Duration;

@@ -482,7 +482,9 @@ impl<M: RingMemory> Ring<M> {
             self.mem.count(Counter::CorruptItem);
             self.signal_producers();
             self.mem.head().store(head + 1, Release);
-            return Err(self.corrupt(head, "stored length exceeds the item size").into());
+            return Err(self
+                .corrupt(head, "stored length exceeds the item size")
+                .into());
         }
         if len > buf.len() {
             return Err(Error::BufferTooSmall {

@@ -6,8 +6,8 @@
 //! CLOCK_MONOTONIC deadlines, and slots whose every access is bounds-checked
 //! against the validated geometry.
 
-use crate::config::Config;
 use crate::algorithm::{Acquired, Counter, Ring, RingMemory};
+use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::layout::{self, Geometry, Header, FLAG_PERSIST, INIT_PENDING, INIT_READY};
 use crate::name::RingName;

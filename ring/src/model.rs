@@ -139,7 +139,5 @@ pub fn heap_ring(capacity: u32, item_size: u32) -> HeapRing {
 /// On a geometry that [`HeapMemory::new`] refuses.
 #[cfg(any(loom, shuttle))]
 pub fn heap_ring_with_fault(capacity: u32, item_size: u32, fault: Fault) -> HeapRing {
-    HeapRing::new(
-        HeapMemory::with_fault(capacity, item_size, fault).expect("model ring geometry"),
-    )
+    HeapRing::new(HeapMemory::with_fault(capacity, item_size, fault).expect("model ring geometry"))
 }

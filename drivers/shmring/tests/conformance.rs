@@ -46,7 +46,11 @@ fn the_built_in_ring_is_conforming() {
 fn the_built_in_ring_leaks_no_segment() {
     let (report, _) = check(&["lifecycle", "crash"]);
     assert!(report.conforming);
-    assert_eq!(report.leaked, Vec::<String>::new(), "shmring leaked segments");
+    assert_eq!(
+        report.leaked,
+        Vec::<String>::new(),
+        "shmring leaked segments"
+    );
 }
 
 proptest! {

@@ -4,12 +4,13 @@
 //! none torn.
 
 use super::prelude::*;
-use crate::protocol::monotonic_ns;
 use crate::client::{Driver, Reply};
 use crate::history::{check, show, Action, Event};
+use crate::protocol::monotonic_ns;
 use crate::session::Session;
 use crate::workload::{
-    consume, decode, event, explain, get_op, item, produce, put_op, role_name, torn, Budget, ITEM_SIZE,
+    consume, decode, event, explain, get_op, item, produce, put_op, role_name, torn, Budget,
+    ITEM_SIZE,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

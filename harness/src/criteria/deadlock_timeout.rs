@@ -4,9 +4,8 @@
 use super::prelude::*;
 
 /// The cases of this criterion, in spec order.
-pub(super) const CASES: &[(&str, CaseFn)] = &[
-    ("deadlock-timeout.every-op-answers", every_op_answers),
-];
+pub(super) const CASES: &[(&str, CaseFn)] =
+    &[("deadlock-timeout.every-op-answers", every_op_answers)];
 
 fn every_op_answers(ctx: &mut Ctx) -> CaseResult {
     let (d, _) = ctx.fresh_ring(1, 8)?;

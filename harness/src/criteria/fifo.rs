@@ -5,10 +5,8 @@
 use super::prelude::*;
 
 /// The cases of this criterion, in spec order.
-pub(super) const CASES: &[(&str, CaseFn)] = &[
-    ("fifo.order", fifo_order),
-    ("fifo.model", fifo_model),
-];
+pub(super) const CASES: &[(&str, CaseFn)] =
+    &[("fifo.order", fifo_order), ("fifo.model", fifo_model)];
 
 fn fifo_order(ctx: &mut Ctx) -> CaseResult {
     let (d, _) = ctx.fresh_ring(7, 16)?;

@@ -4,9 +4,7 @@
 use super::prelude::*;
 
 /// The cases of this criterion, in spec order.
-pub(super) const CASES: &[(&str, CaseFn)] = &[
-    ("lock-release.after-errors", lock_release),
-];
+pub(super) const CASES: &[(&str, CaseFn)] = &[("lock-release.after-errors", lock_release)];
 
 fn lock_release(ctx: &mut Ctx) -> CaseResult {
     let (a, name) = ctx.fresh_ring(1, 4)?;

@@ -303,10 +303,13 @@ impl Ctx {
     }
 }
 
-
 /// A second handle on `name`: another process if the driver declares
 /// `processes`, else the same driver opening it again.
-pub(crate) fn second_handle(ctx: &mut Ctx, d0: usize, name: &str) -> Result<(usize, u64, u64), Outcome> {
+pub(crate) fn second_handle(
+    ctx: &mut Ctx,
+    d0: usize,
+    name: &str,
+) -> Result<(usize, u64, u64), Outcome> {
     let d = if ctx.has(Feature::Processes) {
         ctx.spawn()?
     } else {

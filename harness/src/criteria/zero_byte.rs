@@ -3,9 +3,7 @@
 use super::prelude::*;
 
 /// The cases of this criterion, in spec order.
-pub(super) const CASES: &[(&str, CaseFn)] = &[
-    ("zero-byte.item", zero_byte),
-];
+pub(super) const CASES: &[(&str, CaseFn)] = &[("zero-byte.item", zero_byte)];
 
 fn zero_byte(ctx: &mut Ctx) -> CaseResult {
     let (d, _) = ctx.fresh_ring(3, 8)?;

@@ -5,7 +5,7 @@ use super::scenario::{CrashPoint, ProcessScenario, Values};
 use super::ScenarioFailure;
 use crate::client::{batch_replies, ClientError, Driver, Reply};
 use crate::criteria::Outcome;
-use crate::history::{check, Action, Event, Violation};
+use crate::history::{check, Action, Event, Rule, Violation};
 use crate::protocol::{monotonic_ns, ErrorCode, Op};
 use crate::session::{Session, SessionError, SHUTDOWN_GRACE};
 use crate::workload::event;
@@ -68,18 +68,18 @@ fn execute_inner(
             let why = format!("the driver refused the geometry: {}", created.describe());
             return Ok(Err(failure(Outcome::Skip(why), Vec::new(), Vec::new())));
         }
-        Some(_) => return fail(format!("create answered {}", created.describe()), Vec::new()),
+        Some(_) => {
+            return fail(
+                format!("create answered {}", created.describe()),
+                Vec::new(),
+            )
+        }
     }
     let mut values = Values::new(scn.item_size as usize);
     let plans: Vec<Vec<Op>> = scn
         .processes
         .iter()
-        .map(|p| {
-            p.steps
-                .iter()
-                .filter_map(|s| values.op(*s))
-                .collect()
-        })
+        .map(|p| p.steps.iter().filter_map(|s| values.op(*s)).collect())
         .collect();
     let mut drivers = Vec::new();
     for _ in &plans {
@@ -157,7 +157,10 @@ fn execute_inner(
     let _ = owner.request(&Op::Close);
     owner.shutdown(SHUTDOWN_GRACE);
     if !drained {
-        return fail("the drain got more items than were ever put".into(), history);
+        return fail(
+            "the drain got more items than were ever put".into(),
+            history,
+        );
     }
     // Delivered in-flight puts happened between send and kill.
     let got: HashSet<Vec<u8>> = history
@@ -185,7 +188,7 @@ fn execute_inner(
         // only duplicates and foreign or torn items can be judged.
         check(&history, scn.capacity, false)
             .into_iter()
-            .filter(|v| matches!(v.rule, "repeat" | "fresh"))
+            .filter(|v| matches!(v.rule, Rule::Repeat | Rule::Fresh))
             .collect()
     } else {
         check(&history, scn.capacity, true)

@@ -120,7 +120,12 @@ pub fn explore(cfg: &ExploreConfig, session: &Session) -> ExploreReport {
             Ok(()) => Ok(()),
             Err(f) if matches!(f.outcome, Outcome::Skip(_)) => {
                 if let Ok(mut r) = refused.lock() {
-                    r.push(format!("{} x {} B: {}", scn.capacity, scn.item_size, f.message()));
+                    r.push(format!(
+                        "{} x {} B: {}",
+                        scn.capacity,
+                        scn.item_size,
+                        f.message()
+                    ));
                 }
                 Err(TestCaseError::reject("geometry refused"))
             }
@@ -168,4 +173,3 @@ pub fn explore(cfg: &ExploreConfig, session: &Session) -> ExploreReport {
         failure,
     }
 }
-

@@ -2,11 +2,10 @@
 //! crash; the proptest strategies that make them, biased toward the
 //! situations where ring bugs live.
 
-use crate::history::{item_header_len, unique_item};
+use crate::item::{item_header_len, unique_item};
 use crate::protocol::{Op, Payload};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
-
 
 /// A payload size, relative to the item size so that shrinking keeps its
 /// meaning across geometries.
@@ -141,7 +140,11 @@ fn consumer_step(blocking: bool) -> BoxedStrategy<Step> {
 /// Scenarios: capacity 1 to 300 (biased small), item size 1 to 64 KiB
 /// (biased to edges), 1 to 4 producers and consumers with up to `max_ops`
 /// ops each, and (with `crashes`) an optional kill.
-pub fn scenarios(blocking: bool, crashes: bool, max_ops: usize) -> impl Strategy<Value = ProcessScenario> {
+pub fn scenarios(
+    blocking: bool,
+    crashes: bool,
+    max_ops: usize,
+) -> impl Strategy<Value = ProcessScenario> {
     let capacity = prop_oneof![3 => 1..=4u64, 2 => 1..=300u64];
     let item_size = prop_oneof![
         1 => Just(1u64),
