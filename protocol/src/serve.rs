@@ -35,6 +35,7 @@
 use crate::{failure, monotonic_ns, success, ErrorCode, Feature, Op, Payload, PROTOCOL_VERSION};
 use serde_json::{Map, Value};
 use std::io::{self, BufRead, Write};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 /// A failure to report: a protocol error code and a message.
@@ -94,8 +95,9 @@ pub trait Ring: Send + Sync {
 }
 
 /// A ring implementation: how to create and open rings, and what it
-/// declares in `hello`.
-pub trait Implementation {
+/// declares in `hello`. `Sync` because the threads of `parallel` may
+/// `create`, `open` or `close` too.
+pub trait Implementation: Sync {
     /// The handle type.
     type Ring: Ring;
     /// The `impl` string of `hello` (name and version).
@@ -133,10 +135,10 @@ pub fn serve<I: Implementation>(
     input: impl BufRead,
     mut output: impl Write,
 ) -> io::Result<()> {
-    let mut state = State::<I::Ring> {
+    let state = RwLock::new(State::<I::Ring> {
         rings: Vec::new(),
         current: None,
-    };
+    });
     let mut input = input;
     let mut raw = Vec::new();
     loop {
@@ -150,7 +152,7 @@ pub fn serve<I: Implementation>(
         if line.trim().is_empty() {
             continue;
         }
-        let (id, reply, exit) = handle_line(imp, &mut state, line);
+        let (id, reply, exit) = handle_line(imp, &state, line);
         let mut obj = Map::new();
         obj.insert("id".into(), id);
         obj.extend(reply);
@@ -161,10 +163,22 @@ pub fn serve<I: Implementation>(
             break;
         }
     }
-    for mut ring in state.rings.drain(..) {
+    for mut ring in write(&state).rings.drain(..) {
         let _ = ring.close();
     }
     Ok(())
+}
+
+/// The state for a lifecycle op. A poisoned lock (an implementation that
+/// panicked on another thread of `parallel`) is taken over: the rings are
+/// still there to answer for.
+fn write<R>(state: &RwLock<State<R>>) -> RwLockWriteGuard<'_, State<R>> {
+    state.write().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The state for a ring op: shared by the threads of `parallel`.
+fn read<R>(state: &RwLock<State<R>>) -> RwLockReadGuard<'_, State<R>> {
+    state.read().unwrap_or_else(PoisonError::into_inner)
 }
 
 struct State<R> {
@@ -178,7 +192,7 @@ struct State<R> {
 
 fn handle_line<I: Implementation>(
     imp: &I,
-    state: &mut State<I::Ring>,
+    state: &RwLock<State<I::Ring>>,
     line: &str,
 ) -> (Value, Map<String, Value>, bool) {
     let value: Value = match serde_json::from_str(line) {
@@ -197,38 +211,16 @@ fn handle_line<I: Implementation>(
     let reply = match name {
         // The ops of a batch or parallel are parsed one by one: a bad op
         // yields its failure object in place and the others still run.
-        "batch" | "parallel" => match (current(state), nested(&value, name)) {
-            (_, Err(reply)) => reply,
-            // No ring: every op fails in place, and the batch goes on.
-            (Err(e), Ok(lists)) => {
-                let fail_all = |ops: &Vec<Parsed>| -> Value {
-                    Value::Array(
-                        ops.iter()
-                            .map(|_| {
-                                let now = monotonic_ns();
-                                let mut f = failure(e.code, &e.message);
-                                f.insert("t0".into(), now.into());
-                                f.insert("t1".into(), now.into());
-                                Value::Object(f)
-                            })
-                            .collect(),
-                    )
-                };
-                let out = if name == "batch" {
-                    fail_all(&lists[0])
-                } else {
-                    Value::Array(lists.iter().map(fail_all).collect())
-                };
-                success(results_field(out))
-            }
-            (Ok(ring), Ok(lists)) if name == "batch" => {
-                success(results_field(Value::Array(batch_results(ring, &lists[0]))))
-            }
-            (Ok(ring), Ok(lists)) => {
+        "batch" | "parallel" => match nested(&value, name) {
+            Err(reply) => reply,
+            Ok(lists) if name == "batch" => success(results_field(Value::Array(list_results(
+                imp, state, &lists[0],
+            )))),
+            Ok(lists) => {
                 let out: Vec<Value> = std::thread::scope(|s| {
                     let handles: Vec<_> = lists
                         .iter()
-                        .map(|ops| s.spawn(move || Value::Array(batch_results(ring, ops))))
+                        .map(|ops| s.spawn(move || Value::Array(list_results(imp, state, ops))))
                         .collect();
                     handles
                         .into_iter()
@@ -241,7 +233,7 @@ fn handle_line<I: Implementation>(
         _ => match parse_op(&value) {
             Ok(op) => {
                 let exit = op == Op::Exit;
-                let reply = match run_top(imp, state, &op) {
+                let reply = match run_top(imp, &mut write(state), &op) {
                     Ok(results) => success(results),
                     Err(e) => failure(e.code, &e.message),
                 };
@@ -352,13 +344,12 @@ fn run_top<I: Implementation>(
             Ok(m)
         }
         Op::Close => {
-            let i = state
-                .current
-                .take()
-                .ok_or_else(|| DriverError::new(ErrorCode::Closed, "no ring is attached"))?;
-            state.rings[i].close()
+            // Before any create/open this is `invalid`, after a close
+            // `closed`, as for every ring op.
+            current(state)?;
+            let i = state.current.take().unwrap_or_default();
+            state.rings[i].close().map(|()| Map::new())
         }
-        .map(|()| Map::new()),
         Op::Exit => Ok(Map::new()),
         Op::Batch { .. } | Op::Parallel { .. } => Err(DriverError::new(
             ErrorCode::Invalid,
@@ -390,19 +381,43 @@ fn current<R>(state: &State<R>) -> Result<&R, DriverError> {
 }
 
 /// Runs `ops` back to back; each result carries `t0` and `t1`. An op
-/// that could not be parsed yields its failure in place.
-fn batch_results<R: Ring>(ring: &R, ops: &[Parsed]) -> Vec<Value> {
+/// that could not be parsed, or that a list may not hold (`hello`, `exit`,
+/// `batch`, `parallel`), yields its failure in place. `create`, `open` and
+/// `close` act as at top level; under `parallel` they wait for the other
+/// threads' ring ops in progress.
+fn list_results<I: Implementation>(
+    imp: &I,
+    state: &RwLock<State<I::Ring>>,
+    ops: &[Parsed],
+) -> Vec<Value> {
     ops.iter()
         .map(|op| {
             let t0 = monotonic_ns();
             let r = match op {
-                Ok(op) => ring_op_results(ring, op).map_err(|e| failure(e.code, &e.message)),
-                Err(bad) => Err(bad.clone()),
+                Ok(Op::Hello | Op::Exit | Op::Batch { .. } | Op::Parallel { .. }) => {
+                    Err(DriverError::new(
+                        ErrorCode::Invalid,
+                        format!(
+                            "{} is not allowed inside batch or parallel",
+                            op.as_ref().map_or("", Op::name)
+                        ),
+                    ))
+                }
+                Ok(op @ (Op::Create { .. } | Op::Open { .. } | Op::Close)) => {
+                    run_top(imp, &mut write(state), op)
+                }
+                Ok(op) => current(&read(state)).and_then(|ring| ring_op_results(ring, op)),
+                Err(bad) => {
+                    let mut fail = bad.clone();
+                    fail.insert("t0".into(), t0.into());
+                    fail.insert("t1".into(), monotonic_ns().into());
+                    return Value::Object(fail);
+                }
             };
             let t1 = monotonic_ns();
             let mut obj = match r {
                 Ok(results) => success(results),
-                Err(fail) => fail,
+                Err(e) => failure(e.code, &e.message),
             };
             obj.insert("t0".into(), t0.into());
             obj.insert("t1".into(), t1.into());
@@ -415,8 +430,8 @@ fn data_value(item: Option<Vec<u8>>) -> Value {
     item.map_or(Value::Null, |b| Value::String(Payload::encode(&b)))
 }
 
-/// An op on the attached ring; lifecycle ops are refused inside `batch`
-/// and `parallel`.
+/// A ring op (`put`, `get`, `put_wait`, `get_wait`, `len`, `corrupt`) on
+/// the attached ring; any other op is `invalid` here.
 fn ring_op_results<R: Ring>(ring: &R, op: &Op) -> Result<Map<String, Value>, DriverError> {
     let mut m = Map::new();
     match op {
@@ -441,7 +456,7 @@ fn ring_op_results<R: Ring>(ring: &R, op: &Op) -> Result<Map<String, Value>, Dri
         other => {
             return Err(DriverError::new(
                 ErrorCode::Invalid,
-                format!("{} is not allowed inside batch or parallel", other.name()),
+                format!("{} is not a ring op", other.name()),
             ))
         }
     }

@@ -149,7 +149,9 @@ RING_OPS = {
     "len": (_parse_none, lambda ring: {"len": len(ring)}),
     "corrupt": (_parse_none, _corrupt),
 }
-LIFECYCLE_OPS = ("hello", "create", "open", "batch", "close", "exit")
+# Ops a batch may not hold; create, open and close it may (LIST_LIFECYCLE_OPS).
+NOT_IN_LISTS = ("hello", "exit", "batch", "parallel")
+LIST_LIFECYCLE_OPS = ("create", "open", "close")
 
 
 class Driver:
@@ -200,9 +202,10 @@ class Driver:
         return {"capacity": ring.capacity, "item_size": ring.item_size}
 
     def close(self, req):
-        if self.current is None:
-            raise Fail("closed", "no ring is attached")
-        ring, self.current = self.current, None
+        # Before any create/open this is invalid, after a close closed, as
+        # for every ring op.
+        ring = self.ring()
+        self.current = None
         ring.close()
         return {}
 
@@ -213,40 +216,23 @@ class Driver:
         ops = req.get("ops")
         if type(ops) is not list:
             raise Fail("invalid", "bad arguments for batch: 'ops' must be a list of ops")
-        try:
-            ring = self.ring()
-            detached = None
-        except Fail as e:
-            # No ring: every op fails in place and the batch goes on.
-            ring, detached = None, e
         results = []
         append = results.append
         for sub in ops:
-            if detached is not None:
-                t = _clock(_MONOTONIC)
-                obj = failure(detached)
-                obj["t0"] = t
-                obj["t1"] = t
-                append(obj)
-                continue
+            t0 = _clock(_MONOTONIC)
             try:
                 if type(sub) is not dict:
                     raise Fail("invalid", "a batch op must be a JSON object")
                 name = sub.get("op")
-                entry = RING_OPS.get(name) if type(name) is str else None
-                if entry is None:
-                    raise _unknown(name, inside_batch=True)
-                args = entry[0](sub, name)
-            except Exception as e:  # pylint: disable=broad-except
-                t = _clock(_MONOTONIC)
-                obj = failure(e)
-                obj["t0"] = t
-                obj["t1"] = t
-                append(obj)
-                continue
-            t0 = _clock(_MONOTONIC)
-            try:
-                obj = entry[1](ring, *args)
+                if name in LIST_LIFECYCLE_OPS:
+                    # create, open and close act as at top level.
+                    obj = self.top[name](sub)
+                else:
+                    entry = RING_OPS.get(name) if type(name) is str else None
+                    if entry is None:
+                        raise _unknown(name, inside_batch=True)
+                    args = entry[0](sub, name)
+                    obj = entry[1](self.ring(), *args)
                 t1 = _clock(_MONOTONIC)
                 obj = {"ok": True, **obj}
             except Exception as e:  # pylint: disable=broad-except
@@ -296,7 +282,7 @@ class Driver:
 
 
 def _unknown(op, inside_batch):
-    if inside_batch and op in LIFECYCLE_OPS:
+    if inside_batch and op in NOT_IN_LISTS:
         return Fail("invalid", f"{op} is not allowed inside batch")
     if op == "parallel":
         return Fail("unsupported", "parallel is not implemented (this driver is single-threaded)")

@@ -531,6 +531,27 @@ class DriverTest(RingTest):
         self.assertEqual(code, 0, err)
         self.assertFalse(os.path.exists(shm_path(name)))
 
+    def test_lists_may_hold_lifecycle_ops_but_not_hello_exit_or_nesting(self):
+        d = self.driver()
+        name = self.name()
+        self.assertEqual(d.rpc(1, "close")["error"], "invalid")  # nothing attached yet
+        r = d.rpc(2, "batch", ops=[
+            {"op": "get"}, {"op": "create", "name": name, "capacity": 2, "item_size": 4},
+            {"op": "put", "data": b64(b"a")}, {"op": "open", "name": name}, {"op": "get"},
+            {"op": "hello"}, {"op": "exit"}, {"op": "batch", "ops": []},
+            {"op": "parallel", "threads": []}, {"op": "close"}, {"op": "len"},
+        ])
+        res = r["results"]
+        self.assertEqual([x.get("error") for x in res], [
+            "invalid", None, None, None, None,
+            "invalid", "invalid", "invalid", "invalid", None, "closed"])
+        self.assertEqual(res[3]["capacity"], 2)
+        self.assertEqual(res[4]["data"], b64(b"a"))
+        self.assertEqual(d.rpc(3, "hello")["ok"], True)  # the exit in the list did not end it
+        code, err = d.finish()
+        self.assertEqual(code, 0, err)
+        self.assertFalse(os.path.exists(shm_path(name)))
+
     def test_two_drivers_share_a_ring(self):
         a, b = self.driver(), self.driver()
         name = self.name()
