@@ -13,6 +13,8 @@
 //! | verdicts of a run | [`run`] |
 //! | reports: text, JSON, JUnit, SVG timeline | [`report`] |
 //! | generated scenarios, shrinking | [`explore`] |
+//! | one test per case in your own suite, snapshots | [`testing`] |
+//! | `--only`, `--exclude`, `--partition` | [`select`] |
 //!
 //! The wire types come from `ringcheck-protocol` (re-exported as
 //! [`protocol`]); the loom and shuttle models and the history checker from
@@ -27,8 +29,10 @@ pub mod explore;
 pub mod reference;
 pub mod report;
 pub mod run;
+pub mod select;
 pub mod session;
 pub mod spec;
+pub mod testing;
 mod workload;
 
 pub use ringcheck_models::{history, item};

@@ -4,10 +4,12 @@
 
 use crate::criteria::{registry, Ctx, Outcome};
 use crate::protocol::Feature;
+use crate::select::{SelectError, Selection};
 use crate::session::{Session, SessionError};
-use crate::spec::{Kind, Spec};
+use crate::spec::{CaseSpec, Criterion, Kind, Spec};
 use serde::Serialize;
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,14 +22,40 @@ pub const REPORT_SCHEMA_VERSION: u32 = 1;
 pub struct RunConfig {
     /// The driver command (argv).
     pub driver: Vec<String>,
-    /// Criterion or case ids to run; empty: all.
-    pub only: Vec<String>,
+    /// Which cases.
+    pub selection: Selection,
+    /// Features the driver must declare: a run whose driver lacks one is
+    /// not conforming (`--require`).
+    pub require: Vec<Feature>,
+    /// A skipped case makes the run not conforming (`--strict`).
+    pub strict: bool,
+    /// Cases run side by side, at least 1; the timing-sensitive criteria
+    /// (`timing = true` in the spec) always run one at a time, after the
+    /// others.
+    pub jobs: usize,
     /// Seed of every random choice.
     pub seed: u64,
     /// Per-request deadline.
     pub deadline: Duration,
     /// Show a progress bar on stderr.
     pub progress: bool,
+}
+
+impl RunConfig {
+    /// Every case of the spec against `driver`, one at a time, seed 1,
+    /// deadline 10 s, no progress bar.
+    pub fn new(driver: Vec<String>) -> Self {
+        RunConfig {
+            driver,
+            selection: Selection::default(),
+            require: Vec::new(),
+            strict: false,
+            jobs: 1,
+            seed: 1,
+            deadline: Duration::from_secs(10),
+            progress: false,
+        }
+    }
 }
 
 /// The verdict of one case.
@@ -78,14 +106,21 @@ pub struct RunReport {
     pub features: Vec<Feature>,
     /// The run's seed.
     pub seed: u64,
-    /// Every selected case.
+    /// The shard of the suite this run took (`count:K/N`, `hash:K/N`), if
+    /// partitioned.
+    pub partition: Option<String>,
+    /// Every selected case, in spec order.
     pub cases: Vec<CaseReport>,
+    /// Why the run is not conforming beyond its cases: a `--require`d
+    /// feature the driver lacks, a case skipped under `--strict`.
+    pub unmet: Vec<String>,
     /// Every ring name of the run starts with this.
     pub ring_prefix: String,
     /// Segments the implementation left in `/dev/shm` (removed by the
     /// harness).
     pub leaked: Vec<String>,
-    /// Every required case that applies passed.
+    /// Every case that applies passed (skips excepted) and nothing is
+    /// [`unmet`](Self::unmet).
     pub conforming: bool,
     /// Wall time, ms.
     pub millis: u64,
@@ -106,9 +141,9 @@ impl RunReport {
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// `--only` named something the spec does not have.
-    #[error("no criterion or case {0:?} (see `ringcheck list`)")]
-    UnknownId(String),
+    /// The selection is malformed or matches nothing.
+    #[error(transparent)]
+    Select(#[from] SelectError),
     /// The driver cannot be started or does not answer `hello` usably.
     #[error(transparent)]
     Session(#[from] SessionError),
@@ -121,27 +156,72 @@ fn fnv1a(s: &str) -> u64 {
     })
 }
 
-/// Runs the selected cases.
+/// Runs one case in `session`, with the case's own seed derived from
+/// `seed`: skipped with the reason when the driver lacks a feature the case
+/// needs, else run in a fresh [`Ctx`] whose drivers are ended afterwards.
+/// A panic of the case (a ringcheck bug) is a failure, not a crash.
+pub fn run_case(
+    session: &Arc<Session>,
+    seed: u64,
+    criterion: &Criterion,
+    case: &CaseSpec,
+) -> CaseReport {
+    let t = Instant::now();
+    let missing: Vec<&str> = case
+        .needs(criterion)
+        .difference(&session.hello().features)
+        .map(|f| f.as_str())
+        .collect();
+    let func = registry()
+        .into_iter()
+        .find(|(id, _)| *id == case.id)
+        .map(|(_, f)| f);
+    let (verdict, message, transcript, stderr) = if !missing.is_empty() {
+        let why = format!("the driver does not declare {}", missing.join(", "));
+        (Verdict::Skip, Some(why), Vec::new(), Vec::new())
+    } else if let Some(func) = func {
+        let mut ctx = Ctx::new(Arc::clone(session), seed ^ fnv1a(&case.id));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| func(&mut ctx)))
+            .unwrap_or_else(|_| {
+                Err(Outcome::Fail(
+                    "the harness itself panicked (a ringcheck bug)".into(),
+                ))
+            });
+        let stderr = ctx.stderr_tails();
+        ctx.teardown();
+        match outcome {
+            Ok(()) => (Verdict::Pass, None, Vec::new(), Vec::new()),
+            Err(Outcome::Fail(m)) => (Verdict::Fail, Some(m), ctx.transcript, stderr),
+            Err(Outcome::Hung(m)) => (Verdict::Hung, Some(m), ctx.transcript, stderr),
+            Err(Outcome::Skip(m)) => (Verdict::Skip, Some(m), Vec::new(), Vec::new()),
+        }
+    } else {
+        let why = "no implementation of this case (a ringcheck bug)".to_owned();
+        (Verdict::Fail, Some(why), Vec::new(), Vec::new())
+    };
+    CaseReport {
+        criterion: criterion.id.clone(),
+        id: case.id.clone(),
+        kind: case.kind,
+        verdict,
+        message,
+        transcript,
+        stderr,
+        millis: t.elapsed().as_millis() as u64,
+    }
+}
+
+/// Runs the selected cases: those of timing-sensitive criteria one at a
+/// time, the others `cfg.jobs` at a time; the report lists them in spec
+/// order.
 ///
 /// # Errors
-/// [`RunError`] if the selection is unknown or the driver cannot start;
+/// [`RunError`] if the selection is malformed or the driver cannot start;
 /// every other problem is a verdict.
 pub fn run(cfg: &RunConfig, spec: &Spec) -> Result<RunReport, RunError> {
-    for id in &cfg.only {
-        if !spec.cases().any(|(c, k)| &c.id == id || &k.id == id) {
-            return Err(RunError::UnknownId(id.clone()));
-        }
-    }
+    let selected = cfg.selection.cases(spec)?;
     let started = Instant::now();
     let session = Arc::new(Session::start(cfg.driver.clone(), cfg.deadline)?);
-    let features = session.hello().features.clone();
-    let registry = registry();
-    let selected: Vec<_> = spec
-        .cases()
-        .filter(|(c, k)| {
-            cfg.only.is_empty() || cfg.only.iter().any(|id| id == &c.id || id == &k.id)
-        })
-        .collect();
     let bar = if cfg.progress {
         let bar = indicatif::ProgressBar::new(selected.len() as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
@@ -151,71 +231,75 @@ pub fn run(cfg: &RunConfig, spec: &Spec) -> Result<RunReport, RunError> {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let mut cases = Vec::new();
-    for (criterion, case) in selected {
+    let run_one = |&(i, (criterion, case)): &(usize, (&Criterion, &CaseSpec))| {
         bar.set_message(case.id.clone());
-        let t = Instant::now();
-        let needs = case.needs(criterion);
-        let missing: Vec<&str> = needs.difference(&features).map(|f| f.as_str()).collect();
-        let func = registry
-            .iter()
-            .find(|(id, _)| *id == case.id)
-            .map(|(_, f)| *f);
-        let (verdict, message, transcript, stderr) = if !missing.is_empty() {
-            let why = format!("the driver does not declare {}", missing.join(", "));
-            (Verdict::Skip, Some(why), Vec::new(), Vec::new())
-        } else if let Some(func) = func {
-            let seed = cfg.seed ^ fnv1a(&case.id);
-            let mut ctx = Ctx::new(Arc::clone(&session), seed);
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| func(&mut ctx)))
-                .unwrap_or_else(|_| {
-                    Err(Outcome::Fail(
-                        "the harness itself panicked (a ringcheck bug)".into(),
-                    ))
-                });
-            let stderr = ctx.stderr_tails();
-            ctx.teardown();
-            match outcome {
-                Ok(()) => (Verdict::Pass, None, Vec::new(), Vec::new()),
-                Err(Outcome::Fail(m)) => (Verdict::Fail, Some(m), ctx.transcript, stderr),
-                Err(Outcome::Hung(m)) => (Verdict::Hung, Some(m), ctx.transcript, stderr),
-                Err(Outcome::Skip(m)) => (Verdict::Skip, Some(m), Vec::new(), Vec::new()),
-            }
-        } else {
-            let why = "no implementation of this case (a ringcheck bug)".to_owned();
-            (Verdict::Fail, Some(why), Vec::new(), Vec::new())
-        };
-        cases.push(CaseReport {
-            criterion: criterion.id.clone(),
-            id: case.id.clone(),
-            kind: case.kind,
-            verdict,
-            message,
-            transcript,
-            stderr,
-            millis: t.elapsed().as_millis() as u64,
-        });
+        let report = run_case(&session, cfg.seed, criterion, case);
         bar.inc(1);
-    }
+        (i, report)
+    };
+    let (timed, free): (Vec<_>, Vec<_>) = selected
+        .iter()
+        .copied()
+        .enumerate()
+        .partition(|(_, (criterion, _))| criterion.timing);
+    let next = AtomicUsize::new(0);
+    let mut cases: Vec<(usize, CaseReport)> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..cfg.jobs.clamp(1, free.len().max(1)))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut done = Vec::new();
+                    while let Some(item) = free.get(next.fetch_add(1, Ordering::Relaxed)) {
+                        done.push(run_one(item));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_default())
+            .collect()
+    });
+    cases.extend(timed.iter().map(run_one));
+    cases.sort_by_key(|(i, _)| *i);
+    let cases: Vec<CaseReport> = cases.into_iter().map(|(_, r)| r).collect();
     bar.finish_and_clear();
     let leaked = session.sweep();
+    let features = &session.hello().features;
+    let mut unmet: Vec<String> = cfg
+        .require
+        .iter()
+        .filter(|f| !features.contains(f))
+        .map(|f| format!("--require {}: the driver does not declare it", f.as_str()))
+        .collect();
+    if cfg.strict {
+        unmet.extend(
+            cases
+                .iter()
+                .filter(|c| c.verdict == Verdict::Skip)
+                .map(|c| format!("--strict: {} was skipped", c.id)),
+        );
+    }
     let required: BTreeSet<&str> = spec
         .criteria
         .iter()
         .filter(|c| c.required)
         .map(|c| c.id.as_str())
         .collect();
-    let conforming = cases.iter().all(|c| {
-        !required.contains(c.criterion.as_str())
-            || matches!(c.verdict, Verdict::Pass | Verdict::Skip)
-    });
+    let conforming = unmet.is_empty()
+        && cases.iter().all(|c| {
+            !required.contains(c.criterion.as_str())
+                || matches!(c.verdict, Verdict::Pass | Verdict::Skip)
+        });
     Ok(RunReport {
         schema_version: REPORT_SCHEMA_VERSION,
         implementation: session.hello().implementation.clone(),
         driver: shell_words::join(&cfg.driver),
-        features: features.into_iter().collect(),
+        features: features.iter().copied().collect(),
         seed: cfg.seed,
+        partition: cfg.selection.partition.map(|p| p.to_string()),
         cases,
+        unmet,
         ring_prefix: format!("{}-", session.token()),
         leaked,
         conforming,

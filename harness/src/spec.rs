@@ -31,6 +31,11 @@ pub struct Criterion {
     pub source: String,
     /// Whether conformance needs it.
     pub required: bool,
+    /// Its cases measure time or depend on scheduling (waits, concurrent
+    /// processes, kills): a run takes them one at a time, and a nextest
+    /// suite puts them in a serial test group.
+    #[serde(default)]
+    pub timing: bool,
     /// Driver features it needs.
     #[serde(default)]
     pub features: Vec<Feature>,

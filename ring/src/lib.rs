@@ -52,11 +52,17 @@
 //! shuttle (`RUSTFLAGS="--cfg shuttle"`), in the manner of tokio's
 //! `src/loom/`. Nothing of this is public unless asked for:
 //!
-//! | feature / cfg | adds |
-//! |---|---|
-//! | `model` | `shmring::model`: the heap ring (`HeapRing`, `HeapMemory`, `heap_ring`), implementing `ringcheck_models::ModelRing` and `CrashModelRing` (depends on `ringcheck-models`) |
-//! | `test-hooks` | `shmring::hooks` (pause a process at a kill point inside the lock, for crash tests) and `SharedBuffer::corrupt_oldest` (damage the oldest item, to test integrity checks) |
-//! | `--cfg loom` / `--cfg shuttle` | the model primitives, `shmring::hooks`, and the seeded faults of the algorithm (`shmring::model::Fault` with `model`), which race by design and exist in no other build |
+//! - feature `model`: `shmring::model` (depends on `ringcheck-models`),
+//!   the heap ring `HeapRing` with its `HeapMemory` and `heap_ring`,
+//!   implementing `ringcheck_models::ModelRing` and `CrashModelRing`;
+//! - feature `test-hooks`: `shmring::hooks` (pause a process at a kill
+//!   point inside the lock, for crash tests) and
+//!   `SharedBuffer::corrupt_oldest` (damage the oldest item, to test
+//!   integrity checks);
+//! - `--cfg loom` or `--cfg shuttle`: the model primitives,
+//!   `shmring::hooks`, and the seeded faults of the algorithm
+//!   (`shmring::model::Fault`, with `model`), which race by design and
+//!   exist in no other build.
 //!
 //! `ringcheck_models` explores the heap ring under loom and shuttle; see
 //! the README's "Schedule exploration".

@@ -6,8 +6,8 @@
 //! Build with `RUSTFLAGS="--cfg loom"` or `RUSTFLAGS="--cfg shuttle"` to
 //! put the heap memory's atomics, locks and cells under loom or shuttle
 //! (the models' threads follow the same `cfg`); a plain build runs on
-//! `std` threads. Only those two builds can switch on a seeded [`Fault`]
-//! ([`heap_ring_with_fault`]), because several faults are data races by
+//! `std` threads. Only those two builds can switch on a seeded `Fault`
+//! (`heap_ring_with_fault`), because several faults are data races by
 //! design:
 //!
 //! ```compile_fail

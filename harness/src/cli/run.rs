@@ -2,8 +2,10 @@
 
 use super::{usage, DriverArgs, Exit};
 use clap::{Args, ValueEnum};
+use ringcheck::protocol::Feature;
 use ringcheck::report::{render, Format};
 use ringcheck::run::{run, RunConfig};
+use ringcheck::select::{Partition, Pattern, Selection};
 use ringcheck::spec::Spec;
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -13,9 +15,28 @@ use std::path::PathBuf;
 pub struct RunArgs {
     #[command(flatten)]
     driver: DriverArgs,
-    /// Run only this criterion or case (repeatable).
-    #[arg(long = "only", value_name = "ID")]
-    only: Vec<String>,
+    /// Run only the cases matching these globs, comma-separated, over case
+    /// and criterion ids (repeatable): `--only 'crash,fifo.*'`.
+    #[arg(long = "only", value_name = "GLOBS")]
+    only: Vec<Pattern>,
+    /// Leave out the cases matching these globs (repeatable).
+    #[arg(long = "exclude", value_name = "GLOBS")]
+    exclude: Vec<Pattern>,
+    /// Run one shard of the selection: `count:K/N` (round robin in spec
+    /// order) or `hash:K/N` (by case id), as nextest's `--partition`.
+    #[arg(long, value_name = "count:K/N|hash:K/N")]
+    partition: Option<Partition>,
+    /// The driver must declare this feature, else the run is not
+    /// conforming (repeatable).
+    #[arg(long = "require", value_name = "FEATURE", value_parser = parse_feature)]
+    require: Vec<Feature>,
+    /// A skipped case makes the run not conforming.
+    #[arg(long)]
+    strict: bool,
+    /// Cases run side by side (the timing-sensitive criteria stay one at a
+    /// time).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=64))]
+    jobs: u16,
     /// Seed of every random choice (printed in each reproduction).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -48,6 +69,14 @@ impl From<FormatArg> for Format {
     }
 }
 
+/// A feature name of the protocol.
+fn parse_feature(s: &str) -> Result<Feature, String> {
+    Feature::parse(s).ok_or_else(|| {
+        let all: Vec<&str> = Feature::ALL.iter().map(|f| f.as_str()).collect();
+        format!("unknown feature {s:?} (one of {})", all.join(", "))
+    })
+}
+
 /// Runs the selected cases and reports them.
 pub fn main(a: RunArgs) -> Exit {
     let driver = match a.driver.argv() {
@@ -57,7 +86,14 @@ pub fn main(a: RunArgs) -> Exit {
     let spec = Spec::load();
     let cfg = RunConfig {
         driver,
-        only: a.only,
+        selection: Selection {
+            only: a.only,
+            exclude: a.exclude,
+            partition: a.partition,
+        },
+        require: a.require,
+        strict: a.strict,
+        jobs: usize::from(a.jobs),
         seed: a.seed,
         deadline: a.driver.deadline(),
         progress: std::io::stderr().is_terminal(),

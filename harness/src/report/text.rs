@@ -14,13 +14,16 @@ pub fn text(r: &RunReport, spec: &Spec) -> String {
     let _ = writeln!(out, "ringcheck: {} via `{}`", r.implementation, r.driver);
     let _ = writeln!(
         out,
-        "features: {}; seed: {}",
+        "features: {}; seed: {}{}",
         if features.is_empty() {
             "none".into()
         } else {
             features.join(", ")
         },
-        r.seed
+        r.seed,
+        r.partition
+            .as_deref()
+            .map_or(String::new(), |p| format!("; partition {p}"))
     );
     let _ = writeln!(out);
     let _ = writeln!(
@@ -67,6 +70,9 @@ pub fn text(r: &RunReport, spec: &Spec) -> String {
         count(Verdict::Skip),
         r.millis as f64 / 1000.0
     );
+    for why in &r.unmet {
+        let _ = writeln!(out, "  not conforming: {why}");
+    }
     let bad: Vec<_> = r
         .cases
         .iter()
