@@ -13,7 +13,7 @@ fn main() -> std::process::ExitCode {
         cli::Command::Run(a) => cli::run::main(a),
         cli::Command::Explore(a) => cli::explore::main(a),
         cli::Command::Replay(a) => cli::replay::main(a),
-        cli::Command::List => cli::list::main(),
+        cli::Command::List { format } => cli::list::main(format),
         cli::Command::Explain { id } => cli::list::explain(&id),
     };
     exit.into()

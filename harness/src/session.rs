@@ -32,9 +32,31 @@ pub enum SessionError {
     /// The driver could not be started or did not answer `hello`.
     #[error("the driver cannot be started: {0}")]
     Driver(#[from] ClientError),
+    /// The driver died or failed during `hello`; the last lines of its
+    /// stderr say why.
+    #[error("the driver cannot be started: {error}\n{}", stderr_text(.stderr))]
+    Died {
+        /// What went wrong.
+        error: ClientError,
+        /// The tail of the driver's stderr.
+        stderr: Vec<String>,
+    },
     /// The driver answered `hello` with something this harness cannot use.
     #[error("the driver's hello is not usable: {0}")]
     Hello(String),
+}
+
+/// A driver's stderr tail, indented, for an error message.
+fn stderr_text(tail: &[String]) -> String {
+    if tail.is_empty() {
+        return "  (the driver wrote nothing on stderr)".into();
+    }
+    let mut out = String::from("  stderr of the driver (tail):");
+    for line in tail {
+        out.push_str("\n    ");
+        out.push_str(line);
+    }
+    out
 }
 
 /// A session with one driver command.
@@ -64,7 +86,7 @@ impl Session {
         Ok(Session {
             driver,
             deadline,
-            hello: hello?,
+            hello: hello.map_err(|e| with_stderr(e, &d))?,
             token: run_token(),
             next_name: AtomicU64::new(0),
         })
@@ -108,8 +130,13 @@ impl Session {
     /// [`SessionError`] as for [`start`](Self::start).
     pub fn spawn(&self) -> Result<Driver, SessionError> {
         let mut d = Driver::spawn(&self.driver, self.deadline)?;
-        handshake(&mut d)?;
-        Ok(d)
+        match handshake(&mut d) {
+            Ok(_) => Ok(d),
+            Err(e) => {
+                d.kill();
+                Err(with_stderr(e, &d))
+            }
+        }
     }
 
     /// Removes the entries of `/dev/shm` that this session's rings left
@@ -117,6 +144,17 @@ impl Session {
     /// names, sorted.
     pub fn sweep(&self) -> Vec<String> {
         sweep(&self.token)
+    }
+}
+
+/// `e`, with the stderr tail of `d` when the driver failed.
+fn with_stderr(e: SessionError, d: &Driver) -> SessionError {
+    match e {
+        SessionError::Driver(error) => SessionError::Died {
+            error,
+            stderr: d.stderr_tail(),
+        },
+        other => other,
     }
 }
 

@@ -52,6 +52,69 @@ fn the_driver_stderr_tail_is_kept() {
     );
 }
 
+/// `ringcheck run` with `args`: (exit code, stderr).
+fn run_stderr(args: &[&str]) -> (Option<i32>, String) {
+    let out = std::process::Command::new(BIN)
+        .arg("run")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_python_driver_that_fails_on_import_is_reported_with_its_traceback() {
+    assert!(have_python(), "python3 is needed");
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("driver.py");
+    std::fs::write(&script, "import no_such_module_of_ringcheck_tests\n").unwrap();
+    let driver = format!("python3 {}", script.display());
+    let (code, err) = run_stderr(&["--driver", &driver]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("exit status: 1"), "{err}");
+    assert!(err.contains("Traceback"), "{err}");
+    assert!(
+        err.contains("ModuleNotFoundError: No module named 'no_such_module_of_ringcheck_tests'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_driver_that_logs_and_exits_is_reported_with_its_status_and_stderr() {
+    let (code, err) = run_stderr(&[
+        "--driver",
+        "sh -c 'echo cannot find the ring library >&2; exit 3'",
+    ]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("exit status: 3"), "{err}");
+    assert!(err.contains("cannot find the ring library"), "{err}");
+    assert!(!err.contains("Broken pipe"), "{err}");
+}
+
+#[test]
+fn a_driver_killed_by_a_signal_during_hello_is_reported_with_the_signal() {
+    let (code, err) = run_stderr(&["--driver", "sh -c 'kill -SEGV $$'"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("signal: 11"), "{err}");
+}
+
+#[test]
+fn invalid_option_values_are_usage_errors() {
+    for args in [
+        &["--deadline", "0"][..],
+        &["--jobs", "0"],
+        &["--partition", "count:3/2"],
+        &["--only", "no-such-criterion"],
+        &["--require", "teleport"],
+    ] {
+        let (code, err) = run_stderr(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+    }
+}
+
 #[test]
 fn a_driver_that_cannot_start_is_a_usage_error_exit_2() {
     let (code, _) = ringcheck_run(&["--driver", "/nonexistent/driver"]);

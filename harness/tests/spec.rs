@@ -93,3 +93,22 @@ fn explain_prints_the_statement_and_unknown_ids_are_usage_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn list_as_json_is_the_spec() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ringcheck"))
+        .args(["list", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let spec = Spec::load();
+    let criteria = json["criterion"].as_array().expect("criterion list");
+    assert_eq!(criteria.len(), spec.criteria.len());
+    let cases: usize = criteria
+        .iter()
+        .map(|c| c["case"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(cases, spec.cases().count());
+    assert_eq!(criteria[0]["id"], "lifecycle");
+}

@@ -1,6 +1,6 @@
 //! `ringcheck explore`: generated scenarios, shrunk on failure.
 
-use super::{explore_cases, usage, DriverArgs, Exit};
+use super::{emit, explore_cases, usage, DriverArgs, Exit};
 use clap::Args;
 use ringcheck::explore::{explore, ExploreConfig};
 use ringcheck::protocol::Feature;
@@ -49,11 +49,11 @@ pub fn main(a: ExploreArgs) -> Exit {
     };
     let report = explore(&cfg, &session);
     for r in &report.refused {
-        println!("refused geometry: {r}");
+        out!("refused geometry: {r}");
     }
     let seed = a.seed;
     let Some((scn, failure)) = report.failure else {
-        println!(
+        out!(
             "explore: {cases} scenarios passed ({} runs, seed {seed})",
             report.runs
         );
@@ -67,26 +67,26 @@ pub fn main(a: ExploreArgs) -> Exit {
         .and_then(|t| std::fs::write(&json, t).map_err(|e| e.to_string()));
     let lanes = scn.processes.len();
     write_timeline(&svg, &failure.history, &failure.offending, lanes);
-    println!(
+    out!(
         "explore: FAILED after {} runs (seed {seed}); minimal scenario ({} processes, {} ops):",
         report.runs,
         lanes,
         scn.ops()
     );
-    print!("{}", scn.describe());
-    println!("why:");
+    emit(&scn.describe());
+    out!("why:");
     for line in failure.message().lines() {
-        println!("  {line}");
+        out!("  {line}");
     }
     match saved {
-        Ok(()) => println!(
+        Ok(()) => out!(
             "replay: ringcheck replay {} --driver {}",
             json.display(),
             shell_words::quote(&shell_words::join(session.driver()))
         ),
-        Err(e) => println!("could not save the scenario: {e}"),
+        Err(e) => out!("could not save the scenario: {e}"),
     }
-    println!("timeline: {}", svg.display());
+    out!("timeline: {}", svg.display());
     Exit::NotConforming
 }
 

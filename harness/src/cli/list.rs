@@ -1,12 +1,28 @@
 //! `ringcheck list` and `ringcheck explain`: the spec for people.
 
-use super::{usage, Exit};
+use super::{emit, usage, Exit};
 use ringcheck::protocol::Feature;
 use ringcheck::spec::{Kind, Spec};
 
+/// `ringcheck list --format`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ListFormat {
+    /// A table for people.
+    Text,
+    /// The spec as JSON.
+    Json,
+}
+
 /// Prints the criteria and their cases.
-pub fn main() -> Exit {
-    print!("{}", list(&Spec::load()));
+pub fn main(format: ListFormat) -> Exit {
+    let spec = Spec::load();
+    match format {
+        ListFormat::Text => emit(&list(&spec)),
+        ListFormat::Json => match serde_json::to_string_pretty(&spec) {
+            Ok(json) => out!("{json}"),
+            Err(e) => return usage(&format!("cannot write the spec as JSON: {e}")),
+        },
+    }
     Exit::Conforming
 }
 
@@ -14,7 +30,7 @@ pub fn main() -> Exit {
 pub fn explain(id: &str) -> Exit {
     match describe(&Spec::load(), id) {
         Some(text) => {
-            print!("{text}");
+            emit(&text);
             Exit::Conforming
         }
         None => usage(&format!(

@@ -1,6 +1,21 @@
 //! The command line: the arguments of every command, declared once, and
 //! the exit codes. One module per command.
 
+/// `println!` that ignores a closed stdout (`ringcheck list | head`):
+/// the reader has gone, and there is nobody left to tell.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` of a whole text, ignoring a closed stdout as [`out!`] does.
+pub fn emit(text: &str) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+}
+
 pub mod explore;
 pub mod list;
 pub mod replay;
@@ -47,8 +62,13 @@ pub enum Command {
     ))]
     Replay(replay::ReplayArgs),
     /// List the criteria and their cases.
-    #[command(after_help = "Example: ringcheck list\n\nExit codes: 0.")]
-    List,
+    #[command(after_help = "Example: ringcheck list --format json\n\nExit codes: 0.")]
+    List {
+        /// `text` for people; `json`: the spec, with the shape of
+        /// `ring.toml` (`criterion` and `case` lists).
+        #[arg(long, value_enum, default_value_t = list::ListFormat::Text)]
+        format: list::ListFormat,
+    },
     /// Print one criterion's statement and cases.
     #[command(after_help = concat!(
         "Example: ringcheck explain concurrency\n\n",

@@ -2,7 +2,7 @@
 //! explore seed.
 
 use super::explore::{write_timeline, ExploreArgs};
-use super::{usage, DriverArgs, Exit};
+use super::{emit, usage, DriverArgs, Exit};
 use clap::Args;
 use ringcheck::criteria::Outcome;
 use ringcheck::explore::{execute, ProcessScenario};
@@ -60,19 +60,19 @@ fn replay_file(file: &std::path::Path, driver: &DriverArgs, times: u32) -> Exit 
         Ok(s) => s,
         Err(e) => return usage(&e.to_string()),
     };
-    print!("{}", scn.describe());
+    emit(&scn.describe());
     for n in 1..=times {
         match execute(&scn, &session) {
-            Ok(()) => println!("run {n}: pass"),
+            Ok(()) => out!("run {n}: pass"),
             Err(f) if matches!(f.outcome, Outcome::Skip(_)) => {
-                println!("run {n}: {}", f.message());
+                out!("run {n}: {}", f.message());
                 return Exit::Usage;
             }
             Err(f) => {
-                println!("run {n}: FAIL\n  {}", f.message().replace('\n', "\n  "));
+                out!("run {n}: FAIL\n  {}", f.message().replace('\n', "\n  "));
                 let svg = file.with_extension("replay.svg");
                 write_timeline(&svg, &f.history, &f.offending, scn.processes.len());
-                println!("timeline: {}", svg.display());
+                out!("timeline: {}", svg.display());
                 return Exit::NotConforming;
             }
         }

@@ -1,6 +1,6 @@
 //! `ringcheck run`: the conformance run.
 
-use super::{usage, DriverArgs, Exit};
+use super::{emit, usage, DriverArgs, Exit};
 use clap::{Args, ValueEnum};
 use ringcheck::protocol::Feature;
 use ringcheck::report::{render, Format};
@@ -109,7 +109,7 @@ pub fn main(a: RunArgs) -> Exit {
                 return usage(&format!("cannot write {}: {e}", path.display()));
             }
         }
-        None => print!("{text}"),
+        None => emit(&text),
     }
     if let Some(path) = &a.junit {
         if let Err(e) = std::fs::write(path, render(Format::Junit, &report, &spec)) {

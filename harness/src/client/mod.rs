@@ -240,9 +240,16 @@ impl Driver {
             None => Err(std::io::Error::other("stdin closed")),
         };
         if let Err(e) = sent {
-            let err = ClientError::Send {
-                op: op.name().into(),
-                reason: e.to_string(),
+            // A broken pipe means the driver is gone: say how it ended.
+            let err = match self.exit_status(Duration::from_millis(500)) {
+                Some(status) => ClientError::Exited {
+                    op: op.name().into(),
+                    status,
+                },
+                None => ClientError::Send {
+                    op: op.name().into(),
+                    reason: e.to_string(),
+                },
             };
             return Err(self.fail(err));
         }
@@ -270,9 +277,9 @@ impl Driver {
             Err(RecvTimeoutError::Disconnected) => {
                 // Stdout is closed; the process may live on. Kill it before
                 // reaping so that the wait cannot block.
-                let status = match self.child.try_wait() {
-                    Ok(Some(s)) => s.to_string(),
-                    _ => {
+                let status = match self.exit_status(Duration::from_millis(100)) {
+                    Some(s) => s,
+                    None => {
                         let _ = self.child.kill();
                         match self.child.wait() {
                             Ok(s) => format!("closed its stdout; killed ({s})"),
@@ -300,6 +307,24 @@ impl Driver {
         }
         let reply = Reply::parse(name, &obj, &line, t0, t1).map_err(|e| self.fail(e))?;
         Ok(reply)
+    }
+
+    /// How the driver ended ("exit status: 1", "signal: 9 (SIGKILL)"), if it
+    /// ends within `grace`; `None` if it still runs.
+    fn exit_status(&mut self, grace: Duration) -> Option<String> {
+        let until = std::time::Instant::now() + grace;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(s)) => return Some(s.to_string()),
+                Ok(None) if std::time::Instant::now() < until => {
+                    // Polls the child's exit: nothing to wait on but the
+                    // process itself.
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(None) => return None,
+                Err(e) => return Some(e.to_string()),
+            }
+        }
     }
 
     /// Sends `op` and waits for its answer.

@@ -73,6 +73,7 @@ impl From<SessionError> for Outcome {
     fn from(e: SessionError) -> Self {
         match e {
             SessionError::Driver(e) => e.into(),
+            SessionError::Died { ref error, .. } if error.is_hung() => Outcome::Hung(e.to_string()),
             other => Outcome::Fail(other.to_string()),
         }
     }
