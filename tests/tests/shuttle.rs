@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! RUSTFLAGS="--cfg shuttle" CARGO_TARGET_DIR=target/shuttle \
-//!   cargo nextest run -p shmring -E 'test(shuttle)'
+//!   cargo nextest run -p ringspec-tests -E 'test(shuttle)'
 //! ```
 //!
 //! Budget: `SHMRING_SHUTTLE_ITERATIONS` schedules per scheduler and
@@ -19,7 +19,7 @@
 //! ```text
 //! SHMRING_SHUTTLE_SCENARIO='{...}' SHMRING_SHUTTLE_SCHEDULE='9102...' \
 //!   RUSTFLAGS="--cfg shuttle" CARGO_TARGET_DIR=target/shuttle \
-//!   cargo nextest run -p shmring -E 'test(shuttle_replay)'
+//!   cargo nextest run -p ringspec-tests -E 'test(shuttle_replay)'
 //! ```
 
 #![cfg(all(shuttle, not(loom)))]
@@ -105,7 +105,7 @@ fn explore(s: &Scenario, fault: Option<Fault>) -> Result<(), String> {
             "shuttle ({scheduler} scheduler, seed {seed:#x}, {n} iterations) found a failing \
              schedule of scenario\n{json}\n{msg}\nreplay:\n  {fault_env}SHMRING_SHUTTLE_SCENARIO='{json}' \
              SHMRING_SHUTTLE_SCHEDULE='{schedule}' RUSTFLAGS=\"--cfg shuttle\" \
-             CARGO_TARGET_DIR=target/shuttle cargo nextest run -p shmring -E \
+             CARGO_TARGET_DIR=target/shuttle cargo nextest run -p ringspec-tests -E \
              'test(shuttle_replay)'"
         )
     })

@@ -6,11 +6,11 @@
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
-//!   LOOM_MAX_PREEMPTIONS=3 cargo nextest run -p shmring --release -E 'test(loom)'
+//!   LOOM_MAX_PREEMPTIONS=3 cargo nextest run -p ringspec-tests --release -E 'test(loom)'
 //! ```
 //!
-//! (The `model` feature that these tests need is enabled for the tests of
-//! shmring by its self dev-dependency.)
+//! (This crate depends on shmring with its `model` feature, which these
+//! tests need.)
 //!
 //! `LOOM_MAX_PREEMPTIONS` defaults to [`DEFAULT_PREEMPTIONS`] here (loom's
 //! own default is unbounded). The `loom_finds_*` tests switch on one seeded
