@@ -15,9 +15,11 @@
 
 #![deny(missing_docs)]
 
+mod geometry;
 mod message;
 mod serve;
 
+pub use geometry::{CapacityOffer, GeometryOffer, SizeRange};
 pub use message::{
     failure, monotonic_ns, success, ErrorCode, Feature, Op, Payload, Request, PROTOCOL_VERSION,
 };

@@ -32,7 +32,10 @@
 //! timestamps), `parallel` (one scoped thread per op list), `close` and
 //! `exit`; a malformed request gets an `invalid` failure, never a crash.
 
-use crate::{failure, monotonic_ns, success, ErrorCode, Feature, Op, Payload, PROTOCOL_VERSION};
+use crate::{
+    failure, monotonic_ns, success, ErrorCode, Feature, GeometryOffer, Op, Payload,
+    PROTOCOL_VERSION,
+};
 use serde_json::{Map, Value};
 use std::io::{self, BufRead, Write};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -105,6 +108,12 @@ pub trait Implementation: Sync {
     /// The features declared in `hello`. `batch` and `parallel` are served
     /// by [`serve`] itself; declare them to let the harness use them.
     fn features(&self) -> Vec<Feature>;
+    /// The geometries `create` can build, declared in `hello` as
+    /// `geometry`; `None` (the default) declares nothing, and the driver
+    /// may refuse a geometry at `create` with `invalid`.
+    fn geometry(&self) -> Option<GeometryOffer> {
+        None
+    }
     /// Creates and owns the ring `name`.
     fn create(&self, name: &str, capacity: u64, item_size: u64) -> Result<Self::Ring, DriverError>;
     /// Attaches to the ring `name`; returns the handle, capacity and item
@@ -314,6 +323,11 @@ fn run_top<I: Implementation>(
                 .map(|f| Value::from(f.as_str()))
                 .collect();
             m.insert("features".into(), Value::Array(features));
+            if let Some(offer) = imp.geometry() {
+                if let Ok(v) = serde_json::to_value(offer) {
+                    m.insert("geometry".into(), v);
+                }
+            }
             Ok(m)
         }
         Op::Create {
