@@ -37,6 +37,9 @@ pub struct RunConfig {
     pub seed: u64,
     /// Per-request deadline.
     pub deadline: Duration,
+    /// Longest response line, bytes ([`crate::client::MAX_LINE`] by
+    /// default): a longer one fails its case as malformed.
+    pub max_line: usize,
     /// Show a progress bar on stderr.
     pub progress: bool,
 }
@@ -53,6 +56,7 @@ impl RunConfig {
             jobs: 1,
             seed: 1,
             deadline: Duration::from_secs(10),
+            max_line: crate::client::MAX_LINE,
             progress: false,
         }
     }
@@ -221,7 +225,11 @@ pub fn run_case(
 pub fn run(cfg: &RunConfig, spec: &Spec) -> Result<RunReport, RunError> {
     let selected = cfg.selection.cases(spec)?;
     let started = Instant::now();
-    let session = Arc::new(Session::start(cfg.driver.clone(), cfg.deadline)?);
+    let session = Arc::new(Session::start_with(
+        cfg.driver.clone(),
+        cfg.deadline,
+        cfg.max_line,
+    )?);
     let bar = if cfg.progress {
         let bar = indicatif::ProgressBar::new(selected.len() as u64);
         if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {

@@ -11,6 +11,7 @@ use crate::protocol::{Feature, Op, PROTOCOL_VERSION};
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// How long a driver may take to end after `close` and `exit` before it is
@@ -59,11 +60,42 @@ fn stderr_text(tail: &[String]) -> String {
     out
 }
 
+/// The tokens of the sessions alive in this process, for
+/// [`install_interrupt_cleanup`].
+static LIVE_TOKENS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+/// On SIGINT, SIGTERM or SIGHUP: kills every driver's process group,
+/// removes the `/dev/shm` leftovers of every live session, says so on
+/// stderr, and exits with status 130. The command line and
+/// [`crate::testing`] install it; a library user may too.
+///
+/// # Errors
+/// If another handler is already installed (by this or another library),
+/// in words.
+pub fn install_interrupt_cleanup() -> Result<(), String> {
+    ctrlc::set_handler(|| {
+        let killed = crate::client::kill_all();
+        let tokens: Vec<String> = LIVE_TOKENS
+            .lock()
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default();
+        let removed: usize = tokens.iter().map(|t| sweep(t).len()).sum();
+        eprintln!(
+            "ringcheck: interrupted: killed {killed} driver process group(s), removed {removed} leftover segment(s) of run {}",
+            tokens.join(", ")
+        );
+        std::process::exit(130);
+    })
+    .map_err(|e| e.to_string())
+}
+
 /// A session with one driver command.
 #[derive(Debug)]
 pub struct Session {
     driver: Vec<String>,
     deadline: Duration,
+    /// Longest response line, bytes.
+    max_line: usize,
     hello: Hello,
     /// Every ring name of the session starts with this, and every entry of
     /// `/dev/shm` that contains it is the session's own.
@@ -80,14 +112,33 @@ impl Session {
     /// [`SessionError`] if the driver cannot start or its `hello` is not
     /// protocol version 1 with an `impl` and a list of known features.
     pub fn start(driver: Vec<String>, deadline: Duration) -> Result<Session, SessionError> {
-        let mut d = Driver::spawn(&driver, deadline)?;
+        Session::start_with(driver, deadline, crate::client::MAX_LINE)
+    }
+
+    /// [`start`](Self::start), with responses limited to `max_line` bytes
+    /// a line.
+    ///
+    /// # Errors
+    /// As [`start`](Self::start).
+    pub fn start_with(
+        driver: Vec<String>,
+        deadline: Duration,
+        max_line: usize,
+    ) -> Result<Session, SessionError> {
+        let mut d = Driver::spawn_with(&driver, deadline, max_line)?;
         let hello = handshake(&mut d);
         d.shutdown(SHUTDOWN_GRACE);
+        let hello = hello.map_err(|e| with_stderr(e, &d))?;
+        let token = run_token();
+        if let Ok(mut live) = LIVE_TOKENS.lock() {
+            live.insert(token.clone());
+        }
         Ok(Session {
             driver,
             deadline,
-            hello: hello.map_err(|e| with_stderr(e, &d))?,
-            token: run_token(),
+            max_line,
+            hello,
+            token,
             next_name: AtomicU64::new(0),
         })
     }
@@ -129,7 +180,7 @@ impl Session {
     /// # Errors
     /// [`SessionError`] as for [`start`](Self::start).
     pub fn spawn(&self) -> Result<Driver, SessionError> {
-        let mut d = Driver::spawn(&self.driver, self.deadline)?;
+        let mut d = Driver::spawn_with(&self.driver, self.deadline, self.max_line)?;
         match handshake(&mut d) {
             Ok(_) => Ok(d),
             Err(e) => {
@@ -155,6 +206,14 @@ fn with_stderr(e: SessionError, d: &Driver) -> SessionError {
             stderr: d.stderr_tail(),
         },
         other => other,
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Ok(mut live) = LIVE_TOKENS.lock() {
+            live.remove(&self.token);
+        }
     }
 }
 

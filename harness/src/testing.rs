@@ -163,6 +163,10 @@ impl Suite {
                 return serve();
             }
         }
+        // A test killed by a timeout (SIGTERM from nextest) or Ctrl-C leaves
+        // no driver and no segment behind; a harness that installed its own
+        // handler keeps it.
+        let _ = crate::session::install_interrupt_cleanup();
         let mut args = Arguments::from_args();
         if args.test_threads.is_none() {
             // Cases start processes and measure waits: one at a time

@@ -171,3 +171,29 @@ fn a_driver_without_features_has_those_cases_skipped_not_passed() {
         assert_eq!(verdict, want, "{id}");
     }
 }
+
+#[test]
+fn an_endless_response_line_fails_the_request_without_being_held() {
+    // Answers hello with a line of 50 MB that never ends in a newline
+    // before the limit.
+    let script = r#"read l; head -c 50000000 /dev/zero | tr '\0' a; echo"#;
+    let mut d = Driver::spawn_with(&sh(script), Duration::from_secs(20), 1 << 20).unwrap();
+    let err = d.request(&Op::Hello).unwrap_err();
+    assert!(
+        matches!(err, ClientError::Malformed { ref reason, .. } if reason.contains("over the limit")),
+        "{err}"
+    );
+    assert!(d.is_dead(), "the driver was not killed");
+}
+
+#[test]
+fn the_line_limit_is_an_option_of_the_command_line() {
+    let script = r#"read l; head -c 100000 /dev/zero | tr '\0' a; echo"#;
+    let driver = shell_words::join(["sh", "-c", script]);
+    let (code, err) = run_stderr(&["--driver", &driver, "--max-line", "4096"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("100000 bytes or more, over the limit"),
+        "{err}"
+    );
+}

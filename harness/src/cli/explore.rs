@@ -33,7 +33,8 @@ pub fn main(a: ExploreArgs) -> Exit {
         Ok(d) => d,
         Err(e) => return e,
     };
-    let session = match Session::start(driver, a.driver.deadline()) {
+    let session = match Session::start_with(driver, a.driver.deadline(), a.driver.max_line as usize)
+    {
         Ok(s) => s,
         Err(e) => return usage(&e.to_string()),
     };

@@ -27,7 +27,8 @@ use std::time::Duration;
 
 /// Exit codes, the same for every command.
 const EXIT_CODES: &str = "Exit codes: 0 conforming (or nothing wrong found), 1 not conforming \
-(or a failing scenario), 2 usage error or a driver that cannot be started.";
+(or a failing scenario), 2 usage error or a driver that cannot be started, 130 interrupted \
+(drivers killed and the run's segments removed first).";
 
 /// Conformance checks for ring buffers.
 #[derive(Parser)]
@@ -115,6 +116,11 @@ pub struct DriverArgs {
     /// Per-request deadline, ms (an op's own wait comes on top).
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub deadline: u64,
+    /// Longest response line a driver may write, bytes; a longer one fails
+    /// its case as malformed (the harness never holds more of it).
+    #[arg(long, default_value_t = ringcheck::client::MAX_LINE as u64,
+          value_parser = clap::value_parser!(u64).range(64..=(1u64 << 32)))]
+    pub max_line: u64,
 }
 
 /// Name of the built-in ring's driver binary.

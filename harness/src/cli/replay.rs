@@ -56,7 +56,7 @@ fn replay_file(file: &std::path::Path, driver: &DriverArgs, times: u32) -> Exit 
         Ok(d) => d,
         Err(e) => return e,
     };
-    let session = match Session::start(argv, driver.deadline()) {
+    let session = match Session::start_with(argv, driver.deadline(), driver.max_line as usize) {
         Ok(s) => s,
         Err(e) => return usage(&e.to_string()),
     };

@@ -96,6 +96,7 @@ pub fn main(a: RunArgs) -> Exit {
         jobs: usize::from(a.jobs),
         seed: a.seed,
         deadline: a.driver.deadline(),
+        max_line: a.driver.max_line as usize,
         progress: std::io::stderr().is_terminal(),
     };
     let report = match run(&cfg, &spec) {

@@ -13,15 +13,26 @@ pub use reply::{batch_replies, describe_op, parallel_replies, truncate, Reply};
 use crate::protocol::{monotonic_ns, ErrorCode, Op, Request};
 use reply::malformed;
 use serde_json::Value;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::io::{BufRead as _, BufReader, Write};
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Lines of a driver's stderr kept for the report.
 const STDERR_TAIL_LINES: usize = 20;
+
+/// Longest stderr line kept, bytes; a longer one is noted by its length.
+const STDERR_LINE_BYTES: usize = 4096;
+
+/// The default limit of one response line, bytes (64 MiB: a `batch` of
+/// 20,000 results, or of 64 items of 64 KiB in base64, fits with room to
+/// spare). A longer line fails the request as malformed, without the
+/// harness ever holding more than this of it.
+pub const MAX_LINE: usize = 64 << 20;
 
 /// A driver that failed the protocol (or could not be run at all).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -89,30 +100,85 @@ impl ClientError {
 
 /// Calls `f` with each line of `r` (UTF-8 decoded lossily, without the
 /// newline) until `f` returns false or the stream ends.
-fn for_each_line(r: impl std::io::Read, mut f: impl FnMut(String) -> bool) {
+/// A line read from a driver: its text, or how long it was when it ran
+/// over the limit (the rest of it is skipped).
+enum Line {
+    Text(String),
+    TooLong(usize),
+}
+
+/// Calls `f` with every line of `r` (without its `\n`; bytes that are not
+/// UTF-8 replaced) until `f` returns false or `r` ends. A line over `limit`
+/// bytes is never held whole: it is passed as [`Line::TooLong`], so a
+/// driver writing an endless line costs at most `limit` bytes of memory.
+fn for_each_line(r: impl std::io::Read, limit: usize, mut f: impl FnMut(Line) -> bool) {
     let mut r = BufReader::new(r);
     let mut buf = Vec::new();
+    let mut skipped = 0usize;
     loop {
-        buf.clear();
-        match r.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {
-                if buf.last() == Some(&b'\n') {
-                    buf.pop();
-                }
-                if !f(String::from_utf8_lossy(&buf).into_owned()) {
-                    break;
-                }
+        let chunk = match r.fill_buf() {
+            Ok([]) | Err(_) => return,
+            Ok(chunk) => chunk,
+        };
+        let (part, end) = match chunk.iter().position(|&b| b == b'\n') {
+            Some(i) => (&chunk[..i], Some(i + 1)),
+            None => (chunk, None),
+        };
+        if skipped == 0 && buf.len() + part.len() <= limit {
+            buf.extend_from_slice(part);
+        } else {
+            skipped = skipped.max(buf.len()) + part.len();
+            buf.clear();
+        }
+        let used = end.unwrap_or(chunk.len());
+        r.consume(used);
+        if end.is_some() {
+            let line = if skipped > 0 {
+                Line::TooLong(std::mem::take(&mut skipped))
+            } else {
+                Line::Text(String::from_utf8_lossy(&buf).into_owned())
+            };
+            buf.clear();
+            if !f(line) {
+                return;
             }
         }
     }
+}
+
+/// The process groups of the drivers alive in this process (each driver
+/// leads its own group), for [`kill_all`].
+static LIVE_GROUPS: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// SIGKILLs process group `pgid`: the driver and everything it started
+/// that stayed in its group (a wrapper's child, a forked helper).
+fn kill_group(pgid: i32) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pgid) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
+}
+
+/// Set once the run is interrupted: no driver starts after that.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// SIGKILLs the process group of every driver still alive in this process,
+/// refuses to start any more, and returns how many groups there were: what
+/// an interrupted run must not leave behind.
+pub fn kill_all() -> usize {
+    let mut live = LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    let groups = std::mem::take(&mut *live);
+    for &g in &groups {
+        kill_group(g);
+    }
+    groups.len()
 }
 
 /// One driver process.
 pub struct Driver {
     child: Child,
     stdin: Option<ChildStdin>,
-    lines: Receiver<String>,
+    lines: Receiver<Line>,
     stderr: Arc<Mutex<VecDeque<String>>>,
     /// Disconnected once the stderr reader has seen end of file.
     stderr_eof: Receiver<()>,
@@ -123,33 +189,66 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// Starts `cmd` (argv, run without a shell) with piped stdio. `deadline`
-    /// bounds each request, on top of the op's own wait timeouts.
+    /// Starts `cmd` (argv, run without a shell) with piped stdio, as the
+    /// leader of a process group of its own. `deadline` bounds each
+    /// request, on top of the op's own wait timeouts; a response line over
+    /// [`MAX_LINE`] bytes is a malformed response.
     ///
     /// # Errors
     /// [`ClientError::Spawn`] if the program cannot be started.
     pub fn spawn(cmd: &[String], deadline: Duration) -> Result<Driver, ClientError> {
+        Driver::spawn_with(cmd, deadline, MAX_LINE)
+    }
+
+    /// [`spawn`](Self::spawn) with a response-line limit of `max_line`
+    /// bytes.
+    ///
+    /// # Errors
+    /// [`ClientError::Spawn`] if the program cannot be started.
+    pub fn spawn_with(
+        cmd: &[String],
+        deadline: Duration,
+        max_line: usize,
+    ) -> Result<Driver, ClientError> {
         let shown = shell_words::join(cmd);
         let (prog, args) = cmd.split_first().ok_or_else(|| ClientError::Spawn {
             cmd: shown.clone(),
             reason: "empty command".into(),
         })?;
+        // The group is registered before the process exists, under the lock,
+        // so that an interrupt between the spawn and the registration
+        // cannot miss it.
+        let mut live = LIVE_GROUPS.lock().unwrap_or_else(|e| e.into_inner());
+        if INTERRUPTED.load(Ordering::SeqCst) {
+            return Err(ClientError::Spawn {
+                cmd: shown,
+                reason: "the run was interrupted".into(),
+            });
+        }
         let mut child = Command::new(prog)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            .process_group(0)
             .spawn()
             .map_err(|e| ClientError::Spawn {
                 cmd: shown,
                 reason: e.to_string(),
             })?;
+        live.insert(child.id() as i32);
+        drop(live);
         let (tx, lines) = mpsc::channel();
         if let Some(out) = child.stdout.take() {
             // Bytes, not `lines()`: a line that is not UTF-8 is a malformed
             // response to report, not a reason to stop reading.
             std::thread::spawn(move || {
-                for_each_line(out, |line| tx.send(line).is_ok());
+                for_each_line(out, max_line, |line| {
+                    let more = matches!(line, Line::Text(_));
+                    // After an overlong line nothing more is read: the
+                    // driver is killed when the reply is taken.
+                    tx.send(line).is_ok() && more
+                });
             });
         }
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
@@ -161,7 +260,11 @@ impl Driver {
             // `stderr_tail` that the tail is complete.
             std::thread::spawn(move || {
                 let _eof = eof_tx;
-                for_each_line(err, |line| {
+                for_each_line(err, STDERR_LINE_BYTES, |line| {
+                    let line = match line {
+                        Line::Text(t) => t,
+                        Line::TooLong(n) => format!("({n} bytes of one line, left out)"),
+                    };
                     if let Ok(mut t) = tail.lock() {
                         if t.len() == STDERR_TAIL_LINES {
                             t.pop_front();
@@ -267,7 +370,11 @@ impl Driver {
         }
         let limit = self.deadline + Self::allowance(op);
         let line = match self.lines.recv_timeout(limit) {
-            Ok(line) => line,
+            Ok(Line::Text(line)) => line,
+            Ok(Line::TooLong(n)) => {
+                let reason = format!("a response line of {n} bytes or more, over the limit");
+                return Err(self.fail(malformed(op.name(), reason, "(left out)")));
+            }
             Err(RecvTimeoutError::Timeout) => {
                 return Err(self.fail(ClientError::Hung {
                     op: op.name().into(),
@@ -280,7 +387,7 @@ impl Driver {
                 let status = match self.exit_status(Duration::from_millis(100)) {
                     Some(s) => s,
                     None => {
-                        let _ = self.child.kill();
+                        self.end_group();
                         match self.child.wait() {
                             Ok(s) => format!("closed its stdout; killed ({s})"),
                             Err(e) => e.to_string(),
@@ -372,7 +479,7 @@ impl Driver {
 
     /// SIGKILLs the driver and reaps it.
     pub fn kill(&mut self) {
-        let _ = self.child.kill();
+        self.end_group();
         let _ = self.child.wait();
         self.stdin = None;
         if self.dead.is_none() {
@@ -403,14 +510,16 @@ impl Driver {
         loop {
             match self.child.try_wait() {
                 Ok(Some(_)) | Err(_) => break,
-                Ok(None) if monotonic_ns() >= until => {
-                    let _ = self.child.kill();
-                    let _ = self.child.wait();
-                    break;
-                }
+                Ok(None) if monotonic_ns() >= until => break,
+                // Polls the exit of a process: there is nothing else to
+                // wait on.
                 Ok(None) => std::thread::sleep(Duration::from_millis(2)),
             }
         }
+        // Whatever the driver started and left behind (a wrapper's child, a
+        // forked helper holding the pipes) goes with it.
+        self.end_group();
+        let _ = self.child.wait();
         self.dead.get_or_insert(ClientError::Exited {
             op: "-".into(),
             status: "shut down".into(),
@@ -418,11 +527,21 @@ impl Driver {
     }
 }
 
+impl Driver {
+    /// SIGKILLs the driver's process group and forgets it.
+    fn end_group(&mut self) {
+        let pgid = self.child.id() as i32;
+        if let Ok(mut live) = LIVE_GROUPS.lock() {
+            if live.remove(&pgid) {
+                kill_group(pgid);
+            }
+        }
+    }
+}
+
 impl Drop for Driver {
     fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.end_group();
+        let _ = self.child.wait();
     }
 }
