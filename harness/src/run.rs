@@ -76,6 +76,21 @@ pub enum Verdict {
     Skip,
 }
 
+/// The verdict of a whole run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunVerdict {
+    /// Every case that applies passed, and nothing is unmet.
+    Conforming,
+    /// A case failed or hung, or a `--require`/`--strict` condition is
+    /// unmet.
+    NotConforming,
+    /// Nothing failed, but a criterion that applies to every driver could
+    /// not be checked at any geometry the driver offers: not conforming
+    /// either, for want of evidence.
+    Unchecked,
+}
+
 /// One case's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseReport {
@@ -93,6 +108,9 @@ pub struct CaseReport {
     pub transcript: Vec<String>,
     /// Stderr tails of the case's drivers, for failed or hung cases.
     pub stderr: Vec<(usize, Vec<String>)>,
+    /// Skipped because no geometry the driver offers fits the case (not
+    /// for a missing feature).
+    pub no_geometry: bool,
     /// Wall time, ms.
     pub millis: u64,
 }
@@ -123,8 +141,10 @@ pub struct RunReport {
     /// Segments the implementation left in `/dev/shm` (removed by the
     /// harness).
     pub leaked: Vec<String>,
-    /// Every case that applies passed (skips excepted) and nothing is
-    /// [`unmet`](Self::unmet).
+    /// [`RunVerdict::Conforming`], [`RunVerdict::NotConforming`] or
+    /// [`RunVerdict::Unchecked`].
+    pub verdict: RunVerdict,
+    /// The verdict is [`RunVerdict::Conforming`].
     pub conforming: bool,
     /// Wall time, ms.
     pub millis: u64,
@@ -180,6 +200,7 @@ pub fn run_case(
         .into_iter()
         .find(|(id, _)| *id == case.id)
         .map(|(_, f)| f);
+    let mut no_geometry = false;
     let (verdict, message, transcript, stderr) = if !missing.is_empty() {
         let why = format!("the driver does not declare {}", missing.join(", "));
         (Verdict::Skip, Some(why), Vec::new(), Vec::new())
@@ -198,6 +219,10 @@ pub fn run_case(
             Err(Outcome::Fail(m)) => (Verdict::Fail, Some(m), ctx.transcript, stderr),
             Err(Outcome::Hung(m)) => (Verdict::Hung, Some(m), ctx.transcript, stderr),
             Err(Outcome::Skip(m)) => (Verdict::Skip, Some(m), Vec::new(), Vec::new()),
+            Err(Outcome::Unfit(m)) => {
+                no_geometry = true;
+                (Verdict::Skip, Some(m), ctx.transcript, Vec::new())
+            }
         }
     } else {
         let why = "no implementation of this case (a ringcheck bug)".to_owned();
@@ -211,6 +236,7 @@ pub fn run_case(
         message,
         transcript,
         stderr,
+        no_geometry,
         millis: t.elapsed().as_millis() as u64,
     }
 }
@@ -294,11 +320,32 @@ pub fn run(cfg: &RunConfig, spec: &Spec) -> Result<RunReport, RunError> {
         .filter(|c| c.required)
         .map(|c| c.id.as_str())
         .collect();
-    let conforming = unmet.is_empty()
-        && cases.iter().all(|c| {
-            !required.contains(c.criterion.as_str())
-                || matches!(c.verdict, Verdict::Pass | Verdict::Skip)
+    let failed = !unmet.is_empty()
+        || cases.iter().any(|c| {
+            required.contains(c.criterion.as_str())
+                && matches!(c.verdict, Verdict::Fail | Verdict::Hung)
         });
+    // The criteria that need no feature apply to every driver: one of
+    // their cases that no offered geometry fits leaves the run unchecked.
+    let for_everyone: BTreeSet<&str> = spec
+        .criteria
+        .iter()
+        .filter(|c| c.required && c.features.is_empty())
+        .map(|c| c.id.as_str())
+        .collect();
+    let unchecked: Vec<String> = cases
+        .iter()
+        .filter(|c| c.no_geometry && for_everyone.contains(c.criterion.as_str()))
+        .map(|c| format!("{} was checked at no geometry the driver offers", c.id))
+        .collect();
+    let verdict = if failed {
+        RunVerdict::NotConforming
+    } else if !unchecked.is_empty() {
+        RunVerdict::Unchecked
+    } else {
+        RunVerdict::Conforming
+    };
+    unmet.extend(unchecked);
     Ok(RunReport {
         schema_version: REPORT_SCHEMA_VERSION,
         implementation: session.hello().implementation.clone(),
@@ -310,7 +357,8 @@ pub fn run(cfg: &RunConfig, spec: &Spec) -> Result<RunReport, RunError> {
         unmet,
         ring_prefix: format!("{}-", session.token()),
         leaked,
-        conforming,
+        verdict,
+        conforming: verdict == RunVerdict::Conforming,
         millis: started.elapsed().as_millis() as u64,
     })
 }

@@ -7,7 +7,7 @@
 //! (protocol version, `impl`, features), one naming scheme, one sweep.
 
 use crate::client::{ClientError, Driver, Reply};
-use crate::protocol::{Feature, Op, PROTOCOL_VERSION};
+use crate::protocol::{Feature, GeometryOffer, Op, PROTOCOL_VERSION};
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +25,8 @@ pub struct Hello {
     pub implementation: String,
     /// The features it declared.
     pub features: BTreeSet<Feature>,
+    /// The geometries it declared it can build, if it declared any.
+    pub geometry: Option<GeometryOffer>,
 }
 
 /// Why a session could not start.
@@ -243,9 +245,17 @@ fn handshake(d: &mut Driver) -> Result<Hello, SessionError> {
             None => return Err(bad(&format!("unknown feature {f}"))),
         }
     }
+    let geometry = match results.get("geometry") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => Some(
+            serde_json::from_value::<GeometryOffer>(v.clone())
+                .map_err(|e| bad(&format!("a \"geometry\" this harness cannot read ({e})")))?,
+        ),
+    };
     Ok(Hello {
         implementation: implementation.to_owned(),
         features,
+        geometry,
     })
 }
 

@@ -306,11 +306,7 @@ pub fn snapshot(report: &RunReport, spec: &Spec) -> String {
     let _ = writeln!(
         out,
         "verdict: {}",
-        if report.conforming {
-            "CONFORMING"
-        } else {
-            "NOT CONFORMING"
-        }
+        crate::report::verdict_word(report.verdict)
     );
     for why in &report.unmet {
         let _ = writeln!(out, "  {why}");

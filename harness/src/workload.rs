@@ -162,6 +162,10 @@ pub(crate) fn get_op(blocking: bool) -> Op {
     }
 }
 
+/// The longest item [`item`] makes, bytes: a 2- to 5-byte header and up
+/// to 39 more.
+pub(crate) const MAX_ITEM_LEN: usize = 44;
+
 /// The item `seq` of `producer` (below 256): a [`unique_item`] of 2 to 41
 /// bytes or its header's length if longer (the length varies with `seq`
 /// and `producer`), well within [`ITEM_SIZE`].

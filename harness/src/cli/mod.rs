@@ -27,7 +27,8 @@ use std::time::Duration;
 
 /// Exit codes, the same for every command.
 const EXIT_CODES: &str = "Exit codes: 0 conforming (or nothing wrong found), 1 not conforming \
-(or a failing scenario), 2 usage error or a driver that cannot be started, 130 interrupted \
+(or a failing scenario), 2 usage error or a driver that cannot be started, 3 unchecked (a \
+criterion for every driver fits no geometry the driver offers), 130 interrupted \
 (drivers killed and the run's segments removed first).";
 
 /// Conformance checks for ring buffers.
@@ -90,6 +91,9 @@ pub enum Exit {
     NotConforming = 1,
     /// 2: a usage error, or a driver that cannot be started at all.
     Usage = 2,
+    /// 3: nothing failed, but a criterion that applies to every driver was
+    /// checked at no geometry the driver offers.
+    Unchecked = 3,
 }
 
 impl From<Exit> for std::process::ExitCode {

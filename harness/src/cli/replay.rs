@@ -64,7 +64,7 @@ fn replay_file(file: &std::path::Path, driver: &DriverArgs, times: u32) -> Exit 
     for n in 1..=times {
         match execute(&scn, &session) {
             Ok(()) => out!("run {n}: pass"),
-            Err(f) if matches!(f.outcome, Outcome::Skip(_)) => {
+            Err(f) if matches!(f.outcome, Outcome::Skip(_) | Outcome::Unfit(_)) => {
                 out!("run {n}: {}", f.message());
                 return Exit::Usage;
             }

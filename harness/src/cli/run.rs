@@ -4,7 +4,7 @@ use super::{emit, usage, DriverArgs, Exit};
 use clap::{Args, ValueEnum};
 use ringcheck::protocol::Feature;
 use ringcheck::report::{render, Format};
-use ringcheck::run::{run, RunConfig};
+use ringcheck::run::{run, RunConfig, RunVerdict};
 use ringcheck::select::{Partition, Pattern, Selection};
 use ringcheck::spec::Spec;
 use std::io::IsTerminal as _;
@@ -117,9 +117,9 @@ pub fn main(a: RunArgs) -> Exit {
             return usage(&format!("cannot write {}: {e}", path.display()));
         }
     }
-    if report.conforming {
-        Exit::Conforming
-    } else {
-        Exit::NotConforming
+    match report.verdict {
+        RunVerdict::Conforming => Exit::Conforming,
+        RunVerdict::NotConforming => Exit::NotConforming,
+        RunVerdict::Unchecked => Exit::Unchecked,
     }
 }

@@ -76,7 +76,7 @@ fn woken(waited: &Reply, acted: &Reply, what: &str) -> Result<bool, Outcome> {
 }
 
 fn get_woken(ctx: &mut Ctx) -> CaseResult {
-    let (d0, name) = ctx.fresh_ring(2, 16)?;
+    let (d0, name, _) = ctx.fresh_ring(&Need::capacity(1, &[2], 16).min_item_size(10))?;
     let d1 = ctx.spawn()?;
     ctx.open(d1, &name)?;
     for (attempt, gap) in GAPS_MS.iter().enumerate() {
@@ -117,7 +117,7 @@ fn get_woken(ctx: &mut Ctx) -> CaseResult {
 }
 
 fn put_woken(ctx: &mut Ctx) -> CaseResult {
-    let (d0, name) = ctx.fresh_ring(1, 16)?;
+    let (d0, name, _) = ctx.fresh_ring(&Need::exactly(1, 16).min_item_size(10))?;
     let d1 = ctx.spawn()?;
     ctx.open(d1, &name)?;
     for (attempt, gap) in GAPS_MS.iter().enumerate() {
@@ -160,7 +160,7 @@ fn put_woken(ctx: &mut Ctx) -> CaseResult {
 }
 
 fn get_woken_thread(ctx: &mut Ctx) -> CaseResult {
-    let (d, _) = ctx.fresh_ring(2, 16)?;
+    let (d, _, _) = ctx.fresh_ring(&Need::capacity(1, &[2], 16).min_item_size(10))?;
     for (attempt, gap) in GAPS_MS.iter().enumerate() {
         let item = format!("thread-{attempt}").into_bytes();
         // The second thread's own get_wait on the empty ring is its gap.
@@ -215,7 +215,7 @@ fn timed_out(r: &Reply, timeout: u64, what: &str) -> CaseResult {
 }
 
 fn get_timeout(ctx: &mut Ctx) -> CaseResult {
-    let (d, _) = ctx.fresh_ring(2, 16)?;
+    let (d, _, _) = ctx.fresh_ring(&Need::capacity(1, &[2], 16).min_item_size(1))?;
     let pending = start(ctx, d, Op::GetWait { timeout_ms: 300 })?;
     let r = finish(ctx, d, pending)?;
     if let Some(v) = r.data()? {
@@ -225,7 +225,7 @@ fn get_timeout(ctx: &mut Ctx) -> CaseResult {
 }
 
 fn put_timeout(ctx: &mut Ctx) -> CaseResult {
-    let (d, _) = ctx.fresh_ring(1, 16)?;
+    let (d, _, _) = ctx.fresh_ring(&Need::exactly(1, 16).min_item_size(8))?;
     if !ctx.put(d, b"resident")? {
         fail!("put on an empty ring of 1 answered stored: false");
     }

@@ -6,7 +6,7 @@
 use super::prelude::*;
 use crate::history::{Action, Event};
 use crate::workload::{
-    consume, event, get_op, item, produce, put_op, verify, Budget, BATCH, ITEM_SIZE,
+    consume, event, get_op, item, produce, put_op, verify, Budget, BATCH, ITEM_SIZE, MAX_ITEM_LEN,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -25,7 +25,9 @@ fn processes(
     capacity: u64,
     per_producer: usize,
 ) -> CaseResult {
-    let (owner, name) = ctx.fresh_ring(capacity, ITEM_SIZE as u64)?;
+    let need = Need::capacity(1, &[capacity], ITEM_SIZE as u64).min_item_size(MAX_ITEM_LEN as u64);
+    let (owner, name, g) = ctx.fresh_ring(&need)?;
+    let capacity = g.capacity;
     for _ in 0..producers + consumers {
         let d = ctx.spawn()?;
         ctx.open(d, &name)?;
@@ -82,8 +84,9 @@ fn processes_3p2c(ctx: &mut Ctx) -> CaseResult {
 }
 
 fn threads(ctx: &mut Ctx) -> CaseResult {
-    let capacity = 8;
-    let (d, _) = ctx.fresh_ring(capacity, ITEM_SIZE as u64)?;
+    let need = Need::capacity(1, &[8], ITEM_SIZE as u64).min_item_size(MAX_ITEM_LEN as u64);
+    let (d, _, g) = ctx.fresh_ring(&need)?;
+    let capacity = g.capacity;
     let blocking = ctx.has(Feature::Blocking);
     let (producers, consumers, rounds, per_round) = (2u32, 2usize, 40, 50u32);
     let mut history = Vec::new();

@@ -10,7 +10,7 @@ use crate::protocol::monotonic_ns;
 use crate::session::Session;
 use crate::workload::{
     consume, decode, event, explain, get_op, item, produce, put_op, role_name, torn, Budget,
-    ITEM_SIZE,
+    ITEM_SIZE, MAX_ITEM_LEN,
 };
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -134,6 +134,7 @@ struct CrashRun {
     got: HashMap<Vec<u8>, usize>,
     victims: Vec<Victim>,
     owner: usize,
+    capacity: u64,
 }
 
 /// Which side the killed processes are on.
@@ -149,8 +150,8 @@ enum Side {
 /// victims' acknowledged batches (checked for torn items and duplicates),
 /// deliveries by value, the victims, and the owner.
 fn crash_run(ctx: &mut Ctx, side: Side) -> Result<CrashRun, Outcome> {
-    let capacity = 16;
-    let (owner, name) = ctx.fresh_ring(capacity, ITEM_SIZE as u64)?;
+    let need = Need::capacity(2, &[16], ITEM_SIZE as u64).min_item_size(MAX_ITEM_LEN as u64);
+    let (owner, name, g) = ctx.fresh_ring(&need)?;
     let (producer, consumer) = (ctx.spawn()?, ctx.spawn()?);
     ctx.open(producer, &name)?;
     ctx.open(consumer, &name)?;
@@ -232,16 +233,17 @@ fn crash_run(ctx: &mut Ctx, side: Side) -> Result<CrashRun, Outcome> {
         got,
         victims,
         owner,
+        capacity: g.capacity,
     })
 }
 
 fn producer_killed(ctx: &mut Ctx) -> CaseResult {
-    let capacity = 16;
     let CrashRun {
         mut history,
         got,
         victims,
         owner,
+        capacity,
     } = crash_run(ctx, Side::Producers)?;
     // Acknowledged puts (survivor's and victims' first batches): exactly once.
     for e in &history {
@@ -307,6 +309,7 @@ fn consumer_killed(ctx: &mut Ctx) -> CaseResult {
         got,
         victims,
         owner,
+        ..
     } = crash_run(ctx, Side::Consumers)?;
     let survivor = 2;
     let stored: Vec<&Vec<u8>> = history

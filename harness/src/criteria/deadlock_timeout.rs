@@ -8,7 +8,7 @@ pub(super) const CASES: &[(&str, CaseFn)] =
     &[("deadlock-timeout.every-op-answers", every_op_answers)];
 
 fn every_op_answers(ctx: &mut Ctx) -> CaseResult {
-    let (d, _) = ctx.fresh_ring(1, 8)?;
+    let (d, _, _) = ctx.fresh_ring(&Need::capacity(1, &[1], 8).min_item_size(1))?;
     ctx.call_ok(d, Op::Hello)?;
     ctx.call_ok(d, Op::Len)?;
     ctx.call_ok(d, Op::Get)?;

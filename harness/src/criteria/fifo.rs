@@ -9,7 +9,7 @@ pub(super) const CASES: &[(&str, CaseFn)] =
     &[("fifo.order", fifo_order), ("fifo.model", fifo_model)];
 
 fn fifo_order(ctx: &mut Ctx) -> CaseResult {
-    let (d, _) = ctx.fresh_ring(7, 16)?;
+    let (d, _, _) = ctx.fresh_ring(&Need::capacity(1, &[7], 16).min_item_size(4))?;
     let (mut next_in, mut next_out) = (0u32, 0u32);
     while next_out < 1000 {
         if next_in < 1000 && ctx.put(d, &next_in.to_le_bytes())? {
@@ -58,13 +58,12 @@ fn random_steps(rng: &mut Rng, item_size: usize, n: usize) -> Vec<Step> {
 fn run_steps(
     ctx: &mut Ctx,
     d: usize,
-    capacity: u64,
-    item_size: u64,
+    geometry: Geometry,
     steps: &[Step],
 ) -> Result<Option<(usize, String, String)>, Outcome> {
     let name = ctx.ring_name();
-    ctx.create(d, &name, capacity, item_size)?;
-    let mut model = FifoModel::new(capacity as usize, item_size as usize);
+    ctx.create(d, &name, geometry.capacity, geometry.item_size)?;
+    let mut model = FifoModel::new(geometry.capacity as usize, geometry.item_size as usize);
     for (i, step) in steps.iter().enumerate() {
         let (op, want) = match step {
             Step::Put(v) => (
@@ -114,10 +113,14 @@ fn fifo_model(ctx: &mut Ctx) -> CaseResult {
     let mut rng = ctx.rng();
     let d = ctx.spawn()?;
     for _ in 0..4 {
-        let capacity = 1 + rng.below(8);
-        let item_size = 1 + rng.below(32);
-        let steps = random_steps(&mut rng, item_size as usize, 150);
-        let Some((at, _, _)) = run_steps(ctx, d, capacity, item_size, &steps)? else {
+        let need = Need::capacity(1, &[1 + rng.below(8)], 1 + rng.below(32)).min_item_size(1);
+        // The geometry is found once (a refused one is not tried again
+        // while shrinking); its ring is closed, and each run of the steps
+        // makes a fresh ring of the same geometry.
+        let (_, geometry) = ctx.create_fitting(d, &need)?;
+        ctx.call_ok(d, Op::Close)?;
+        let steps = random_steps(&mut rng, geometry.item_size as usize, 150);
+        let Some((at, _, _)) = run_steps(ctx, d, geometry, &steps)? else {
             continue;
         };
         // Shrink: keep the prefix up to the mismatch, then drop chunks of
@@ -133,7 +136,7 @@ fn fifo_model(ctx: &mut Ctx) -> CaseResult {
                 trial.drain(i..(i + chunk).min(best.len()));
                 budget -= 1;
                 if !trial.is_empty() {
-                    if let Some((at, _, _)) = run_steps(ctx, d, capacity, item_size, &trial)? {
+                    if let Some((at, _, _)) = run_steps(ctx, d, geometry, &trial)? {
                         best = trial[..=at].to_vec();
                         removed = true;
                         continue;
@@ -147,11 +150,11 @@ fn fifo_model(ctx: &mut Ctx) -> CaseResult {
         }
         // The transcript shows the shrinking; keep only the minimal run.
         ctx.transcript.clear();
-        let (at, want, got) = run_steps(ctx, d, capacity, item_size, &best)?
+        let (at, want, got) = run_steps(ctx, d, geometry, &best)?
             .ok_or_else(|| Outcome::Fail("the mismatch did not reproduce".into()))?;
         let listing: Vec<String> = best.iter().map(step_text).collect();
         fail!(
-            "disagrees with the FIFO model; minimal sequence on a ring of {capacity} x {item_size} B: [{}]; step {} answered {got}, the model says {want}",
+            "disagrees with the FIFO model; minimal sequence on a ring of {geometry}: [{}]; step {} answered {got}, the model says {want}",
             listing.join(", "),
             at + 1
         );

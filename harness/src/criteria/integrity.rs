@@ -11,7 +11,7 @@ pub(super) const CASES: &[(&str, CaseFn)] = &[
 ];
 
 fn corrupt_detected(ctx: &mut Ctx) -> CaseResult {
-    let (d, _) = ctx.fresh_ring(4, 16)?;
+    let (d, _, _) = ctx.fresh_ring(&Need::capacity(3, &[4], 16).min_item_size(1))?;
     for item in [b"a", b"b", b"c"] {
         expect_stored(ctx, d, item, true)?;
     }
@@ -23,7 +23,7 @@ fn corrupt_detected(ctx: &mut Ctx) -> CaseResult {
 }
 
 fn corrupt_empty_item(ctx: &mut Ctx) -> CaseResult {
-    let (d, _) = ctx.fresh_ring(4, 16)?;
+    let (d, _, _) = ctx.fresh_ring(&Need::capacity(2, &[4], 16).min_item_size(1))?;
     expect_stored(ctx, d, b"", true)?;
     expect_stored(ctx, d, b"b", true)?;
     ctx.call_ok(d, Op::Corrupt)?;
@@ -32,6 +32,6 @@ fn corrupt_empty_item(ctx: &mut Ctx) -> CaseResult {
 }
 
 fn corrupt_on_empty(ctx: &mut Ctx) -> CaseResult {
-    let (d, _) = ctx.fresh_ring(4, 16)?;
+    let (d, _, _) = ctx.fresh_ring(&Need::capacity(1, &[4], 16).min_item_size(1))?;
     ctx.call_err(d, Op::Corrupt, ErrorCode::Invalid)
 }

@@ -15,10 +15,14 @@ pub(super) const CASES: &[(&str, CaseFn)] = &[
 ];
 
 fn create_open(ctx: &mut Ctx) -> CaseResult {
-    let (d0, name) = ctx.fresh_ring(5, 48)?;
+    let (d0, name, g) = ctx.fresh_ring(&Need::capacity(2, &[5, 6, 3], 48).min_item_size(8))?;
     let (d1, c, s) = second_handle(ctx, d0, &name)?;
-    if (c, s) != (5, 48) {
-        fail!("open reported capacity {c}, item_size {s}; the ring was created with 5 and 48");
+    if (c, s) != (g.capacity, g.item_size) {
+        fail!(
+            "open reported capacity {c}, item_size {s}; the ring was created with {} and {}",
+            g.capacity,
+            g.item_size
+        );
     }
     expect_stored(ctx, d0, b"across", true)?;
     expect_get(ctx, d1, Some(b"across"))
@@ -31,7 +35,7 @@ fn open_missing(ctx: &mut Ctx) -> CaseResult {
 }
 
 fn create_existing(ctx: &mut Ctx) -> CaseResult {
-    let (d0, name) = ctx.fresh_ring(4, 8)?;
+    let (d0, name, g) = ctx.fresh_ring(&Need::capacity(1, &[4], 8).min_item_size(4))?;
     expect_stored(ctx, d0, b"keep", true)?;
     let d1 = if ctx.has(Feature::Processes) {
         ctx.spawn()?
@@ -40,14 +44,16 @@ fn create_existing(ctx: &mut Ctx) -> CaseResult {
     };
     let again = Op::Create {
         name: name.clone(),
-        capacity: 9,
-        item_size: 99,
+        capacity: g.capacity,
+        item_size: g.item_size,
     };
     ctx.call_err(d1, again, ErrorCode::Exists)?;
     let (d2, c, s) = second_handle(ctx, d0, &name)?;
-    if (c, s) != (4, 8) {
+    if (c, s) != (g.capacity, g.item_size) {
         fail!(
-            "after a refused create the ring reports capacity {c}, item_size {s}; expected 4 and 8"
+            "after a refused create the ring reports capacity {c}, item_size {s}; expected {} and {}",
+            g.capacity,
+            g.item_size
         );
     }
     expect_len(ctx, d2, 1)?;
@@ -55,7 +61,7 @@ fn create_existing(ctx: &mut Ctx) -> CaseResult {
 }
 
 fn opener_close_keeps(ctx: &mut Ctx) -> CaseResult {
-    let (d0, name) = ctx.fresh_ring(3, 16)?;
+    let (d0, name, _) = ctx.fresh_ring(&Need::capacity(1, &[3], 16).min_item_size(4))?;
     expect_stored(ctx, d0, b"keep", true)?;
     let d1 = ctx.spawn()?;
     ctx.open(d1, &name)?;
@@ -66,7 +72,7 @@ fn opener_close_keeps(ctx: &mut Ctx) -> CaseResult {
 }
 
 fn creator_close_removes(ctx: &mut Ctx) -> CaseResult {
-    let (d0, name) = ctx.fresh_ring(3, 16)?;
+    let (d0, name, _) = ctx.fresh_ring(&Need::capacity(1, &[3], 16))?;
     ctx.call_ok(d0, Op::Close)?;
     let d1 = if ctx.has(Feature::Processes) {
         ctx.spawn()?
@@ -107,7 +113,7 @@ fn invalid_name(ctx: &mut Ctx) -> CaseResult {
 }
 
 fn closed_ops(ctx: &mut Ctx) -> CaseResult {
-    let (d, _) = ctx.fresh_ring(2, 8)?;
+    let (d, _, _) = ctx.fresh_ring(&Need::capacity(1, &[2], 8).min_item_size(1))?;
     ctx.call_ok(d, Op::Close)?;
     ctx.call_err(
         d,

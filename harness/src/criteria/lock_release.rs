@@ -7,27 +7,39 @@ use super::prelude::*;
 pub(super) const CASES: &[(&str, CaseFn)] = &[("lock-release.after-errors", lock_release)];
 
 fn lock_release(ctx: &mut Ctx) -> CaseResult {
-    let (a, name) = ctx.fresh_ring(1, 4)?;
+    let (a, name, g) = ctx.fresh_ring(&Need::capacity(1, &[1], 4).min_item_size(2))?;
     let b = ctx.spawn()?;
     ctx.open(b, &name)?;
+    // Fills the ring from B: "ok" first, then 2-byte pads.
+    let pad = |i: u64| vec![b'p', i as u8];
     ctx.call_err(
         a,
         Op::Put {
-            data: Payload(b"too long".to_vec()),
+            data: Payload(vec![b'x'; g.item_size as usize + 1]),
         },
         ErrorCode::TooLarge,
     )?;
     if !ctx.put(b, b"ok")? {
         fail!("after A's refused put, B's put on an empty ring answered stored: false");
     }
-    if ctx.put(a, b"full")? {
+    for i in 1..g.capacity {
+        if !ctx.put(b, &pad(i))? {
+            fail!("B's put {} of {} answered stored: false", i + 1, g.capacity);
+        }
+    }
+    if ctx.put(a, b"fu")? {
         fail!("put on a full ring answered stored: true");
     }
-    if ctx.len(b)? != 1 {
-        fail!("after A's put on full, B's len is not 1");
+    if ctx.len(b)? != g.capacity {
+        fail!("after A's put on full, B's len is not {}", g.capacity);
     }
     if ctx.get(b)?.as_deref() != Some(b"ok") {
         fail!("B's get did not return \"ok\"");
+    }
+    for i in 1..g.capacity {
+        if ctx.get(b)? != Some(pad(i)) {
+            fail!("B's get {} did not return the pad put {}", i + 1, i + 1);
+        }
     }
     if ctx.get(a)?.is_some() {
         fail!("get on an empty ring returned an item");

@@ -15,7 +15,9 @@ mod deadlock_timeout;
 mod empty;
 mod fifo;
 mod full;
+pub mod geometry;
 mod integrity;
+mod laps;
 mod lifecycle;
 mod lock_release;
 mod oversize;
@@ -27,12 +29,14 @@ use crate::client::{describe_op, ClientError, Driver, Reply};
 use crate::history::show;
 use crate::protocol::{ErrorCode, Feature, Op, Payload};
 use crate::session::{Session, SessionError, SHUTDOWN_GRACE};
+use geometry::{Geometry, Need};
 use std::sync::Arc;
 use std::time::Duration;
 
 /// What every criterion module uses: the case types, the context, the
 /// expectations, the protocol's types and the reference FIFO.
 mod prelude {
+    pub(super) use super::geometry::{Geometry, Need, LARGEST_CAPACITY};
     pub(super) use super::{
         expect_get, expect_len, expect_stored, fail, second_handle, CaseFn, CaseResult, Ctx,
         Outcome, Rng,
@@ -51,6 +55,9 @@ pub enum Outcome {
     Hung(String),
     /// The case cannot apply (the reason names what is missing).
     Skip(String),
+    /// No geometry the driver offers fits the case (the reason says what it
+    /// needs and what was refused): the case could not be checked.
+    Unfit(String),
 }
 
 /// What a case function returns.
@@ -115,6 +122,8 @@ pub use ringcheck_models::Rng;
 /// what was said, for the report.
 pub struct Ctx {
     session: Arc<Session>,
+    /// The geometry of the last ring made with [`Ctx::create_fitting`].
+    pub geometry: Option<Geometry>,
     /// The run's seed mixed with the case id.
     pub seed: u64,
     drivers: Vec<Driver>,
@@ -130,6 +139,7 @@ impl Ctx {
     pub fn new(session: Arc<Session>, seed: u64) -> Self {
         Ctx {
             session,
+            geometry: None,
             seed,
             drivers: Vec::new(),
             transcript: Vec::new(),
@@ -273,17 +283,61 @@ impl Ctx {
         Ok(r.u64("len")?)
     }
 
-    /// A driver that holds a fresh ring of the given geometry; returns the
-    /// driver index and the ring name.
-    pub fn fresh_ring(
-        &mut self,
-        capacity: u64,
-        item_size: u64,
-    ) -> Result<(usize, String), Outcome> {
+    /// A new driver that holds a fresh ring whose geometry meets `need`;
+    /// returns the driver index, the ring name and the geometry.
+    ///
+    /// # Errors
+    /// As [`create_fitting`](Self::create_fitting).
+    pub fn fresh_ring(&mut self, need: &Need) -> Result<(usize, String, Geometry), Outcome> {
         let d = self.spawn()?;
-        let name = self.ring_name();
-        self.create(d, &name, capacity, item_size)?;
-        Ok((d, name))
+        let (name, geometry) = self.create_fitting(d, need)?;
+        Ok((d, name, geometry))
+    }
+
+    /// Creates, on driver `d`, a fresh ring whose geometry meets `need`,
+    /// trying the candidates within the driver's offer in order: a refusal
+    /// (`invalid`) of a geometry the driver did not declare moves on to the
+    /// next; of one it declared, fails the case.
+    ///
+    /// # Errors
+    /// [`Outcome::Unfit`] when no candidate is left; a failure for any other
+    /// answer to `create`.
+    pub fn create_fitting(&mut self, d: usize, need: &Need) -> Result<(String, Geometry), Outcome> {
+        let offer = self.session.hello().geometry.clone();
+        let mut refused = Vec::new();
+        for geometry in need.candidates(offer.as_ref()) {
+            let name = self.ring_name();
+            let op = Op::Create {
+                name: name.clone(),
+                capacity: geometry.capacity,
+                item_size: geometry.item_size,
+            };
+            let r = self.call(d, op)?;
+            match r.error() {
+                None => {
+                    self.geometry = Some(geometry);
+                    return Ok((name, geometry));
+                }
+                Some(ErrorCode::Invalid) if offer.is_none() => refused.push(geometry.to_string()),
+                Some(ErrorCode::Invalid) => fail!(
+                    "create of {geometry} was refused ({}), although the driver declared it can build it",
+                    r.describe()
+                ),
+                Some(c) => fail!("create of {geometry} failed with {c}; expected success"),
+            }
+        }
+        let offered = match &offer {
+            Some(o) => serde_json::to_string(o).unwrap_or_default(),
+            None => "nothing declared".into(),
+        };
+        let refused = if refused.is_empty() {
+            String::new()
+        } else {
+            format!("; refused at create: {}", refused.join(", "))
+        };
+        Err(Outcome::Unfit(format!(
+            "no geometry the driver offers fits ({need}; offered: {offered}{refused})"
+        )))
     }
 
     /// Ends every driver: `close`, `exit`, then SIGKILL after a grace period.

@@ -9,10 +9,11 @@ pub(super) const CASES: &[(&str, CaseFn)] = &[
 ];
 
 fn roundtrip(ctx: &mut Ctx) -> CaseResult {
-    let (d, _) = ctx.fresh_ring(4, 64)?;
+    let (d, _, g) = ctx.fresh_ring(&Need::capacity(1, &[4], 64).min_item_size(2))?;
     let mut rng = ctx.rng();
-    for size in [1, 5, 63, 64, 17, 2] {
-        let item = rng.bytes(size);
+    let max = g.item_size as usize;
+    for size in [1, 5, max - 1, max, 17, 2] {
+        let item = rng.bytes(size.min(max));
         expect_stored(ctx, d, &item, true)?;
         expect_get(ctx, d, Some(&item))?;
     }
@@ -20,7 +21,7 @@ fn roundtrip(ctx: &mut Ctx) -> CaseResult {
 }
 
 fn len_follows(ctx: &mut Ctx) -> CaseResult {
-    let (d, _) = ctx.fresh_ring(5, 8)?;
+    let (d, _, _) = ctx.fresh_ring(&Need::capacity(3, &[5], 8).min_item_size(1))?;
     expect_len(ctx, d, 0)?;
     for n in 1..=3 {
         expect_stored(ctx, d, &[n as u8], true)?;

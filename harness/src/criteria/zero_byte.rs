@@ -6,7 +6,7 @@ use super::prelude::*;
 pub(super) const CASES: &[(&str, CaseFn)] = &[("zero-byte.item", zero_byte)];
 
 fn zero_byte(ctx: &mut Ctx) -> CaseResult {
-    let (d, _) = ctx.fresh_ring(3, 8)?;
+    let (d, _, _) = ctx.fresh_ring(&Need::capacity(1, &[3], 8).min_item_size(1))?;
     expect_stored(ctx, d, b"", true)?;
     expect_len(ctx, d, 1)?;
     expect_get(ctx, d, Some(b""))?;

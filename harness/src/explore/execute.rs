@@ -65,8 +65,24 @@ fn execute_inner(
         None => {}
         Some(ErrorCode::Invalid) => {
             owner.shutdown(SHUTDOWN_GRACE);
+            let declared = session
+                .hello()
+                .geometry
+                .as_ref()
+                .is_some_and(|o| o.allows(scn.capacity, scn.item_size));
+            if declared {
+                return fail(
+                    format!(
+                        "create of {} x {} B was refused ({}), although the driver declared it can build it",
+                        scn.capacity,
+                        scn.item_size,
+                        created.describe()
+                    ),
+                    Vec::new(),
+                );
+            }
             let why = format!("the driver refused the geometry: {}", created.describe());
-            return Ok(Err(failure(Outcome::Skip(why), Vec::new(), Vec::new())));
+            return Ok(Err(failure(Outcome::Unfit(why), Vec::new(), Vec::new())));
         }
         Some(_) => {
             return fail(

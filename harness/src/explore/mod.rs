@@ -44,7 +44,7 @@ impl ScenarioFailure {
     /// What is wrong, in words.
     pub fn message(&self) -> &str {
         match &self.outcome {
-            Outcome::Fail(m) | Outcome::Hung(m) | Outcome::Skip(m) => m,
+            Outcome::Fail(m) | Outcome::Hung(m) | Outcome::Skip(m) | Outcome::Unfit(m) => m,
         }
     }
 }
@@ -108,6 +108,11 @@ pub fn explore(cfg: &ExploreConfig, session: &Session) -> ExploreReport {
         } else {
             1
         };
+        if let Some(offer) = &session.hello().geometry {
+            if !offer.allows(scn.capacity, scn.item_size) {
+                return Err(TestCaseError::reject("geometry not offered"));
+            }
+        }
         let mut result = Ok(());
         for _ in 0..tries {
             runs.fetch_add(1, Ordering::Relaxed);
@@ -118,7 +123,7 @@ pub fn explore(cfg: &ExploreConfig, session: &Session) -> ExploreReport {
         }
         match result {
             Ok(()) => Ok(()),
-            Err(f) if matches!(f.outcome, Outcome::Skip(_)) => {
+            Err(f) if matches!(f.outcome, Outcome::Skip(_) | Outcome::Unfit(_)) => {
                 if let Ok(mut r) = refused.lock() {
                     r.push(format!(
                         "{} x {} B: {}",

@@ -9,7 +9,7 @@ mod timeline;
 
 pub use json::json;
 pub use junit::junit;
-pub use text::text;
+pub use text::{text, verdict_word};
 pub use timeline::timeline_svg;
 
 use crate::run::RunReport;

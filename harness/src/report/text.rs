@@ -2,7 +2,7 @@
 //! failure with the command that reproduces it, its transcript and the
 //! drivers' stderr, and what was not checked.
 
-use crate::run::{RunReport, Verdict};
+use crate::run::{RunReport, RunVerdict, Verdict};
 use crate::spec::{Kind, Spec};
 use std::fmt::Write as _;
 
@@ -58,11 +58,7 @@ pub fn text(r: &RunReport, spec: &Spec) -> String {
     let _ = writeln!(
         out,
         "verdict: {} ({} cases: {} passed, {} failed, {} hung, {} skipped) in {:.1} s",
-        if r.conforming {
-            "CONFORMING"
-        } else {
-            "NOT CONFORMING"
-        },
+        verdict_word(r.verdict),
         r.cases.len(),
         count(Verdict::Pass),
         count(Verdict::Fail),
@@ -136,4 +132,15 @@ pub fn text(r: &RunReport, spec: &Spec) -> String {
         );
     }
     out
+}
+
+/// The run's verdict in capitals.
+pub fn verdict_word(v: RunVerdict) -> &'static str {
+    match v {
+        RunVerdict::Conforming => "CONFORMING",
+        RunVerdict::NotConforming => "NOT CONFORMING",
+        RunVerdict::Unchecked => {
+            "UNCHECKED (not conforming: a criterion for every driver was checked at no geometry)"
+        }
+    }
 }
