@@ -217,7 +217,18 @@ pub fn run_case(
         match outcome {
             Ok(()) => (Verdict::Pass, None, Vec::new(), Vec::new()),
             Err(Outcome::Fail(m)) => (Verdict::Fail, Some(m), ctx.transcript, stderr),
-            Err(Outcome::Hung(m)) => (Verdict::Hung, Some(m), ctx.transcript, stderr),
+            Err(Outcome::Hung(m)) => {
+                let others = ctx.live_states();
+                let m = if others.is_empty() {
+                    m
+                } else {
+                    format!(
+                        "{m}\nthe other drivers at the hang:\n  {}",
+                        others.join("\n  ")
+                    )
+                };
+                (Verdict::Hung, Some(m), ctx.transcript, stderr)
+            }
             Err(Outcome::Skip(m)) => (Verdict::Skip, Some(m), Vec::new(), Vec::new()),
             Err(Outcome::Unfit(m)) => {
                 no_geometry = true;

@@ -49,6 +49,10 @@ pub(crate) struct Budget {
     /// failure (once all are done, consumers idling on an empty ring is
     /// what should happen).
     pub(crate) active_producers: AtomicUsize,
+    /// When the run began, CLOCK_MONOTONIC ns.
+    started: u64,
+    /// Every kill so far, in order: who, when, what was in flight.
+    kills: Mutex<Vec<String>>,
 }
 
 /// Longest time without any item stored or got before a run is declared
@@ -68,7 +72,38 @@ impl Budget {
             progress: AtomicU64::new(monotonic_ns()),
             first_failure: Mutex::new(None),
             active_producers: AtomicUsize::new(0),
+            started: monotonic_ns(),
+            kills: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Records that `victim` was SIGKILLed now, with `in_flight` running.
+    pub(crate) fn killed(&self, victim: &str, in_flight: &str) {
+        let at = monotonic_ns().saturating_sub(self.started) as f64 / 1e6;
+        if let Ok(mut k) = self.kills.lock() {
+            k.push(format!("{victim} killed at +{at:.1} ms during {in_flight}"));
+        }
+    }
+
+    /// The first worker failure, followed by what was killed before it
+    /// ("after 3 of 10 kills: ...") when anything was.
+    pub(crate) fn verdict_after_kills(&self, planned: usize) -> CaseResult {
+        let kills = self.kills.lock().map(|k| k.clone()).unwrap_or_default();
+        self.verdict().map_err(|o| {
+            if kills.is_empty() {
+                return o;
+            }
+            let log = format!(
+                "\nafter {} of {planned} kills:\n  {}",
+                kills.len(),
+                kills.join("\n  ")
+            );
+            match o {
+                Outcome::Fail(m) => Outcome::Fail(m + &log),
+                Outcome::Hung(m) => Outcome::Hung(m + &log),
+                other => other,
+            }
+        })
     }
 
     /// Runs a worker as `role`; its failure, if it is the first, becomes

@@ -6,6 +6,7 @@
 //! reports as a verdict about the implementation; none of it can crash or
 //! stall the harness.
 
+pub mod diagnose;
 mod reply;
 
 pub use reply::{batch_replies, describe_op, parallel_replies, truncate, Reply};
@@ -46,12 +47,15 @@ pub enum ClientError {
         reason: String,
     },
     /// No response within the deadline; the driver has been killed.
-    #[error("hung: no response to `{op}` within {waited_ms} ms (driver killed)")]
+    #[error("hung: no response to `{op}` within {waited_ms} ms (driver killed); at the hang:\n  {}", at_hang.join("\n  "))]
     Hung {
         /// The op that got no answer.
         op: String,
         /// How long the harness waited, ms.
         waited_ms: u64,
+        /// What the driver's processes were doing when it was given up
+        /// ([`diagnose::describe_group`]).
+        at_hang: Vec<String>,
     },
     /// The driver exited (or closed stdout) with a request outstanding.
     #[error("driver exited during `{op}` ({status})")]
@@ -376,10 +380,12 @@ impl Driver {
                 return Err(self.fail(malformed(op.name(), reason, "(left out)")));
             }
             Err(RecvTimeoutError::Timeout) => {
+                let at_hang = diagnose::describe_group(self.child.id() as i32);
                 return Err(self.fail(ClientError::Hung {
                     op: op.name().into(),
                     waited_ms: limit.as_millis() as u64,
-                }))
+                    at_hang,
+                }));
             }
             Err(RecvTimeoutError::Disconnected) => {
                 // Stdout is closed; the process may live on. Kill it before

@@ -116,6 +116,15 @@ fn victims(
         std::thread::sleep(at);
         d.kill();
         let killed = monotonic_ns();
+        let ops = in_flight.first().map_or("no op", |op| op.name());
+        budget.killed(
+            &role_name(process),
+            &format!(
+                "a batch of {} {ops} ({:.1} ms in)",
+                in_flight.len(),
+                at.as_secs_f64() * 1e3
+            ),
+        );
         out.push(Victim {
             process,
             acked,
@@ -208,7 +217,7 @@ fn crash_run(ctx: &mut Ctx, side: Side) -> Result<CrashRun, Outcome> {
         })
     };
     ctx.put_drivers(drivers);
-    budget.verdict()?;
+    budget.verdict_after_kills(KILLS)?;
     let (Some(prod_events), Some(cons_events), Some(victims)) = survived else {
         fail!("a harness worker panicked (a ringcheck bug)");
     };

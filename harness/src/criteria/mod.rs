@@ -347,6 +347,23 @@ impl Ctx {
         }
     }
 
+    /// For each driver of the case still alive, what its processes are
+    /// doing ([`crate::client::diagnose::describe_group`]).
+    pub fn live_states(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for (i, d) in self
+            .drivers
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| !d.is_dead())
+        {
+            for line in crate::client::diagnose::describe_group(d.pid() as i32) {
+                out.push(format!("d{i}: {line}"));
+            }
+        }
+        out
+    }
+
     /// The stderr tails of the drivers, for a failure report.
     pub fn stderr_tails(&self) -> Vec<(usize, Vec<String>)> {
         self.drivers
