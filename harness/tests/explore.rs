@@ -21,6 +21,8 @@ fn the_python_driver_passes_generated_scenarios() {
         seed: 1,
         max_ops: 20,
         max_shrink_iters: 50,
+        time_budget: None,
+        progress: false,
     };
     let report = explore(&cfg, &session);
     if let Some((scn, why)) = report.failure {

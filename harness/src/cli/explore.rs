@@ -25,6 +25,13 @@ pub struct ExploreArgs {
     /// Where to write a failing scenario (JSON) and its timeline (SVG).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
+    /// Start no new scenario after this many seconds (a failure found in
+    /// time is still shrunk).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub time_budget: Option<u64>,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Explores, and writes the minimal failing scenario if one fails.
@@ -47,8 +54,16 @@ pub fn main(a: ExploreArgs) -> Exit {
         seed: a.seed,
         max_ops: a.max_ops as usize,
         max_shrink_iters: 200,
+        time_budget: a.time_budget.map(std::time::Duration::from_secs),
+        progress: !a.quiet,
     };
     let report = explore(&cfg, &session);
+    if report.over_budget > 0 {
+        out!(
+            "explore: the time budget ran out; {} of {cases} scenarios were not run",
+            report.over_budget
+        );
+    }
     for r in &report.refused {
         out!("refused geometry: {r}");
     }

@@ -36,6 +36,8 @@ pub fn main(a: ReplayArgs) -> Exit {
                 seed,
                 max_ops: 40,
                 out: PathBuf::from("."),
+                time_budget: None,
+                quiet: false,
             })
         }
         (Some(file), None) => file,

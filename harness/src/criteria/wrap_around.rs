@@ -10,10 +10,12 @@ pub(super) const CASES: &[(&str, CaseFn)] = &[
     ("wrap-around.straddle", straddle),
 ];
 
-/// Many laps at the smallest capacity offered (at least 1,000, and enough
-/// that every counter of items put or got passes 2^16), at a small power of
-/// two and at a non-power of two when offered, and a few at the largest
-/// offered: narrow index or sequence counters break only this deep.
+/// Many laps at the smallest capacity offered and at a non-power of two
+/// when offered (at least 1,000 each, and enough that every counter of
+/// items put or got passes 2^16: a 16-bit index taken modulo a capacity
+/// that does not divide 2^16 breaks only there), 1,000 at a small power of
+/// two, and a few at the largest offered: narrow index or sequence counters
+/// break only this deep.
 fn many_cycles(ctx: &mut Ctx) -> CaseResult {
     let runs = [
         Need::capacity(1, &[1], 8).min_item_size(1),
@@ -40,7 +42,7 @@ fn many_cycles(ctx: &mut Ctx) -> CaseResult {
             continue;
         }
         let total = match i {
-            0 => (laps::PAST_16_BITS / g.capacity).max(1000),
+            0 | 2 => (laps::PAST_16_BITS / g.capacity + 1).max(1000),
             3 => 3,
             _ => 1000,
         };

@@ -63,6 +63,12 @@ pub struct ExploreConfig {
     pub max_ops: usize,
     /// Most shrink steps tried after a failure.
     pub max_shrink_iters: u32,
+    /// No new scenario starts after this long (shrinking a failure found
+    /// in time still finishes).
+    pub time_budget: Option<std::time::Duration>,
+    /// Progress on stderr: each scenario, a failure's seed as soon as it
+    /// is found, each shrink step.
+    pub progress: bool,
 }
 
 /// The result of an exploration.
@@ -72,6 +78,8 @@ pub struct ExploreReport {
     pub runs: u32,
     /// Geometries the driver refused.
     pub refused: Vec<String>,
+    /// Scenarios not run because the time budget ran out.
+    pub over_budget: u32,
     /// The minimal failing scenario and why it fails, if any failed.
     pub failure: Option<(ProcessScenario, ScenarioFailure)>,
 }
@@ -102,12 +110,36 @@ pub fn explore(cfg: &ExploreConfig, session: &Session) -> ExploreReport {
     // is run up to SHRINK_TRIES times, since a concurrent failure does not
     // show on every run.
     let shrinking = std::sync::atomic::AtomicBool::new(false);
+    let started = std::time::Instant::now();
+    let over_budget = AtomicU32::new(0);
+    let generated = AtomicU32::new(0);
     let result = runner.run(&scenarios(blocking, crashes, cfg.max_ops), |scn| {
-        let tries = if shrinking.load(Ordering::Relaxed) {
-            SHRINK_TRIES
-        } else {
-            1
-        };
+        let shrink = shrinking.load(Ordering::Relaxed);
+        let tries = if shrink { SHRINK_TRIES } else { 1 };
+        if !shrink && cfg.time_budget.is_some_and(|b| started.elapsed() > b) {
+            over_budget.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        if cfg.progress {
+            if shrink {
+                eprintln!(
+                    "explore: shrinking, trying {} ops in {} processes",
+                    scn.ops(),
+                    scn.processes.len()
+                );
+            } else {
+                let k = generated.fetch_add(1, Ordering::Relaxed) + 1;
+                eprintln!(
+                    "explore: scenario {k}/{} ({} processes, {} ops, ring of {} x {} B{})",
+                    cfg.cases,
+                    scn.processes.len(),
+                    scn.ops(),
+                    scn.capacity,
+                    scn.item_size,
+                    if scn.crash.is_some() { ", a kill" } else { "" }
+                );
+            }
+        }
         if let Some(offer) = &session.hello().geometry {
             if !offer.allows(scn.capacity, scn.item_size) {
                 return Err(TestCaseError::reject("geometry not offered"));
@@ -135,6 +167,13 @@ pub fn explore(cfg: &ExploreConfig, session: &Session) -> ExploreReport {
                 Err(TestCaseError::reject("geometry refused"))
             }
             Err(f) => {
+                if cfg.progress && !shrink {
+                    eprintln!(
+                        "explore: FAILED (seed {}): {}\nexplore: shrinking the failure",
+                        cfg.seed,
+                        f.message().lines().next().unwrap_or("")
+                    );
+                }
                 shrinking.store(true, Ordering::Relaxed);
                 let msg = f.message().to_owned();
                 if let Ok(mut last) = last_failure.lock() {
@@ -175,6 +214,7 @@ pub fn explore(cfg: &ExploreConfig, session: &Session) -> ExploreReport {
     ExploreReport {
         runs: runs.load(Ordering::Relaxed),
         refused: refused.into_inner().unwrap_or_default(),
+        over_budget: over_budget.load(Ordering::Relaxed),
         failure,
     }
 }

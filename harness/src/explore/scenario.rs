@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 /// A payload size, relative to the item size so that shrinking keeps its
 /// meaning across geometries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Size {
     /// 0 bytes (only the first such put of a scenario; later ones get the
     /// smallest size that keeps them unique).
@@ -19,11 +20,13 @@ pub enum Size {
     /// `item_size - 1` bytes.
     MaxMinus1,
     /// `1 + n % item_size` bytes.
+    #[serde(rename = "mod")]
     Some(u32),
 }
 
 /// One op of a process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Step {
     /// `put`.
     Put(Size),
@@ -39,6 +42,7 @@ pub enum Step {
 
 /// When a process is killed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum CrashPoint {
     /// After its first `k` ops have answered (the rest never run).
     AfterOp(u16),
@@ -91,20 +95,54 @@ impl ProcessScenario {
             .any(|s| matches!(s, Step::PutWait(..) | Step::GetWait(_)))
     }
 
-    /// A readable op timeline per process.
+    /// The scenario in the protocol's terms, one line per process:
+    /// `p0 producer: put 64 B, put_wait 63 B (20 ms), len`, then the crash.
     pub fn describe(&self) -> String {
+        let size = |s: Size| match s {
+            Size::Zero => "0 B".to_owned(),
+            Size::Max => format!("{} B", self.item_size),
+            Size::MaxMinus1 => format!("{} B", self.item_size.saturating_sub(1)),
+            Size::Some(n) => format!("{} B", 1 + u64::from(n) % self.item_size.max(1)),
+        };
         let mut out = format!("ring of {} x {} B\n", self.capacity, self.item_size);
         for (i, p) in self.processes.iter().enumerate() {
             let role = if p.producer { "producer" } else { "consumer" };
-            let steps: Vec<String> = p.steps.iter().map(|s| format!("{s:?}")).collect();
+            let steps: Vec<String> = p
+                .steps
+                .iter()
+                .map(|s| match *s {
+                    Step::Put(s) => format!("put {}", size(s)),
+                    Step::PutWait(s, t) => format!("put_wait {} ({t} ms)", size(s)),
+                    Step::Get => "get".into(),
+                    Step::GetWait(t) => format!("get_wait ({t} ms)"),
+                    Step::Len => "len".into(),
+                })
+                .collect();
             out.push_str(&format!("  p{i} {role}: {}\n", steps.join(", ")));
         }
         match self.crash {
-            Some(c) => out.push_str(&format!("  crash: p{} killed {:?}\n", c.process, c.at)),
+            Some(Crash {
+                process,
+                at: CrashPoint::AfterOp(k),
+            }) => out.push_str(&format!(
+                "  crash: p{process} SIGKILLed after its first {k} ops answered\n"
+            )),
+            Some(Crash {
+                process,
+                at: CrashPoint::AtMicros(us),
+            }) => out.push_str(&format!(
+                "  crash: p{process} SIGKILLed {us} us after its batch was sent\n"
+            )),
             None => out.push_str("  no crash\n"),
         }
         out
     }
+}
+
+/// A wait timeout, ms: mostly short, sometimes long enough that a process
+/// is still asleep in it when another is killed.
+fn wait_ms() -> impl Strategy<Value = u16> {
+    prop_oneof![6 => 0..50u16, 1 => 100..400u16]
 }
 
 pub(crate) fn size() -> impl Strategy<Value = Size> {
@@ -120,7 +158,7 @@ fn producer_step(blocking: bool) -> BoxedStrategy<Step> {
     if blocking {
         prop_oneof![
             4 => size().prop_map(Step::Put),
-            4 => (size(), 0..50u16).prop_map(|(s, t)| Step::PutWait(s, t)),
+            4 => (size(), wait_ms()).prop_map(|(s, t)| Step::PutWait(s, t)),
             1 => Just(Step::Len),
         ]
         .boxed()
@@ -131,7 +169,7 @@ fn producer_step(blocking: bool) -> BoxedStrategy<Step> {
 
 fn consumer_step(blocking: bool) -> BoxedStrategy<Step> {
     if blocking {
-        prop_oneof![4 => Just(Step::Get), 4 => (0..50u16).prop_map(Step::GetWait), 1 => Just(Step::Len)].boxed()
+        prop_oneof![4 => Just(Step::Get), 4 => wait_ms().prop_map(Step::GetWait), 1 => Just(Step::Len)].boxed()
     } else {
         prop_oneof![6 => Just(Step::Get), 1 => Just(Step::Len)].boxed()
     }
@@ -162,13 +200,21 @@ pub fn scenarios(
         1..=4,
     );
     let crash = if crashes {
-        prop::option::of((
-            any::<prop::sample::Index>(),
-            prop_oneof![
-                (0..64u16).prop_map(CrashPoint::AfterOp),
-                (0..3000u32).prop_map(CrashPoint::AtMicros),
-            ],
-        ))
+        // Most scenarios kill someone: crash bugs are what real processes
+        // find and threads cannot.
+        prop::option::weighted(
+            0.7,
+            (
+                any::<prop::sample::Index>(),
+                prop_oneof![
+                    (0..64u16).prop_map(CrashPoint::AfterOp),
+                    (0..3000u32).prop_map(CrashPoint::AtMicros),
+                    // Late enough that the victim is likely asleep in a wait:
+                    // kills of blocked processes are where wedges hide.
+                    (3000..60_000u32).prop_map(CrashPoint::AtMicros),
+                ],
+            ),
+        )
         .boxed()
     } else {
         Just(None).boxed()
