@@ -2,7 +2,7 @@
 
 use super::{emit, explore_cases, usage, DriverArgs, Exit};
 use clap::Args;
-use ringcheck::explore::{explore, ExploreConfig};
+use ringcheck::explore::{explore, ExploreConfig, ScenarioFailure};
 use ringcheck::protocol::Feature;
 use ringcheck::report::timeline_svg;
 use ringcheck::session::Session;
@@ -82,7 +82,7 @@ pub fn main(a: ExploreArgs) -> Exit {
         .map_err(|e| e.to_string())
         .and_then(|t| std::fs::write(&json, t).map_err(|e| e.to_string()));
     let lanes = scn.processes.len();
-    write_timeline(&svg, &failure.history, &failure.offending, lanes);
+    write_timeline(&svg, &failure, lanes);
     out!(
         "explore: FAILED after {} runs (seed {seed}); minimal scenario ({} processes, {} ops):",
         report.runs,
@@ -107,13 +107,9 @@ pub fn main(a: ExploreArgs) -> Exit {
 }
 
 /// Writes the SVG timeline of a failure to `path`, saying so if it cannot.
-pub fn write_timeline(
-    path: &Path,
-    history: &[ringcheck::history::Event],
-    offending: &[usize],
-    lanes: usize,
-) {
-    if let Err(e) = std::fs::write(path, timeline_svg(history, offending, lanes)) {
+pub fn write_timeline(path: &Path, f: &ScenarioFailure, lanes: usize) {
+    let svg = timeline_svg(&f.history, &f.offending, lanes, &f.unanswered, &f.kills);
+    if let Err(e) = std::fs::write(path, svg) {
         eprintln!("ringcheck: cannot write {}: {e}", path.display());
     }
 }

@@ -73,7 +73,7 @@ fn replay_file(file: &std::path::Path, driver: &DriverArgs, times: u32) -> Exit 
             Err(f) => {
                 out!("run {n}: FAIL\n  {}", f.message().replace('\n', "\n  "));
                 let svg = file.with_extension("replay.svg");
-                write_timeline(&svg, &f.history, &f.offending, scn.processes.len());
+                write_timeline(&svg, &f, scn.processes.len());
                 out!("timeline: {}", svg.display());
                 return Exit::NotConforming;
             }

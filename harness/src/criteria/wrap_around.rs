@@ -18,8 +18,14 @@ pub(super) const CASES: &[(&str, CaseFn)] = &[
 /// sequence number only past its wrap.
 fn many_cycles(ctx: &mut Ctx) -> CaseResult {
     let runs = [
-        Need::capacity(3, &[3, 5], 8).not_power_of_two().at_most(100).min_item_size(1),
-        Need::capacity(2, &[4], 8).power_of_two().at_most(16).min_item_size(1),
+        Need::capacity(3, &[3, 5], 8)
+            .not_power_of_two()
+            .at_most(100)
+            .min_item_size(1),
+        Need::capacity(2, &[4], 8)
+            .power_of_two()
+            .at_most(16)
+            .min_item_size(1),
         Need::capacity(1, &[1], 8).min_item_size(1),
         Need::largest(1, LARGEST_CAPACITY, 8).min_item_size(1),
     ];

@@ -7,6 +7,7 @@ use crate::client::{batch_replies, ClientError, Driver, Reply};
 use crate::criteria::Outcome;
 use crate::history::{check, Action, Event, Rule, Violation};
 use crate::protocol::{monotonic_ns, ErrorCode, Op};
+use crate::report::{Kill, Unanswered};
 use crate::session::{Session, SessionError, SHUTDOWN_GRACE};
 use crate::workload::event;
 use std::collections::HashSet;
@@ -19,7 +20,7 @@ use std::time::Duration;
 ///
 /// # Errors
 /// The verdict and the history that shows it.
-pub fn execute(scn: &ProcessScenario, session: &Session) -> Result<(), ScenarioFailure> {
+pub fn execute(scn: &ProcessScenario, session: &Session) -> Result<(), Box<ScenarioFailure>> {
     let ring = session.ring_name();
     let result = match execute_inner(scn, session, &ring) {
         Ok(r) => r,
@@ -29,15 +30,20 @@ pub fn execute(scn: &ProcessScenario, session: &Session) -> Result<(), ScenarioF
     result
 }
 
-fn failure(outcome: Outcome, history: Vec<Event>, offending: Vec<usize>) -> ScenarioFailure {
-    ScenarioFailure {
+fn failure(outcome: Outcome, history: Vec<Event>, offending: Vec<usize>) -> Box<ScenarioFailure> {
+    Box::new(ScenarioFailure {
         outcome,
         history,
         offending,
-    }
+        unanswered: Vec::new(),
+        kills: Vec::new(),
+    })
 }
 
-fn fail(message: String, history: Vec<Event>) -> Result<Result<(), ScenarioFailure>, SessionError> {
+fn fail(
+    message: String,
+    history: Vec<Event>,
+) -> Result<Result<(), Box<ScenarioFailure>>, SessionError> {
     Ok(Err(failure(Outcome::Fail(message), history, Vec::new())))
 }
 
@@ -46,6 +52,10 @@ struct Ran {
     ops: Vec<Op>,
     /// Killed at random: sent and killed times, and the ops in flight.
     in_flight: Option<(u64, u64, Vec<Op>)>,
+    /// A batch that got no answer, and the error that says so.
+    hung: Option<(Unanswered, ClientError)>,
+    /// When the process was SIGKILLed, if it was.
+    killed: Option<u64>,
 }
 
 /// The run; `Err` only for a driver that could not be started or talked
@@ -54,7 +64,7 @@ fn execute_inner(
     scn: &ProcessScenario,
     session: &Session,
     ring: &str,
-) -> Result<Result<(), ScenarioFailure>, SessionError> {
+) -> Result<Result<(), Box<ScenarioFailure>>, SessionError> {
     let mut owner = session.spawn()?;
     let created = owner.request(&Op::Create {
         name: ring.into(),
@@ -114,7 +124,7 @@ fn execute_inner(
             .enumerate()
             .map(|(i, (d, ops))| {
                 let crash = scn.crash.filter(|c| c.process == i).map(|c| c.at);
-                s.spawn(move || run_process(d, ops, crash))
+                s.spawn(move || run_process(d, i, ops, crash))
             })
             .collect();
         handles
@@ -128,8 +138,18 @@ fn execute_inner(
     let mut history = Vec::new();
     let mut in_flight_puts: Vec<(usize, u64, u64, Vec<u8>)> = Vec::new();
     let mut lost_gets = false;
+    let mut unanswered = Vec::new();
+    let mut hangs = Vec::new();
+    let mut kills = Vec::new();
     for (i, r) in ran.into_iter().enumerate() {
         let ran = r?;
+        if let Some((u, e)) = ran.hung {
+            hangs.push(format!("p{i}: {e}"));
+            unanswered.push(u);
+        }
+        if let Some(at) = ran.killed {
+            kills.push(Kill { process: i, at });
+        }
         for (op, reply) in ran.ops.iter().zip(&ran.replies) {
             match answered(i, op, reply, scn.capacity) {
                 Ok(e) => history.extend(e),
@@ -147,6 +167,20 @@ fn execute_inner(
                 }
             }
         }
+    }
+    if !hangs.is_empty() {
+        let after = if kills.is_empty() {
+            String::new()
+        } else {
+            format!(" after {} kill(s)", kills.len())
+        };
+        return Ok(Err(Box::new(ScenarioFailure {
+            outcome: Outcome::Hung(format!("wedged{after}:\n{}", hangs.join("\n"))),
+            history,
+            offending: Vec::new(),
+            unanswered,
+            kills,
+        })));
     }
     // Drain, as one more process.
     let drain = scn.processes.len();
@@ -231,25 +265,59 @@ fn panicked() -> ClientError {
     }
 }
 
-fn run_process(d: &mut Driver, ops: &[Op], crash: Option<CrashPoint>) -> Result<Ran, ClientError> {
-    match crash {
-        None => Ok(Ran {
-            replies: d.batch(ops.to_vec())?,
+/// Runs `ops` as one batch; a hang is kept as an unanswered request (with
+/// the error) rather than returned, so that the scenario's picture shows
+/// it.
+fn batch_or_hang(d: &mut Driver, process: usize, ops: &[Op]) -> Result<Ran, ClientError> {
+    let batch = Op::Batch { ops: ops.to_vec() };
+    let (id, t0) = d.send(&batch)?;
+    match d.receive(id, t0, &batch) {
+        Ok(reply) => Ok(Ran {
+            replies: batch_replies(&reply, ops)?,
             ops: ops.to_vec(),
             in_flight: None,
+            hung: None,
+            killed: None,
         }),
+        Err(e) if e.is_hung() => Ok(Ran {
+            replies: Vec::new(),
+            ops: Vec::new(),
+            in_flight: None,
+            hung: Some((
+                Unanswered {
+                    process,
+                    what: format!("batch of {} ops", ops.len()),
+                    t0,
+                    gave_up: monotonic_ns(),
+                },
+                e,
+            )),
+            killed: None,
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+fn run_process(
+    d: &mut Driver,
+    process: usize,
+    ops: &[Op],
+    crash: Option<CrashPoint>,
+) -> Result<Ran, ClientError> {
+    match crash {
+        None => batch_or_hang(d, process, ops),
         Some(CrashPoint::AfterOp(k)) => {
             let k = (k as usize).min(ops.len());
-            let replies = if k > 0 {
-                d.batch(ops[..k].to_vec())?
+            let ran = if k > 0 {
+                batch_or_hang(d, process, &ops[..k])?
             } else {
-                Vec::new()
+                batch_or_hang(d, process, &[])?
             };
             d.kill();
             Ok(Ran {
-                replies,
-                ops: ops[..k].to_vec(),
                 in_flight: None,
+                killed: Some(monotonic_ns()),
+                ..ran
             })
         }
         Some(CrashPoint::AtMicros(us)) => {
@@ -261,6 +329,8 @@ fn run_process(d: &mut Driver, ops: &[Op], crash: Option<CrashPoint>) -> Result<
                 replies: Vec::new(),
                 ops: Vec::new(),
                 in_flight: Some((sent, killed, ops.to_vec())),
+                hung: None,
+                killed: Some(killed),
             })
         }
     }

@@ -26,6 +26,7 @@ pub use scenario::{scenarios, Crash, CrashPoint, Process, ProcessScenario, Size,
 use crate::criteria::Outcome;
 use crate::history::Event;
 use crate::protocol::Feature;
+use crate::report::{Kill, Unanswered};
 use crate::session::Session;
 
 /// Why a scenario did not pass: the verdict (`Skip` when the driver
@@ -38,6 +39,10 @@ pub struct ScenarioFailure {
     pub history: Vec<Event>,
     /// Events named by the violations.
     pub offending: Vec<usize>,
+    /// Requests that never got an answer (a hang).
+    pub unanswered: Vec<Unanswered>,
+    /// The kills of the scenario.
+    pub kills: Vec<Kill>,
 }
 
 impl ScenarioFailure {
@@ -177,7 +182,7 @@ pub fn explore(cfg: &ExploreConfig, session: &Session) -> ExploreReport {
                 shrinking.store(true, Ordering::Relaxed);
                 let msg = f.message().to_owned();
                 if let Ok(mut last) = last_failure.lock() {
-                    *last = Some((scn, f));
+                    *last = Some((scn, *f));
                 }
                 Err(TestCaseError::fail(msg))
             }
@@ -201,7 +206,11 @@ pub fn explore(cfg: &ExploreConfig, session: &Session) -> ExploreReport {
                     for _ in 0..SHRINK_TRIES {
                         runs.fetch_add(1, Ordering::Relaxed);
                         match execute(candidate, session) {
-                            Err(f) if !matches!(f.outcome, Outcome::Skip(_)) => return Some(f),
+                            Err(f)
+                                if !matches!(f.outcome, Outcome::Skip(_) | Outcome::Unfit(_)) =>
+                            {
+                                return Some(*f)
+                            }
                             _ => {}
                         }
                     }

@@ -10,7 +10,7 @@ mod timeline;
 pub use json::json;
 pub use junit::junit;
 pub use text::{text, verdict_word};
-pub use timeline::timeline_svg;
+pub use timeline::{timeline_svg, Kill, Unanswered};
 
 use crate::run::RunReport;
 use crate::spec::Spec;
