@@ -111,6 +111,8 @@ pub struct CaseReport {
     /// Skipped because no geometry the driver offers fits the case (not
     /// for a missing feature).
     pub no_geometry: bool,
+    /// Entries the case's rings left in `/dev/shm` (removed by the harness).
+    pub leaked: Vec<String>,
     /// Wall time, ms.
     pub millis: u64,
 }
@@ -201,6 +203,7 @@ pub fn run_case(
         .find(|(id, _)| *id == case.id)
         .map(|(_, f)| f);
     let mut no_geometry = false;
+    let mut leaked = Vec::new();
     let (verdict, message, transcript, stderr) = if !missing.is_empty() {
         let why = format!("the driver does not declare {}", missing.join(", "));
         (Verdict::Skip, Some(why), Vec::new(), Vec::new())
@@ -214,6 +217,9 @@ pub fn run_case(
             });
         let stderr = ctx.stderr_tails();
         ctx.teardown();
+        // A case run alone (one test of a `testing` suite) must leave
+        // nothing either.
+        leaked = ctx.sweep();
         match outcome {
             Ok(()) => (Verdict::Pass, None, Vec::new(), Vec::new()),
             Err(Outcome::Fail(m)) => (Verdict::Fail, Some(m), ctx.transcript, stderr),
@@ -248,6 +254,7 @@ pub fn run_case(
         transcript,
         stderr,
         no_geometry,
+        leaked,
         millis: t.elapsed().as_millis() as u64,
     }
 }
@@ -309,7 +316,9 @@ pub fn run(cfg: &RunConfig, spec: &Spec) -> Result<RunReport, RunError> {
     cases.sort_by_key(|(i, _)| *i);
     let cases: Vec<CaseReport> = cases.into_iter().map(|(_, r)| r).collect();
     bar.finish_and_clear();
-    let leaked = session.sweep();
+    let mut leaked: Vec<String> = cases.iter().flat_map(|c| c.leaked.clone()).collect();
+    leaked.extend(session.sweep());
+    leaked.sort();
     let features = &session.hello().features;
     let mut unmet: Vec<String> = cfg
         .require

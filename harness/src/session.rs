@@ -196,7 +196,20 @@ impl Session {
     /// behind (their names contain the session's token) and returns their
     /// names, sorted.
     pub fn sweep(&self) -> Vec<String> {
-        sweep(&self.token)
+        remove_matching(|n| n.contains(&self.token))
+    }
+
+    /// Removes the entries of `/dev/shm` of the rings `names` (of this
+    /// session) only: an entry whose name ends with a ring name or has it
+    /// followed by a `.` (the forms drivers give their segments), not one
+    /// where it is followed by more digits (`-1` is not `-12`). For a case
+    /// whose neighbours of the same session may still be running.
+    pub fn sweep_rings(&self, names: &[String]) -> Vec<String> {
+        remove_matching(|n| {
+            names
+                .iter()
+                .any(|r| n.ends_with(r.as_str()) || n.contains(&format!("{r}.")))
+        })
     }
 }
 
@@ -271,13 +284,19 @@ fn run_token() -> String {
 /// Removes the entries of `/dev/shm` whose name contains `token` and returns
 /// their names, sorted.
 fn sweep(token: &str) -> Vec<String> {
+    remove_matching(|n| n.contains(token))
+}
+
+/// Removes the entries of `/dev/shm` whose name `matches`, and returns
+/// their names, sorted.
+fn remove_matching(matches: impl Fn(&str) -> bool) -> Vec<String> {
     let Ok(dir) = std::fs::read_dir("/dev/shm") else {
         return Vec::new();
     };
     let mut leaked: Vec<String> = dir
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|n| n.contains(token))
+        .filter(|n| matches(n))
         .collect();
     leaked.sort();
     for name in &leaked {

@@ -11,7 +11,18 @@ use common::*;
 fn the_python_driver_for_the_original_design_is_conforming() {
     assert!(have_python(), "python3 is needed for the Python driver");
     let driver = python_driver();
-    let (code, text) = ringcheck_run(&["--driver", &driver, "--seed", "1"]);
+    // The text report of the command line, pinned. Every case of the
+    // Python driver, the slow ones too, is one test of `python_suite`; here
+    // the crash, concurrency and deep-lap cases are left out to keep the
+    // pinned run short.
+    let (code, text) = ringcheck_run(&[
+        "--driver",
+        &driver,
+        "--seed",
+        "1",
+        "--exclude",
+        "crash,concurrency,wrap-around.many-cycles",
+    ]);
     assert_eq!(code, Some(0), "{text}");
     insta::with_settings!({filters => ringcheck::report::redactions()}, {
         insta::assert_snapshot!(text);

@@ -129,6 +129,8 @@ pub struct Ctx {
     drivers: Vec<Driver>,
     /// Requests and responses, one line each, in order.
     pub transcript: Vec<String>,
+    /// The ring names given out to the case.
+    rings: Vec<String>,
 }
 
 /// Longest transcript kept per case.
@@ -140,6 +142,7 @@ impl Ctx {
         Ctx {
             session,
             geometry: None,
+            rings: Vec::new(),
             seed,
             drivers: Vec::new(),
             transcript: Vec::new(),
@@ -168,7 +171,15 @@ impl Ctx {
 
     /// A fresh ring name, unique in the run ([`Session::ring_name`]).
     pub fn ring_name(&mut self) -> String {
-        self.session.ring_name()
+        let name = self.session.ring_name();
+        self.rings.push(name.clone());
+        name
+    }
+
+    /// Removes what the case's rings left in `/dev/shm` (a killed creator
+    /// cannot remove its own) and returns the names removed.
+    pub fn sweep(&self) -> Vec<String> {
+        self.session.sweep_rings(&self.rings)
     }
 
     /// Notes a line in the transcript.
