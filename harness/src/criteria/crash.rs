@@ -179,7 +179,7 @@ fn crash_run(ctx: &mut Ctx, side: Side) -> Result<CrashRun, Outcome> {
         "consumers"
     };
     ctx.note(format!(
-        "producer d{producer}, consumer d{consumer}; {KILLS} {killed} killed mid-batch"
+        "producer d{producer}, consumer d{consumer}; up to {KILLS} {killed} to be killed mid-batch, one after another"
     ));
     let mut drivers = ctx.take_drivers();
     let budget = Budget::new();
