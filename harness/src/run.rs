@@ -156,12 +156,17 @@ impl RunReport {
     /// The command that runs case `id` again with this run's driver and
     /// seed.
     pub fn reproduce(&self, id: &str) -> String {
-        format!(
-            "ringcheck run --driver {} --only {id} --seed {}",
-            shell_words::quote(&self.driver),
-            self.seed
-        )
+        reproduce_command(&self.driver, id, self.seed)
     }
+}
+
+/// The command that runs case `id` again with `driver` (as one shell
+/// string) and `seed`: what every report prints for a failed case.
+pub fn reproduce_command(driver: &str, id: &str, seed: u64) -> String {
+    format!(
+        "ringcheck run --driver {} --only {id} --seed {seed}",
+        shell_words::quote(driver)
+    )
 }
 
 /// Why a run could not start.

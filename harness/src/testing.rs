@@ -51,7 +51,7 @@
 //! the suite as one more test.
 
 use crate::protocol::Implementation;
-use crate::run::{run, run_case, RunConfig, RunReport, Verdict};
+use crate::run::{reproduce_command, run, run_case, RunConfig, RunReport, Verdict};
 use crate::session::Session;
 use crate::spec::{CaseSpec, Criterion, Spec};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -256,8 +256,8 @@ fn run_one(session: &Arc<Session>, spec: &Spec, id: &str, seed: u64) -> Result<(
         .ok_or_else(|| Failed::from(format!("no case {id}")))?;
     let report = run_case(session, seed, criterion, case);
     let reproduce = format!(
-        "reproduce: ringcheck run --driver {} --only {id} --seed {seed}",
-        shell_words::quote(&shell_words::join(session.driver()))
+        "reproduce: {}",
+        reproduce_command(&shell_words::join(session.driver()), id, seed)
     );
     let detail = || {
         let mut out = format!(
