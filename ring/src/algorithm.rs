@@ -31,7 +31,10 @@
 //! operations either the signaller sees the registration or the waiter sees
 //! the bump (the store-buffering pattern; Drepper, "Futexes Are Tricky",
 //! 2011), and the futex wait re-checks the word atomically, so no wake-up is
-//! lost. The signal comes before the commit, inside the lock: a woken waiter
+//! lost. A signaller that wakes sleepers also clears the registrations,
+//! and a waiter back from an unwoken sleep removes only its own, so a
+//! waiter killed asleep is not counted for ever (`crate::waiters`). The
+//! signal comes before the commit, inside the lock: a woken waiter
 //! then blocks on the lock, and if the signaller dies before it commits or
 //! unlocks, the lock passes on as "owner died", so a waiter can never sleep
 //! through a committed operation.
@@ -53,6 +56,7 @@
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::sync::AtomicWord;
+use crate::waiters;
 use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 use std::time::Duration;
 
@@ -64,6 +68,31 @@ pub enum Acquired {
     /// The previous owner died holding the lock; [`Ring`] re-checks the
     /// state and calls [`RingMemory::mark_consistent`].
     OwnerDied,
+}
+
+/// How long a lock acquisition may wait for a live owner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockWait<D> {
+    /// Up to the memory's configured lock timeout (calls that do not wait
+    /// for items or space).
+    Configured,
+    /// Up to this long from now: the first attempt of a timed call (the
+    /// clock is read only if the lock is contended).
+    For(Duration),
+    /// Until this deadline: later attempts of a timed call.
+    Until(D),
+}
+
+impl<D> LockWait<D> {
+    /// The wait of an attempt of a call with `timeout` whose deadline, once
+    /// computed, is `deadline`.
+    fn of(timeout: Duration, deadline: Option<D>) -> Self {
+        match deadline {
+            Some(d) => LockWait::Until(d),
+            None if timeout.is_zero() => LockWait::Configured,
+            None => LockWait::For(timeout),
+        }
+    }
 }
 
 /// A statistics counter (advisory: an owner that dies mid-operation may
@@ -179,12 +208,13 @@ pub unsafe trait RingMemory: Send + Sync {
     /// Adds one to a statistics counter.
     fn count(&self, counter: Counter);
 
-    /// Takes the lock.
+    /// Takes the lock, waiting for a live owner as `wait` says; a dead
+    /// owner's lock is taken over ([`Acquired::OwnerDied`]).
     ///
     /// # Errors
-    /// [`Error::LockTimeout`], [`Error::CorruptHeader`] (the lock is not
-    /// recoverable), [`Error::Io`].
-    fn lock(&self) -> Result<(Self::Guard<'_>, Acquired)>;
+    /// [`Error::LockTimeout`] (the wait ran out), [`Error::CorruptHeader`]
+    /// (the lock's words are out of range), [`Error::Io`].
+    fn lock(&self, wait: LockWait<Self::Deadline>) -> Result<(Self::Guard<'_>, Acquired)>;
     /// Marks the state consistent after an [`Acquired::OwnerDied`] lock.
     fn mark_consistent(&self, guard: &Self::Guard<'_>);
 
@@ -321,8 +351,8 @@ impl<M: RingMemory> Ring<M> {
         self.mem.fault() == Some(fault)
     }
 
-    fn lock(&self) -> Result<M::Guard<'_>> {
-        let (guard, how) = self.mem.lock()?;
+    fn lock(&self, wait: LockWait<M::Deadline>) -> Result<M::Guard<'_>> {
+        let (guard, how) = self.mem.lock(wait)?;
         if how == Acquired::OwnerDied {
             // The dead owner either committed its operation or left no
             // visible trace (see the module docs), so the state is
@@ -346,18 +376,24 @@ impl<M: RingMemory> Ring<M> {
     fn signal(&self, word: &M::Word32, waiters: &M::Word32) {
         word.fetch_add(1, SeqCst);
         #[cfg(any(loom, shuttle))]
-        let waiting = if self.faulty(Fault::RelaxedWaiterCount) {
+        let registry = if self.faulty(Fault::RelaxedWaiterCount) {
             waiters.load(Relaxed)
         } else {
             waiters.load_seqcst()
         };
         #[cfg(not(any(loom, shuttle)))]
-        let waiting = waiters.load_seqcst();
-        if waiting != 0 {
+        let registry = waiters.load_seqcst();
+        if waiters::count(registry) != 0 {
             #[cfg(any(loom, shuttle))]
             if self.faulty(Fault::MissedNotify) {
                 return;
             }
+            // Every registered sleeper is woken just below, and registers
+            // afresh if it sleeps again: clear the registry, so that one
+            // killed asleep is forgotten (crate::waiters). A failed
+            // exchange (someone registered meanwhile) just skips the
+            // clearing this time.
+            let _ = waiters.compare_exchange(registry, waiters::cleared(registry), SeqCst, Relaxed);
             self.mem.wake_all(word);
         }
     }
@@ -389,11 +425,18 @@ impl<M: RingMemory> Ring<M> {
         if self.mem.passed(deadline) {
             return false;
         }
-        waiters.fetch_add(1, SeqCst);
+        let gen = waiters::generation(waiters.fetch_add(1, SeqCst));
         if word.load_seqcst() == seen {
             self.mem.wait(word, seen, deadline);
         }
-        waiters.fetch_sub(1, SeqCst);
+        // Remove this registration unless a waker cleared it already.
+        let mut w = waiters.load(Relaxed);
+        while let Some(less) = waiters::deregistered(w, gen) {
+            match waiters.compare_exchange(w, less, Relaxed, Relaxed) {
+                Ok(_) => break,
+                Err(now) => w = now,
+            }
+        }
         true
     }
 
@@ -416,8 +459,8 @@ impl<M: RingMemory> Ring<M> {
     }
 
     /// One put attempt, the whole critical section.
-    fn try_put(&self, item: &[u8], crc: u32) -> Result<Put, M::Error> {
-        let guard = self.lock()?;
+    fn try_put(&self, item: &[u8], crc: u32, wait: LockWait<M::Deadline>) -> Result<Put, M::Error> {
+        let guard = self.lock(wait)?;
         let (head, tail) = self.indices()?;
         if tail - head == u64::from(self.mem.capacity()) {
             self.mem.count(Counter::FullRefusal);
@@ -467,8 +510,12 @@ impl<M: RingMemory> Ring<M> {
 
     /// One get attempt, the whole critical section: copies the oldest item
     /// into `buf` and consumes it. `Err(seen put_seq)` if empty.
-    fn try_get(&self, buf: &mut [u8]) -> Result<std::result::Result<Copied, u32>, M::Error> {
-        let guard = self.lock()?;
+    fn try_get(
+        &self,
+        buf: &mut [u8],
+        wait: LockWait<M::Deadline>,
+    ) -> Result<std::result::Result<Copied, u32>, M::Error> {
+        let guard = self.lock(wait)?;
         let (head, tail) = self.indices()?;
         if head == tail {
             self.mem.count(Counter::EmptyGet);
@@ -516,7 +563,10 @@ impl<M: RingMemory> Ring<M> {
     /// [`Error::TooLarge`] (ring unchanged), and the lock's errors.
     pub fn put(&self, item: &[u8]) -> Result<bool, M::Error> {
         self.check_len(item)?;
-        Ok(matches!(self.try_put(item, item_crc(item))?, Put::Stored))
+        Ok(matches!(
+            self.try_put(item, item_crc(item), LockWait::Configured)?,
+            Put::Stored
+        ))
     }
 
     /// Stores `item`, waiting up to `timeout` for space: `Ok(false)` if the
@@ -531,7 +581,7 @@ impl<M: RingMemory> Ring<M> {
         // full: a clock read per operation is measurable on the fast path.
         let mut deadline = None;
         loop {
-            let seen = match self.try_put(item, crc)? {
+            let seen = match self.try_put(item, crc, LockWait::of(timeout, deadline))? {
                 Put::Stored => return Ok(true),
                 Put::Full(seen) => seen,
             };
@@ -559,7 +609,7 @@ impl<M: RingMemory> Ring<M> {
     ) -> Result<Option<usize>, M::Error> {
         let mut deadline = None;
         loop {
-            let seen = match self.try_get(buf)? {
+            let seen = match self.try_get(buf, LockWait::of(timeout, deadline))? {
                 Ok((len, crc, seq)) => {
                     self.verify(&buf[..len], crc, seq)?;
                     return Ok(Some(len));
@@ -600,7 +650,7 @@ impl<M: RingMemory> Ring<M> {
             self.check_len(item)?;
         }
         let crcs: Vec<u32> = items.iter().map(|i| item_crc(i)).collect();
-        let guard = self.lock()?;
+        let guard = self.lock(LockWait::Configured)?;
         let (head, tail) = self.indices()?;
         let free = u64::from(self.mem.capacity()) - (tail - head);
         let n = (items.len() as u64).min(free);
@@ -635,7 +685,7 @@ impl<M: RingMemory> Ring<M> {
         // (offset in scratch, len, stored crc, seq); len over item_size = damaged.
         let mut taken: Vec<(usize, usize, u32, u64)> = Vec::new();
         {
-            let guard = self.lock()?;
+            let guard = self.lock(LockWait::Configured)?;
             let (head, tail) = self.indices()?;
             let n = (tail - head).min(max as u64);
             if n == 0 {
@@ -685,7 +735,7 @@ impl<M: RingMemory> Ring<M> {
     /// # Errors
     /// As [`len`](Self::len).
     pub fn with_lock<R>(&self, f: impl FnOnce(u64, u64) -> R) -> Result<R> {
-        let _guard = self.lock()?;
+        let _guard = self.lock(LockWait::Configured)?;
         let (head, tail) = self.indices()?;
         Ok(f(head, tail))
     }
@@ -698,7 +748,7 @@ impl<M: RingMemory> Ring<M> {
     /// As [`len`](Self::len).
     #[cfg(feature = "test-hooks")]
     pub fn corrupt_oldest(&self) -> Result<bool> {
-        let guard = self.lock()?;
+        let guard = self.lock(LockWait::Configured)?;
         let (head, tail) = self.indices()?;
         if head == tail {
             return Ok(false);

@@ -2,18 +2,19 @@
 //! [`RingMemory`] for the algorithm in [`crate::algorithm`].
 //!
 //! The segment supplies the header words (`std` atomics in shared memory),
-//! a glibc robust process-shared mutex, process-shared futexes on
-//! CLOCK_MONOTONIC deadlines, and slots whose every access is bounds-checked
-//! against the validated geometry.
+//! the ring lock of [`crate::lock`] (plain words, owner death witnessed by
+//! the kernel's record locks), process-shared futexes on CLOCK_MONOTONIC
+//! deadlines, and slots whose every access is bounds-checked against the
+//! validated geometry.
 
-use crate::algorithm::{Acquired, Counter, Ring, RingMemory};
+use crate::algorithm::{Acquired, Counter, LockWait, Ring, RingMemory};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::layout::{self, Geometry, Header, FLAG_PERSIST, INIT_PENDING, INIT_READY};
+use crate::lock;
 use crate::name::RingName;
 use crate::sys::futex::{self, Deadline};
-use crate::sys::mutex::{self, LockError, RawMutex};
-use crate::sys::segment::{self, Created, Segment};
+use crate::sys::segment::{self, Created, Segment, Trust};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
@@ -45,6 +46,8 @@ pub(crate) struct SegmentMemory {
     /// Validated against the mapping's length at create or open.
     geometry: Geometry,
     lock_timeout: Duration,
+    /// This handle's session token ([`crate::lock`]).
+    token: u32,
 }
 
 /// A snapshot of a ring's state, taken under its lock.
@@ -73,9 +76,11 @@ pub struct Stats {
     /// Pid of the last process that recovered the lock (0: none).
     pub last_recovery_pid: u32,
     /// Consumers registered as sleeping for an item (advisory: a waiter
-    /// killed while asleep stays counted).
+    /// killed while asleep stays counted until the next put wakes the
+    /// sleepers).
     pub waiting_consumers: u32,
-    /// Producers registered as sleeping for space (advisory, as above).
+    /// Producers registered as sleeping for space (advisory: a waiter
+    /// killed while asleep stays counted until the next get wakes them).
     pub waiting_producers: u32,
     /// Pid of the creating process.
     pub creator_pid: u32,
@@ -85,12 +90,12 @@ pub struct Stats {
     pub created_unix_ns: u64,
 }
 
-/// Unlocks the ring's mutex when dropped, on every path.
-pub(crate) struct SegmentGuard<'a>(&'a RawMutex);
+/// Releases the ring's lock when dropped, on every path.
+pub(crate) struct SegmentGuard<'a>(&'a SegmentMemory);
 
 impl Drop for SegmentGuard<'_> {
     fn drop(&mut self) {
-        self.0.unlock();
+        lock::release(&self.0.header().lock.0, self.0.token);
     }
 }
 
@@ -98,7 +103,24 @@ impl SegmentMemory {
     fn header(&self) -> &Header {
         self.seg.header()
     }
+
+    /// Wraps `seg` as a session of its ring: claims a token.
+    fn attach(seg: Segment, geometry: Geometry, lock_timeout: Duration) -> Result<Self> {
+        let token = lock::claim(&seg.header().lock.0, seg.fd())?;
+        Ok(SegmentMemory {
+            seg,
+            geometry,
+            lock_timeout,
+            token,
+        })
+    }
 }
+
+/// Longest single futex sleep of a put or get waiting for space or an
+/// item: it then retries, so a wake lost to a process that died between
+/// its commit and its wake, or to a hostile write of a waiter count, costs
+/// at most this much.
+const WAIT_NAP: Duration = Duration::from_millis(100);
 
 // SAFETY: the slot accessors go through `Segment`, which reduces `seq`
 // modulo the capacity validated against the mapping and clamps every range
@@ -151,28 +173,19 @@ unsafe impl RingMemory for SegmentMemory {
         };
     }
 
-    fn lock(&self) -> Result<(SegmentGuard<'_>, Acquired)> {
-        let mutex = &self.header().lock.0.mutex;
-        match mutex.lock(self.lock_timeout) {
-            Ok(mutex::Acquired::Clean) => Ok((SegmentGuard(mutex), Acquired::Clean)),
-            Ok(mutex::Acquired::OwnerDied) => Ok((SegmentGuard(mutex), Acquired::OwnerDied)),
-            Err(LockError::Timeout) => Err(Error::LockTimeout {
-                waited_ms: self.lock_timeout.as_millis() as u64,
-            }),
-            Err(LockError::NotRecoverable) => Err(Error::CorruptHeader {
-                reason: "the lock is not recoverable (a process abandoned an owner-died recovery)"
-                    .into(),
-            }),
-            Err(LockError::Os(e)) => Err(Error::io(
-                "pthread_mutex_clocklock",
-                std::io::Error::from_raw_os_error(e),
-            )),
-        }
+    fn lock(&self, wait: LockWait<Deadline>) -> Result<(SegmentGuard<'_>, Acquired)> {
+        let how = lock::acquire(
+            &self.header().lock.0,
+            self.seg.fd(),
+            self.token,
+            wait,
+            self.lock_timeout,
+        )?;
+        Ok((SegmentGuard(self), how))
     }
 
-    fn mark_consistent(&self, guard: &SegmentGuard<'_>) {
-        guard.0.mark_consistent();
-    }
+    /// Nothing to mark: the lock word already names this session.
+    fn mark_consistent(&self, _guard: &SegmentGuard<'_>) {}
 
     fn deadline(&self, timeout: Duration) -> Deadline {
         Deadline::after(timeout)
@@ -181,7 +194,7 @@ unsafe impl RingMemory for SegmentMemory {
         deadline.passed()
     }
     fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline) {
-        futex::wait(word, expected, deadline);
+        futex::wait(word, expected, deadline.min(Deadline::after(WAIT_NAP)));
     }
     fn wake_all(&self, word: &AtomicU32) {
         futex::wake_all(word);
@@ -247,7 +260,9 @@ impl SharedBuffer {
     /// # Errors
     /// [`Error::InvalidName`], [`Error::InvalidConfig`] (capacity or item size
     /// 0 or too large, mode outside `0o777`), [`Error::AlreadyExists`] (the
-    /// existing ring is left untouched), [`Error::Io`].
+    /// existing ring is left untouched), [`Error::NoSpace`] (the segment's
+    /// memory could not be reserved in `/dev/shm`; nothing is left behind),
+    /// [`Error::Io`].
     ///
     /// ```
     /// # use shmring::{Config, SharedBuffer, Error};
@@ -274,15 +289,6 @@ impl SharedBuffer {
                 })
             }
         };
-        // SAFETY: the segment was just created exclusively (O_EXCL) and its
-        // header is not published yet, so no process uses the mutex.
-        if let Err(rc) = unsafe { RawMutex::init(seg.mutex_ptr()) } {
-            let _ = segment::unlink(&os_name, name.as_str());
-            return Err(Error::io(
-                "pthread_mutex_init",
-                std::io::Error::from_raw_os_error(rc),
-            ));
-        }
         let id = &seg.header().id.0;
         // The magic goes first so that an opener that sees a pending header
         // can tell a ring being made from a foreign segment.
@@ -301,16 +307,19 @@ impl SharedBuffer {
             .map_or(0, |d| d.as_nanos() as u64);
         id.created_unix_ns.store(now, Relaxed);
         // Release: an opener that reads READY with Acquire sees every field
-        // above and the initialised mutex.
+        // above.
         id.init_state.store(INIT_READY, Release);
         futex::wake_all(&id.init_state);
+        let mem = match SegmentMemory::attach(seg, geometry, config.lock_timeout) {
+            Ok(mem) => mem,
+            Err(e) => {
+                let _ = segment::unlink(&os_name, name.as_str());
+                return Err(e);
+            }
+        };
         Ok(SharedBuffer {
             name,
-            ring: Some(Ring::new(SegmentMemory {
-                seg,
-                geometry,
-                lock_timeout: config.lock_timeout,
-            })),
+            ring: Some(Ring::new(mem)),
             geometry,
             creator: true,
             persist: config.persist,
@@ -324,16 +333,35 @@ impl SharedBuffer {
     /// # Errors
     /// [`Error::InvalidName`], [`Error::NotFound`], [`Error::NotInitialized`]
     /// (the creator did not finish within 1 s), [`Error::IncompatibleLayout`]
-    /// (not a shmring segment, or another layout version),
-    /// [`Error::CorruptHeader`], [`Error::Io`] (for example no permission).
+    /// (not a shmring segment, or another layout version, such as a
+    /// version-1 segment), [`Error::Untrusted`] (a symbolic link, not a
+    /// regular object, or owned by another user), [`Error::CorruptHeader`],
+    /// [`Error::Io`] (for example no permission).
     pub fn open(name: &str) -> Result<Self> {
         Self::open_with_lock_timeout(name, Config::default().lock_timeout)
     }
 
     /// [`open`](Self::open) with the given lock timeout.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
     pub fn open_with_lock_timeout(name: &str, lock_timeout: Duration) -> Result<Self> {
+        Self::open_with_config(name, &Config::default().lock_timeout(lock_timeout))
+    }
+
+    /// [`open`](Self::open) with the lock timeout and the trusted owner of
+    /// `config` (its geometry, mode and persistence are the creator's
+    /// business and ignored here).
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_with_config(name: &str, config: &Config) -> Result<Self> {
+        let lock_timeout = config.lock_timeout;
         let name = RingName::new(name)?;
-        let seg = Segment::open(&name.os_name(), name.as_str(), OPEN_WAIT)?;
+        let trust = Trust {
+            uid: config.trusted_uid,
+        };
+        let seg = Segment::open(&name.os_name(), name.as_str(), OPEN_WAIT, trust)?;
         let id = &seg.header().id.0;
         let deadline = Deadline::after(OPEN_WAIT);
         loop {
@@ -363,13 +391,10 @@ impl SharedBuffer {
         }
         let geometry = layout::validate(id, seg.len() as u64)?;
         let persist = id.flags.load(Relaxed) & FLAG_PERSIST != 0;
+        let mem = SegmentMemory::attach(seg, geometry, lock_timeout)?;
         Ok(SharedBuffer {
             name,
-            ring: Some(Ring::new(SegmentMemory {
-                seg,
-                geometry,
-                lock_timeout,
-            })),
+            ring: Some(Ring::new(mem)),
             geometry,
             creator: false,
             persist,
@@ -585,8 +610,8 @@ impl SharedBuffer {
             corrupt_items: k.corrupt_items.load(Relaxed),
             lock_recoveries: k.lock_recoveries.load(Relaxed),
             last_recovery_pid: k.last_recovery_pid.load(Relaxed),
-            waiting_consumers: h.producer.0.get_waiters.load(Relaxed),
-            waiting_producers: h.consumer.0.put_waiters.load(Relaxed),
+            waiting_consumers: crate::waiters::count(h.producer.0.get_waiters.load(Relaxed)),
+            waiting_producers: crate::waiters::count(h.consumer.0.put_waiters.load(Relaxed)),
             creator_pid: h.id.0.creator_pid.load(Relaxed),
             persist: self.persist,
             created_unix_ns: h.id.0.created_unix_ns.load(Relaxed),

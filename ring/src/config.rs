@@ -30,6 +30,11 @@ pub struct Config {
     /// with [`Error::LockTimeout`](crate::Error::LockTimeout); a dead one is
     /// recovered from at once.
     pub lock_timeout: Duration,
+    /// A user, besides this process's effective uid, whose segments
+    /// [`SharedBuffer::open_with_config`](crate::SharedBuffer::open_with_config)
+    /// accepts (`None` by default: a segment owned by anyone else is
+    /// refused with [`Error::Untrusted`](crate::Error::Untrusted)).
+    pub trusted_uid: Option<u32>,
 }
 
 impl Default for Config {
@@ -40,6 +45,7 @@ impl Default for Config {
             mode: 0o600,
             persist: false,
             lock_timeout: Duration::from_secs(5),
+            trusted_uid: None,
         }
     }
 }
@@ -69,6 +75,13 @@ impl Config {
     /// Sets the lock timeout.
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// Trusts segments owned by `uid` as well as by this process's own
+    /// effective uid when opening.
+    pub fn trust_uid(mut self, uid: u32) -> Self {
+        self.trusted_uid = Some(uid);
         self
     }
 }

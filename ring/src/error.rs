@@ -91,12 +91,34 @@ pub enum Error {
         /// The ring name.
         name: String,
     },
-    /// The ring's lock could not be taken within the lock timeout: another
-    /// live process holds it (for example a stopped process).
+    /// The ring's lock could not be taken before the caller's deadline (the
+    /// timeout of a `*_timeout` call, else the configured lock timeout):
+    /// another live process holds it (for example a stopped process).
     #[error("lock not acquired within {waited_ms} ms (held by a live process)")]
     LockTimeout {
-        /// How long the caller waited, milliseconds.
+        /// The caller's timeout that ran out, milliseconds.
         waited_ms: u64,
+    },
+    /// `create` of a ring larger than the free space of the shared-memory
+    /// filesystem; nothing was created. (The memory is reserved at
+    /// creation, so a ring that was created never runs out of it.)
+    #[error("the ring needs {needed} bytes, more than {dir} has free")]
+    NoSpace {
+        /// Size of the segment, bytes.
+        needed: u64,
+        /// The shared-memory filesystem (`/dev/shm`).
+        dir: &'static str,
+    },
+    /// `open` of something that is not a ring this process may trust: a
+    /// symbolic link, not a regular shared-memory object, or owned by
+    /// another user (see [`Config::trust_uid`](crate::Config::trust_uid)).
+    /// Nothing was mapped.
+    #[error("refusing to open ring '{name}': {reason}")]
+    Untrusted {
+        /// The ring name.
+        name: String,
+        /// What is wrong with the object, in words.
+        reason: String,
     },
     /// An operation on a handle that has been closed.
     #[error("the ring handle is closed")]

@@ -1,4 +1,4 @@
-//! The segment layout, version 1: a 320-byte header of five 64-byte cache
+//! The segment layout, version 2: a 320-byte header of five 64-byte cache
 //! lines, then `capacity` slots. `specs/layout.md` documents it byte by byte
 //! and a snapshot test pins [`describe`] so that no change slips through.
 //!
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 /// native-endian u64.
 pub const MAGIC: u64 = u64::from_ne_bytes(*b"shmring\0");
 /// Layout version written by and accepted by this library.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 /// Size of the header, bytes; slot 0 starts here.
 pub const HEADER_SIZE: usize = 320;
 /// Bytes in front of each payload: `len: u32` and `crc: u32`.
@@ -34,6 +34,19 @@ pub const INIT_READY: u32 = 1;
 /// `flags` bit: the segment outlives its creator.
 pub const FLAG_PERSIST: u32 = 1;
 
+/// Slot strides are multiples of this, bytes (one cache line), so that no
+/// two slots share a line.
+pub const SLOT_ALIGN: u64 = 64;
+
+/// Largest session token; `lock_owner` values above it are corrupt.
+pub const MAX_TOKEN: u32 = (1 << 31) - 1;
+
+/// Byte of the segment's file that session `token` keeps an OFD write lock
+/// on: `TOKEN_BASE + token`. Far beyond any segment ([`MAX_SEGMENT_SIZE`]),
+/// so no data byte is ever locked; record locks may lie past the end of a
+/// file.
+pub const TOKEN_BASE: u64 = 1 << 40;
+
 /// One cache line of the header.
 #[repr(C, align(64))]
 pub(crate) struct Line<T>(pub T);
@@ -52,7 +65,7 @@ pub(crate) struct Identity {
     /// Bytes, `1..=MAX_ITEM_SIZE`.
     pub item_size: AtomicU32,
     /// Bytes from one slot to the next: `SLOT_PREFIX + item_size` rounded up
-    /// to 8.
+    /// to [`SLOT_ALIGN`].
     pub slot_stride: AtomicU32,
     /// [`FLAG_PERSIST`].
     pub flags: AtomicU32,
@@ -111,10 +124,20 @@ pub(crate) struct Counters {
     pub _reserved: AtomicU32,
 }
 
-/// The lock's cache line: a process-shared robust `pthread_mutex_t`.
+/// The lock's cache line: plain words, validated on every read
+/// (`specs/layout.md`, "Lock"). No pointer, and nothing a process trusts
+/// about another: whether an owner lives is asked of the kernel.
 #[repr(C)]
 pub(crate) struct LockLine {
-    pub mutex: crate::sys::mutex::RawMutex,
+    /// 0 when free, else the session token (`1..=MAX_TOKEN`) of the handle
+    /// that holds the lock; a futex word that lock waiters sleep on.
+    pub owner: AtomicU32,
+    /// Handles registered as (about to be) sleeping on `owner`; a hint
+    /// for the unlocker, never trusted for progress (sleeps are capped).
+    pub sleepers: AtomicU32,
+    /// Counter from which handles draw their session tokens.
+    pub next_token: AtomicU32,
+    pub _reserved: AtomicU32,
 }
 
 /// The header at offset 0 of every segment.
@@ -161,7 +184,7 @@ impl Geometry {
                 "item size {item_size} is outside 1..={MAX_ITEM_SIZE} bytes"
             ));
         }
-        let stride = (SLOT_PREFIX as u64 + u64::from(item_size)).next_multiple_of(8);
+        let stride = (SLOT_PREFIX as u64 + u64::from(item_size)).next_multiple_of(SLOT_ALIGN);
         let total = HEADER_SIZE as u64 + stride * u64::from(capacity);
         if total > MAX_SEGMENT_SIZE {
             return bad(format!(
@@ -227,11 +250,19 @@ pub(crate) fn validate(id: &Identity, file_len: u64) -> Result<Geometry> {
 }
 
 /// Checks `head` and `tail` read from shared memory against `capacity`:
-/// `head <= tail <= head + capacity`.
+/// `head <= tail <= head + capacity`, and `tail <= u64::MAX - capacity`, so
+/// that no index the ring derives from them (at most `tail + capacity`)
+/// can overflow.
 pub(crate) fn check_indices(head: u64, tail: u64, capacity: u32) -> Result<()> {
-    if tail < head || tail - head > u64::from(capacity) {
+    let cap = u64::from(capacity);
+    if tail < head || tail - head > cap {
         return Err(Error::CorruptHeader {
             reason: format!("head {head} and tail {tail} break head <= tail <= head + {capacity}"),
+        });
+    }
+    if tail > u64::MAX - cap {
+        return Err(Error::CorruptHeader {
+            reason: format!("tail {tail} is within {capacity} of 2^64: an index would overflow"),
         });
     }
     Ok(())
@@ -240,7 +271,7 @@ pub(crate) fn check_indices(head: u64, tail: u64, capacity: u32) -> Result<()> {
 /// One line per header field: offset, size and name, in layout order. The
 /// snapshot test pins it and `specs/layout.md` quotes it.
 pub fn describe() -> String {
-    use std::mem::{offset_of, size_of};
+    use std::mem::offset_of;
     let mut rows: Vec<(usize, usize, &str)> = vec![
         (
             offset_of!(Identity, magic),
@@ -250,7 +281,7 @@ pub fn describe() -> String {
         (
             offset_of!(Identity, layout_version),
             4,
-            "layout_version (u32) = 1",
+            "layout_version (u32) = 2",
         ),
         (
             offset_of!(Identity, init_state),
@@ -283,12 +314,17 @@ pub fn describe() -> String {
         ),
         (offset_of!(Identity, _reserved), 8, "reserved"),
     ];
-    let lock = offset_of!(Header, lock);
-    rows.push((
-        lock,
-        size_of::<Line<LockLine>>(),
-        "lock (pthread_mutex_t, robust, process-shared)",
-    ));
+    let l = offset_of!(Header, lock);
+    rows.extend([
+        (
+            l + offset_of!(LockLine, owner),
+            4,
+            "lock_owner (u32 futex) 0 free, else session token <= 2^31-1",
+        ),
+        (l + offset_of!(LockLine, sleepers), 4, "lock_sleepers (u32)"),
+        (l + offset_of!(LockLine, next_token), 4, "next_token (u32)"),
+        (l + offset_of!(LockLine, _reserved), 4, "reserved"),
+    ]);
     let c = offset_of!(Header, consumer);
     rows.extend([
         (

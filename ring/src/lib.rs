@@ -28,18 +28,24 @@
 //!   [`Error::Corrupt`] for a damaged item, which is consumed so that later
 //!   items stay reachable.
 //! - A process may be killed at any instant, inside the critical section
-//!   too: the lock is a robust, process-shared pthread mutex, and the next
-//!   process to lock it takes over. Each put and get commits with one 8-byte
-//!   store (of `tail` or `head`) made last in the critical section, so a dead
-//!   owner left either its whole operation or none of it; a half-written slot
-//!   is beyond `tail` and is never delivered.
-//! - No call blocks forever: lock waits end at [`Config::lock_timeout`], and
-//!   the `*_timeout` calls at their CLOCK_MONOTONIC deadline. Waiting is a
-//!   short spin, then a futex sleep; every put and get wakes the sleepers of
+//!   too: the lock is a word in the segment naming its owner's session, and
+//!   the kernel witnesses a session's death (an open-file-description
+//!   record lock that dies with its process), so the next process to want
+//!   the lock takes it over. Each put and get commits with one 8-byte store
+//!   (of `tail` or `head`) made last in the critical section, so a dead
+//!   owner left either its whole operation or none of it; a half-written
+//!   slot is beyond `tail` and is never delivered.
+//! - No call blocks forever: every wait, for the lock too, ends at the
+//!   caller's CLOCK_MONOTONIC deadline (the `*_timeout` calls) or at
+//!   [`Config::lock_timeout`] (the others). Waiting is a short spin, then
+//!   futex sleeps of at most 100 ms; every put and get wakes the sleepers of
 //!   the other side, with no lost wake-ups (see [`SharedBuffer::put_timeout`]).
-//! - The segment is untrusted input: magic, layout version and geometry are
-//!   checked on open, head and tail on every operation, and every stored
-//!   length before use. Slot indices are reduced modulo the validated
+//! - The segment is untrusted input: `open` follows no symbolic link and
+//!   refuses objects of other users; magic, layout version and geometry are
+//!   checked on open, the lock word on every read, head and tail on every
+//!   operation, and every stored length before use. Creation reserves the
+//!   segment's memory, so a ring that was created never faults for lack of
+//!   it. Slot indices are reduced modulo the validated
 //!   capacity, so no value in the segment can cause an access outside it.
 //!
 //! The byte layout is in `specs/layout.md` and [`layout::describe`].
@@ -75,8 +81,11 @@
 //! would save is about forty lines. The race is handled in `open`: an object
 //! shorter than the header is polled until its creator sizes it, and a
 //! header whose `init_state` is not yet ready is waited for on a futex.
-//! Locking is a glibc robust mutex and waits are raw futexes, not `raw_sync`
-//! (no robust mutex; timed waits fail with `EINVAL`).
+//! Locking is the crate's own (`specs/layout.md`, "Lock"): a glibc robust
+//! mutex keeps list pointers in the segment that glibc writes through, so
+//! any process able to write the segment could crash its peers. Waits are
+//! raw futexes, not `raw_sync` (no robust mutex; timed waits fail with
+//! `EINVAL`).
 
 #![deny(missing_docs)]
 #![warn(unsafe_op_in_unsafe_fn)]
@@ -88,11 +97,13 @@ mod error;
 #[cfg(any(loom, shuttle, feature = "test-hooks"))]
 pub mod hooks;
 pub mod layout;
+mod lock;
 #[cfg(feature = "model")]
 pub mod model;
 mod name;
 mod sync;
 mod sys;
+mod waiters;
 
 pub use buffer::{SharedBuffer, Stats};
 pub use config::Config;

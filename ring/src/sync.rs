@@ -106,8 +106,14 @@ pub(crate) trait AtomicWord<T>: Send + Sync {
     fn store(&self, value: T, order: Ordering);
     /// `fetch_add(value, order)`, wrapping; returns the previous value.
     fn fetch_add(&self, value: T, order: Ordering) -> T;
-    /// `fetch_sub(value, order)`, wrapping; returns the previous value.
-    fn fetch_sub(&self, value: T, order: Ordering) -> T;
+    /// `compare_exchange(current, new, success, failure)`.
+    fn compare_exchange(
+        &self,
+        current: T,
+        new: T,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<T, T>;
     /// A load that takes part in the SeqCst total order: `load(SeqCst)`,
     /// but an Acquire RMW under loom (see the module docs).
     fn load_seqcst(&self) -> T;
@@ -129,8 +135,14 @@ macro_rules! atomic_word {
                 <$atomic>::fetch_add(self, value, order)
             }
             #[inline]
-            fn fetch_sub(&self, value: $int, order: Ordering) -> $int {
-                <$atomic>::fetch_sub(self, value, order)
+            fn compare_exchange(
+                &self,
+                current: $int,
+                new: $int,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<$int, $int> {
+                <$atomic>::compare_exchange(self, current, new, success, failure)
             }
             #[inline]
             fn load_seqcst(&self) -> $int {

@@ -192,7 +192,7 @@ fn fifo_over_many_items_and_cycles() {
 #[test]
 fn after_fill_and_drain_writing_restarts_at_slot_0_and_nothing_earlier_is_corrupted() {
     let r = ring("wrap", 4, 8);
-    let stride = 16; // 8-byte prefix + 8-byte payload
+    let stride = 64; // 8-byte prefix + 8-byte payload, rounded up to a cache line
     for item in [b"a0", b"a1", b"a2", b"a3"] {
         assert!(r.put(item).unwrap());
     }
@@ -382,11 +382,12 @@ fn a_mode_outside_0o777_is_refused() {
 /// expects a typed error from `open` (never a panic).
 #[rstest]
 #[case::bad_magic(0, b"NOTARING".as_slice(), "layout")]
-#[case::bad_version(8, &2u32.to_ne_bytes(), "layout")]
+#[case::version_1(8, &1u32.to_ne_bytes(), "layout")]
+#[case::version_3(8, &3u32.to_ne_bytes(), "layout")]
 #[case::bad_init_state(12, &7u32.to_ne_bytes(), "header")]
 #[case::capacity_changed(16, &11u32.to_ne_bytes(), "header")]
 #[case::capacity_zero(16, &0u32.to_ne_bytes(), "header")]
-#[case::item_size_changed(20, &65u32.to_ne_bytes(), "header")]
+#[case::item_size_changed(20, &200u32.to_ne_bytes(), "header")]
 #[case::stride_changed(24, &8u32.to_ne_bytes(), "header")]
 #[case::slots_offset_changed(36, &0u32.to_ne_bytes(), "header")]
 #[case::segment_size_changed(40, &1u64.to_ne_bytes(), "header")]
@@ -462,7 +463,7 @@ fn a_ring_opened_while_its_creator_initialises_it_waits_for_ready() {
     // init_state, and succeeds as soon as a valid header is published.
     let name = unique("racing");
     let model = ring("model", 3, 8);
-    let image = peek(model.name(), 0, 320 + 3 * 16);
+    let image = peek(model.name(), 0, 320 + 3 * 64);
     let _cleanup = Cleanup(name.clone());
     let mut pending = image.clone();
     pending[12..16].copy_from_slice(&0u32.to_ne_bytes());

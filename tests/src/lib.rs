@@ -68,6 +68,27 @@ impl Actor {
         (lines, status.code())
     }
 
+    /// Waits until the child is stopped by a signal (it stopped itself, say),
+    /// without reaping it.
+    pub fn wait_stopped(&self) {
+        let mut status = 0;
+        // SAFETY: waitpid on our own, not yet reaped child, with a valid
+        // out-pointer.
+        let rc = unsafe { libc::waitpid(self.pid() as i32, &mut status, libc::WUNTRACED) };
+        assert_eq!(rc, self.pid() as i32, "waitpid");
+        assert!(
+            libc::WIFSTOPPED(status),
+            "the actor ended instead of stopping"
+        );
+    }
+
+    /// Sends signal `sig` to the child.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) has no memory effects; the pid is our unreaped
+        // child, so it names no other process.
+        assert_eq!(unsafe { libc::kill(self.pid() as i32, sig) }, 0, "kill");
+    }
+
     /// SIGKILLs the child and reaps it.
     pub fn kill(mut self) {
         let _ = self.child.kill();

@@ -195,3 +195,17 @@ fn a_ring_whose_creator_was_killed_still_opens_and_works_and_is_flagged() {
     assert!(!s.creator_alive());
     SharedBuffer::remove(&name).unwrap();
 }
+
+/// Crash storms used to leave phantom waiters: a consumer killed asleep
+/// stayed counted for ever. Now the next put, which wakes the sleepers,
+/// forgets it.
+#[test]
+fn a_consumer_killed_asleep_is_not_counted_as_waiting_after_the_next_put() {
+    let r = create("phantom", 2, 16);
+    let consumer = Actor::spawn(ACTOR, &["get-wait", r.name(), "30000"]);
+    until_consumers_wait(&r, 1);
+    consumer.kill();
+    assert_eq!(r.stats().unwrap().waiting_consumers, 1);
+    assert!(r.put(b"x").unwrap());
+    assert_eq!(r.stats().unwrap().waiting_consumers, 0);
+}

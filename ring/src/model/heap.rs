@@ -11,7 +11,8 @@
 //!   [`KillPoint`] while holding the lock, as a process SIGKILLed there
 //!   would ([`HeapError::Abandoned`], which the model ring reports as
 //!   `OpError::Abandoned`); the next locker is told
-//!   [`Acquired::OwnerDied`], as glibc's robust mutex reports `EOWNERDEAD`.
+//!   [`Acquired::OwnerDied`], as the segment lock reports a session that
+//!   the kernel saw die (`crate::lock`).
 //! - **futex**: one facade `Mutex` + `Condvar` per futex word; the
 //!   comparison with the expected value happens under that mutex, and
 //!   `wake_all` takes it, which is the atomicity `FUTEX_WAIT` gives. With no
@@ -26,7 +27,7 @@
 
 #[cfg(any(loom, shuttle))]
 use crate::algorithm::Fault;
-use crate::algorithm::{Acquired, Counter, Point, RingMemory};
+use crate::algorithm::{Acquired, Counter, LockWait, Point, RingMemory};
 use crate::error::{Error, Result};
 use crate::layout::{Geometry, SLOT_PREFIX};
 use crate::sync::atomic::{AtomicU32, AtomicU64};
@@ -249,7 +250,9 @@ unsafe impl RingMemory for HeapMemory {
     /// The heap ring keeps no statistics.
     fn count(&self, _counter: Counter) {}
 
-    fn lock(&self) -> Result<(MutexGuard<'_, ()>, Acquired)> {
+    /// Waits for the model mutex however long: a lock held for ever is a
+    /// deadlock that loom and shuttle report.
+    fn lock(&self, _wait: LockWait<u64>) -> Result<(MutexGuard<'_, ()>, Acquired)> {
         // A model thread that panicked holding the lock fails the model
         // anyway; poisoning adds nothing.
         let guard = self.shared.lock.lock().unwrap_or_else(|e| e.into_inner());

@@ -1,6 +1,6 @@
-//! The only modules with `unsafe`: the mapped segment, the robust mutex and
+//! The only modules with `unsafe`: the mapped segment, the record locks and
 //! the futex waits. Everything above them is safe code.
 
 pub(crate) mod futex;
-pub(crate) mod mutex;
+pub(crate) mod ofd;
 pub(crate) mod segment;

@@ -7,25 +7,32 @@
 
 use crate::error::{Error, Result};
 use crate::layout::{Geometry, Header, HEADER_SIZE, SLOT_PREFIX};
-use rustix::fs::{fchmod, fstat, ftruncate, Mode};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{fallocate, fchmod, fstat, ftruncate, FallocateFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 use rustix::mm::{mmap, munmap, MapFlags, ProtFlags};
-use rustix::shm;
 use std::ptr::NonNull;
 
-/// A mapping of a whole segment, unmapped on drop.
+/// Where Linux keeps POSIX shared-memory objects: `shm_open("/x")` is
+/// `open("/dev/shm/x")`. The segment is opened by that path directly so
+/// that `O_NOFOLLOW` applies (`shm_open` of rustix does not set it).
+pub const SHM_DIR: &str = "/dev/shm";
+
+/// A mapping of a whole segment, unmapped on drop, with the descriptor it
+/// was mapped from (kept open: the handle's session lock lives on it).
 #[derive(Debug)]
 pub struct Segment {
     ptr: NonNull<u8>,
     /// Bytes mapped; at least [`HEADER_SIZE`].
     len: usize,
+    fd: OwnedFd,
 }
 
 // SAFETY: the mapping is plain shared memory; all access to it goes through
-// atomics, the process-shared mutex, or raw copies made under that mutex.
+// atomics, or raw copies made under the ring's lock.
 unsafe impl Send for Segment {}
-// SAFETY: as above; `&Segment` hands out only `&Header` (atomics and a
-// mutex) and copies under the ring's lock.
+// SAFETY: as above; `&Segment` hands out only `&Header` (atomics) and
+// copies under the ring's lock.
 unsafe impl Sync for Segment {}
 
 /// Outcome of [`Segment::create`] when the name is taken.
@@ -36,13 +43,36 @@ pub enum Created {
     Exists,
 }
 
+/// Who may own a segment that [`Segment::open`] accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct Trust {
+    /// A uid trusted besides this process's effective uid.
+    pub uid: Option<u32>,
+}
+
+fn path_of(os_name: &str) -> String {
+    format!("{SHM_DIR}{os_name}")
+}
+
 impl Segment {
     /// Creates `os_name` exclusively with exactly `mode` (umask ignored),
-    /// sizes it to `len` bytes (zero-filled) and maps it. On any failure after
-    /// the object was made, the object is removed again.
+    /// sizes it to `len` bytes (zero-filled), reserves those bytes in the
+    /// filesystem (`fallocate`, so that a later write can never fault for
+    /// lack of space) and maps it. On any failure after the object was
+    /// made, the object is removed again.
+    ///
+    /// # Errors
+    /// [`Error::NoSpace`] if the filesystem cannot hold `len` bytes,
+    /// [`Error::Io`] otherwise.
     pub fn create(os_name: &str, len: usize, mode: u32) -> Result<Created> {
-        let flags = shm::OFlags::CREATE | shm::OFlags::EXCL | shm::OFlags::RDWR;
-        let fd = match shm::open(os_name, flags, Mode::from_raw_mode(0o600)) {
+        let path = path_of(os_name);
+        let flags = OFlags::CREATE
+            | OFlags::EXCL
+            | OFlags::RDWR
+            | OFlags::NOFOLLOW
+            | OFlags::CLOEXEC
+            | OFlags::NOCTTY;
+        let fd = match rustix::fs::open(&path, flags, Mode::from_raw_mode(0o600)) {
             Ok(fd) => fd,
             Err(Errno::EXIST) => return Ok(Created::Exists),
             Err(e) => return Err(Error::io("shm_open", e)),
@@ -50,35 +80,84 @@ impl Segment {
         let made = (|| {
             fchmod(&fd, Mode::from_raw_mode(mode & 0o777)).map_err(|e| Error::io("fchmod", e))?;
             ftruncate(&fd, len as u64).map_err(|e| Error::io("ftruncate", e))?;
-            Self::map(&fd, len)
+            match fallocate(&fd, FallocateFlags::empty(), 0, len as u64) {
+                Ok(()) => {}
+                Err(Errno::NOSPC) => {
+                    return Err(Error::NoSpace {
+                        needed: len as u64,
+                        dir: SHM_DIR,
+                    })
+                }
+                Err(e) => return Err(Error::io("fallocate", e)),
+            }
+            Self::map(fd, len)
         })();
         if made.is_err() {
-            let _ = shm::unlink(os_name);
+            let _ = rustix::fs::unlink(&path);
         }
         made.map(Created::New)
     }
 
-    /// Opens and maps an existing `os_name`, whatever its size.
+    /// Opens and maps an existing `os_name`, whatever its size, if it is a
+    /// regular file (not a symbolic link: `O_NOFOLLOW`; not a FIFO or a
+    /// device) owned by this process's effective uid or `trust.uid`.
     ///
     /// A creator makes the object before it sizes it, so an object shorter
     /// than the header is polled (1 ms apart) until `size_wait` runs out, then
     /// reported as [`Error::NotInitialized`].
-    pub fn open(os_name: &str, name: &str, size_wait: std::time::Duration) -> Result<Segment> {
-        let fd = match shm::open(os_name, shm::OFlags::RDWR, Mode::empty()) {
+    ///
+    /// # Errors
+    /// [`Error::NotFound`], [`Error::Untrusted`], [`Error::NotInitialized`],
+    /// [`Error::Io`].
+    pub fn open(
+        os_name: &str,
+        name: &str,
+        size_wait: std::time::Duration,
+        trust: Trust,
+    ) -> Result<Segment> {
+        let untrusted = |reason: String| Error::Untrusted {
+            name: name.to_owned(),
+            reason,
+        };
+        // O_NONBLOCK: opening a FIFO planted at the path must not block.
+        let flags =
+            OFlags::RDWR | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
+        let fd = match rustix::fs::open(path_of(os_name), flags, Mode::empty()) {
             Ok(fd) => fd,
             Err(Errno::NOENT) => {
                 return Err(Error::NotFound {
                     name: name.to_owned(),
                 })
             }
+            Err(Errno::LOOP) => {
+                return Err(untrusted(format!(
+                    "{} is a symbolic link, which is never followed",
+                    path_of(os_name)
+                )))
+            }
             Err(e) => return Err(Error::io("shm_open", e)),
         };
+        let st = fstat(&fd).map_err(|e| Error::io("fstat", e))?;
+        let kind = FileType::from_raw_mode(st.st_mode);
+        if kind != FileType::RegularFile {
+            return Err(untrusted(format!(
+                "{} is a {kind:?}, not a regular shared-memory object",
+                path_of(os_name)
+            )));
+        }
+        let me = rustix::process::geteuid().as_raw();
+        if st.st_uid != me && Some(st.st_uid) != trust.uid {
+            return Err(untrusted(format!(
+                "it is owned by uid {}, and this process runs as uid {me} (Config::trust_uid allows another owner)",
+                st.st_uid
+            )));
+        }
         let deadline = super::futex::Deadline::after(size_wait);
         loop {
             let len = fstat(&fd).map_err(|e| Error::io("fstat", e))?.st_size;
             let len = usize::try_from(len).unwrap_or(0);
             if len >= HEADER_SIZE {
-                return Self::map(&fd, len);
+                return Self::map(fd, len);
             }
             if deadline.passed() {
                 return Err(Error::NotInitialized {
@@ -90,22 +169,27 @@ impl Segment {
         }
     }
 
-    fn map(fd: &rustix::fd::OwnedFd, len: usize) -> Result<Segment> {
+    /// The descriptor the segment was mapped from.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    fn map(fd: OwnedFd, len: usize) -> Result<Segment> {
         // SAFETY: a fresh shared mapping of `len` bytes chosen by the kernel;
-        // it aliases no Rust object. The fd may be closed after mmap.
+        // it aliases no Rust object.
         let ptr = unsafe {
             mmap(
                 std::ptr::null_mut(),
                 len,
                 ProtFlags::READ | ProtFlags::WRITE,
                 MapFlags::SHARED,
-                fd,
+                &fd,
                 0,
             )
         }
         .map_err(|e| Error::io("mmap", e))?;
         let ptr = NonNull::new(ptr.cast::<u8>()).ok_or_else(|| Error::io("mmap", Errno::NOMEM))?;
-        Ok(Segment { ptr, len })
+        Ok(Segment { ptr, len, fd })
     }
 
     /// Bytes mapped.
@@ -117,14 +201,9 @@ impl Segment {
     pub fn header(&self) -> &Header {
         // SAFETY: `len >= HEADER_SIZE` (checked before mapping), mmap returns
         // page-aligned memory (Header needs 64), the mapping lives as long as
-        // `self`, and every Header field is an atomic or the mutex cell, valid
-        // for any bit pattern and safe to share.
+        // `self`, and every Header field is an atomic, valid for any bit
+        // pattern and safe to share.
         unsafe { &*self.ptr.as_ptr().cast::<Header>() }
-    }
-
-    /// The raw mutex for initialisation by the creator.
-    pub fn mutex_ptr(&self) -> *const super::mutex::RawMutex {
-        &self.header().lock.0.mutex
     }
 
     /// Start of slot `index % capacity`, with the range `[start, start +
@@ -209,7 +288,7 @@ impl Drop for Segment {
 
 /// Removes `os_name`; processes that have it mapped keep their mapping.
 pub fn unlink(os_name: &str, name: &str) -> Result<()> {
-    match shm::unlink(os_name) {
+    match rustix::fs::unlink(path_of(os_name)) {
         Ok(()) => Ok(()),
         Err(Errno::NOENT) => Err(Error::NotFound {
             name: name.to_owned(),

@@ -6,7 +6,9 @@
 //! ring-actor consume NAME TIMEOUT_MS                  print items until "stop"
 //! ring-actor get-wait NAME TIMEOUT_MS                 one get_timeout; prints "item ..." or "none", then "elapsed_ms N"
 //! ring-actor pause NAME POINT OP [ITEM]               pause at POINT inside OP (put|get) and wait to be killed
+//! ring-actor pause-stop NAME POINT OP [ITEM]          print "paused" at POINT inside OP and stop (SIGSTOP); once continued, finish OP and print "done"
 //! ring-actor create NAME CAPACITY ITEM_SIZE           create (not persistent), print "created", wait to be killed
+//! ring-actor try-create NAME CAPACITY ITEM_SIZE       create and close; print "created" or "error KIND: MESSAGE"
 //! ```
 //! Exit codes: 0 done, 3 a timeout expired, 1 an error (printed).
 
@@ -24,6 +26,15 @@ fn say(line: &str) {
     writeln!(out, "{line}")
         .and_then(|()| out.flush())
         .expect("stdout");
+}
+
+fn point_of(name: &str) -> Point {
+    match name {
+        "put-half-written" => Point::PutHalfWritten,
+        "put-committed" => Point::PutCommitted,
+        "get-copied" => Point::GetCopied,
+        other => panic!("unknown point {other}"),
+    }
 }
 
 fn block_forever() -> ! {
@@ -70,12 +81,7 @@ fn main() {
         }
         ["pause", name, point, op, rest @ ..] => {
             let ring = SharedBuffer::open(name).expect("open");
-            let at = match *point {
-                "put-half-written" => Point::PutHalfWritten,
-                "put-committed" => Point::PutCommitted,
-                "get-copied" => Point::GetCopied,
-                other => panic!("unknown point {other}"),
-            };
+            let at = point_of(point);
             hooks::install(move |p| {
                 if p == at {
                     say("paused");
@@ -93,6 +99,39 @@ fn main() {
             }
             say("not paused");
             1
+        }
+        ["pause-stop", name, point, op, rest @ ..] => {
+            let ring = SharedBuffer::open(name).expect("open");
+            let at = point_of(point);
+            hooks::install(move |p| {
+                if p == at {
+                    say("paused");
+                    // SAFETY: raise(3) has no memory effects.
+                    unsafe { libc::raise(libc::SIGSTOP) };
+                }
+            });
+            let result = match *op {
+                "put" => {
+                    let item = rest.first().copied().unwrap_or("crash-item");
+                    ring.put(item.as_bytes()).map(|_| ())
+                }
+                _ => ring.get().map(|_| ()),
+            };
+            match result {
+                Ok(()) => say("done"),
+                Err(e) => say(&format!("error {e}")),
+            }
+            0
+        }
+        ["try-create", name, capacity, item_size] => {
+            let config =
+                shmring::Config::new(capacity.parse().unwrap(), item_size.parse().unwrap());
+            match SharedBuffer::create(name, config) {
+                Ok(_ring) => say("created"),
+                Err(e @ shmring::Error::NoSpace { .. }) => say(&format!("error NoSpace: {e}")),
+                Err(e) => say(&format!("error other: {e}")),
+            }
+            0
         }
         ["create", name, capacity, item_size] => {
             let config =
