@@ -1,7 +1,10 @@
-//! Throughput and latency of shmring between processes, next to two anchors:
-//! crossbeam's `ArrayQueue` between threads (what a lock-free in-process
-//! queue can do on this machine) and the original Python design that
-//! shmring replaces (`benches/original_design.py`).
+//! Throughput and latency of shmring between processes, next to its
+//! anchors, all measured in the same run: `rtrb` (a wait-free SPSC ring)
+//! and crossbeam's `ArrayQueue` between threads (what in-process queues can
+//! do on this machine), a cache-line ping-pong between two processes (the
+//! floor of one-way latency: one line moving between cores), and the
+//! original Python design that shmring replaces
+//! (`benches/original_design.py`).
 //!
 //! Cross-process scenarios need real processes, so this binary re-executes
 //! itself: with `SHMRING_BENCH_ROLE` set to `producer`, `consumer` or `pong`,
@@ -266,6 +269,7 @@ fn run_role(role: &str) -> Result<(), String> {
         "producer" => producer_role(&args),
         "consumer" => consumer_role(&args),
         "pong" => pong_role(&args),
+        "line-pong" => line_pong_role(&args),
         other => Err(format!("unknown role {other:?}")),
     }
 }
@@ -426,6 +430,83 @@ fn pong_role(args: &[String]) -> Result<(), String> {
         if !stored {
             return Err(format!("pong ring stayed full at item {i}"));
         }
+    }
+    Ok(())
+}
+
+/// One 64-byte line of shared memory, mapped from a file in `/dev/shm`:
+/// the cache-line ping-pong's only shared state. Unmapped on drop.
+struct SharedLine {
+    ptr: *mut u8,
+}
+
+impl SharedLine {
+    /// Maps the first 4 KiB of `path` (created that long if `create`).
+    fn map(path: &Path, create: bool) -> Result<SharedLine, String> {
+        use std::os::unix::io::AsRawFd;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(create)
+            .open(path)
+            .map_err(|e| format!("open {}: {e}", path.display()))?;
+        if create {
+            file.set_len(4096).map_err(|e| format!("size: {e}"))?;
+        }
+        // SAFETY: a fresh shared mapping of 4096 bytes of a file at least
+        // that long; it aliases no Rust object, and is only reached through
+        // the AtomicU64 that `word` hands out.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                file.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(format!("mmap: {}", std::io::Error::last_os_error()));
+        }
+        Ok(SharedLine { ptr: ptr.cast() })
+    }
+
+    fn word(&self) -> &std::sync::atomic::AtomicU64 {
+        // SAFETY: page-aligned, mapped for the life of `self`, and only ever
+        // accessed atomically by both processes.
+        unsafe { &*self.ptr.cast::<std::sync::atomic::AtomicU64>() }
+    }
+}
+
+impl Drop for SharedLine {
+    fn drop(&mut self) {
+        // SAFETY: unmaps what `map` mapped; `word` borrows `self`.
+        unsafe { libc::munmap(self.ptr.cast(), 4096) };
+    }
+}
+
+/// `line-pong PATH COUNT`: for i in 0..COUNT, waits for the word to be
+/// 2i+1 and stores 2i+2.
+fn line_pong_role(args: &[String]) -> Result<(), String> {
+    let [path, count] = args else {
+        return Err("usage: line-pong PATH COUNT".into());
+    };
+    let count: u64 = parse("count", count)?;
+    let line = SharedLine::map(Path::new(path), false)?;
+    let word = line.word();
+    println!("ready");
+    let deadline = Instant::now() + STALL;
+    for i in 0..count {
+        let mut spins = 0u32;
+        while word.load(Ordering::Acquire) != 2 * i + 1 {
+            std::hint::spin_loop();
+            spins = spins.wrapping_add(1);
+            if spins == 0 && Instant::now() > deadline {
+                return Err(format!("no ping {i} within {STALL:?}"));
+            }
+        }
+        word.store(2 * i + 2, Ordering::Release);
     }
     Ok(())
 }
@@ -782,6 +863,98 @@ fn latency_run(round_trips: usize) -> Result<Vec<u64>, String> {
     Ok(samples)
 }
 
+/// One-way latencies (half of each round trip), sorted, ns, of one cache
+/// line moving between two processes that spin on it: the floor under
+/// shmring's ping-pong on this machine.
+fn line_latency_run(round_trips: usize) -> Result<Vec<u64>, String> {
+    /// Removes the line's file, also on an error.
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let path = Path::new("/dev/shm").join(ring_name("line"));
+    let line = SharedLine::map(&path, true)?;
+    let _remove = Remove(path.clone());
+    let warm = round_trips / 10;
+    let total = (warm + round_trips) as u64;
+    let args = [path.display().to_string(), total.to_string()];
+    let mut kids = [Kid::spawn("line pong".into(), "line-pong", &args)?];
+    expect(&mut kids, 0, "ready")?;
+    let word = line.word();
+    let mut samples = Vec::with_capacity(round_trips);
+    for i in 0..total {
+        let t = Instant::now();
+        word.store(2 * i + 1, Ordering::Release);
+        let mut spins = 0u32;
+        while word.load(Ordering::Acquire) != 2 * i + 2 {
+            std::hint::spin_loop();
+            spins = spins.wrapping_add(1);
+            if spins == 0 && t.elapsed() > STALL {
+                return Err(format!("no pong {i} within {STALL:?}"));
+            }
+        }
+        let rtt = t.elapsed();
+        if i >= warm as u64 {
+            samples.push(rtt.as_nanos() as u64 / 2);
+        }
+    }
+    let [kid] = kids;
+    kid.finish()?;
+    samples.sort_unstable();
+    Ok(samples)
+}
+
+/// Moves `items` items through an `rtrb` ring of [`QUEUE_CAPACITY`]
+/// between two threads, spinning on full and empty, and returns the time
+/// from the common start until the consumer finished.
+fn rtrb_run(items: u64) -> Result<Duration, String> {
+    let (mut tx, mut rx) = rtrb::RingBuffer::<[u8; ITEM]>::new(QUEUE_CAPACITY);
+    let start_line = Barrier::new(2);
+    std::thread::scope(|s| {
+        let start_line = &start_line;
+        let consumer = s.spawn(move || {
+            let mut tally = Tally::new(1);
+            start_line.wait();
+            let start = Instant::now();
+            let mut tries = 0;
+            let mut got = 0;
+            while got < items {
+                match rx.pop() {
+                    Ok(item) => {
+                        tries = 0;
+                        got += 1;
+                        tally.take(&item)?;
+                    }
+                    Err(_) => backoff(&mut tries),
+                }
+            }
+            tally.check(items)?;
+            Ok::<_, String>((start, Instant::now()))
+        });
+        let producer = s.spawn(move || {
+            start_line.wait();
+            let start = Instant::now();
+            let mut tries = 0;
+            for seq in 0..items {
+                let mut item = encode(0, seq);
+                while let Err(rtrb::PushError::Full(back)) = tx.push(item) {
+                    item = back;
+                    backoff(&mut tries);
+                }
+                tries = 0;
+            }
+            start
+        });
+        let p_start = producer.join().map_err(|_| "rtrb producer panicked")?;
+        let (c_start, end) = consumer
+            .join()
+            .map_err(|_| "rtrb consumer panicked".to_string())??;
+        Ok(end - p_start.min(c_start))
+    })
+}
+
 fn percentile(sorted: &[u64], p: f64) -> u64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -885,6 +1058,7 @@ fn summary(plan: &Plan) {
     let shm_2p2c = shm(SHM_2P2C, "shmring 2P2C 1024x64");
     let q_1p1c = median_rate(n, runs, || must("ArrayQueue 1P1C", queue_run(1, 1, n)));
     let q_2p2c = median_rate(n, runs, || must("ArrayQueue 2P2C", queue_run(2, 2, n)));
+    let rtrb_1p1c = median_rate(n, runs, || must("rtrb 1P1C", rtrb_run(n)));
     let python = {
         let mut rates = Vec::new();
         let mut note = None;
@@ -908,6 +1082,7 @@ fn summary(plan: &Plan) {
         }
     };
     let lat = must("latency", latency_run(plan.round_trips));
+    let floor = must("cache-line ping-pong", line_latency_run(plan.round_trips));
 
     let mut out = String::new();
     let _ = writeln!(out, "\n== shmring throughput summary ==");
@@ -927,6 +1102,7 @@ fn summary(plan: &Plan) {
             shm_small_batch,
         ),
         ("shmring 2P2C, 1024 x 64 B (processes)", shm_2p2c),
+        ("rtrb 1P1C, 1024 (threads, spinning)", rtrb_1p1c),
         ("ArrayQueue 1P1C, 1024 (threads, spinning)", q_1p1c),
         ("ArrayQueue 2P2C, 1024 (threads, spinning)", q_2p2c),
     ];
@@ -948,6 +1124,7 @@ fn summary(plan: &Plan) {
     }
     let _ = writeln!(out, "\n{:<48} {:>13}", "ratio", "x");
     let ratios = [
+        ("shmring 1P1C 1024x64 / rtrb 1P1C", shm_1p1c / rtrb_1p1c),
         ("shmring 1P1C 1024x64 / ArrayQueue 1P1C", shm_1p1c / q_1p1c),
         (
             "shmring 1P1C batched 32 / ArrayQueue 1P1C",
@@ -987,6 +1164,26 @@ fn summary(plan: &Plan) {
         percentile(&lat, 0.99),
         percentile(&lat, 0.999),
         percentile(&lat, 1.0)
+    );
+    let _ = writeln!(
+        out,
+        "one-way latency floor, processes (cache-line ping-pong / 2, {} round trips):",
+        floor.len()
+    );
+    let _ = writeln!(
+        out,
+        "  p50 {} ns   p90 {} ns   p99 {} ns   p99.9 {} ns   max {} ns",
+        percentile(&floor, 0.50),
+        percentile(&floor, 0.90),
+        percentile(&floor, 0.99),
+        percentile(&floor, 0.999),
+        percentile(&floor, 1.0)
+    );
+    let _ = writeln!(
+        out,
+        "shmring one-way p50 / ping-pong p50: {:.2}x; p99 / p99: {:.2}x",
+        percentile(&lat, 0.50) as f64 / percentile(&floor, 0.50).max(1) as f64,
+        percentile(&lat, 0.99) as f64 / percentile(&floor, 0.99).max(1) as f64
     );
     print!("{out}");
 }
