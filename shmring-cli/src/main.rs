@@ -22,6 +22,10 @@ use std::time::Duration;
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// Also open rings owned by this uid (by default a ring owned by
+    /// another user than the effective one is refused).
+    #[arg(long, global = true, value_name = "UID")]
+    trust_uid: Option<u32>,
 }
 
 #[derive(Subcommand)]
@@ -99,6 +103,7 @@ fn fail(ring: &str, cause: impl std::fmt::Display) -> Failure {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let trust = cli.trust_uid;
     let result = match cli.cmd {
         Cmd::Create {
             name,
@@ -110,14 +115,14 @@ fn main() -> ExitCode {
             name,
             input,
             idle_timeout,
-        } => produce(&name, input, Duration::from_secs(idle_timeout)),
+        } => produce(&name, input, Duration::from_secs(idle_timeout), trust),
         Cmd::Consume {
             name,
             output,
             idle_timeout,
-        } => consume(&name, output, Duration::from_secs(idle_timeout)),
-        Cmd::Stat { name } => stat(&name),
-        Cmd::Ls => ls(),
+        } => consume(&name, output, Duration::from_secs(idle_timeout), trust),
+        Cmd::Stat { name } => stat(&name, trust),
+        Cmd::Ls => ls(trust),
         Cmd::Rm { name } => SharedBuffer::remove(&name).map_err(|e| fail(&name, e)),
     };
     match result {
@@ -178,8 +183,25 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-fn produce(name: &str, input: Option<PathBuf>, idle: Duration) -> Result<(), Failure> {
-    let ring = SharedBuffer::open(name).map_err(|e| fail(name, e))?;
+/// Opens ring `name` with a lock timeout of `lock_timeout`, trusting its
+/// owner if it is `trust` (`--trust-uid`).
+fn open(
+    name: &str,
+    trust: Option<u32>,
+    lock_timeout: Duration,
+) -> Result<SharedBuffer, shmring::Error> {
+    let mut config = Config::default().lock_timeout(lock_timeout);
+    config.trusted_uid = trust;
+    SharedBuffer::open_with_config(name, &config)
+}
+
+fn produce(
+    name: &str,
+    input: Option<PathBuf>,
+    idle: Duration,
+    trust: Option<u32>,
+) -> Result<(), Failure> {
+    let ring = open(name, trust, Config::default().lock_timeout).map_err(|e| fail(name, e))?;
     let (mut reader, total): (Box<dyn Read>, Option<u64>) = match &input {
         Some(p) => {
             let f = File::open(p).map_err(|e| fail(name, format!("{}: {e}", p.display())))?;
@@ -214,8 +236,13 @@ fn put_waiting(ring: &SharedBuffer, item: &[u8], idle: Duration) -> Result<(), S
     }
 }
 
-fn consume(name: &str, output: Option<PathBuf>, idle: Duration) -> Result<(), Failure> {
-    let ring = SharedBuffer::open(name).map_err(|e| fail(name, e))?;
+fn consume(
+    name: &str,
+    output: Option<PathBuf>,
+    idle: Duration,
+    trust: Option<u32>,
+) -> Result<(), Failure> {
+    let ring = open(name, trust, Config::default().lock_timeout).map_err(|e| fail(name, e))?;
     let mut out: Box<dyn Write> = match &output {
         Some(p) => Box::new(BufWriter::with_capacity(
             1 << 20,
@@ -258,8 +285,8 @@ fn creator_state(s: &Stats) -> &'static str {
     }
 }
 
-fn stat(name: &str) -> Result<(), Failure> {
-    let ring = SharedBuffer::open(name).map_err(|e| fail(name, e))?;
+fn stat(name: &str, trust: Option<u32>) -> Result<(), Failure> {
+    let ring = open(name, trust, Config::default().lock_timeout).map_err(|e| fail(name, e))?;
     let s = ring.stats().map_err(|e| fail(name, e))?;
     println!("ring            {name}");
     println!(
@@ -298,7 +325,7 @@ fn stat(name: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-fn ls() -> Result<(), Failure> {
+fn ls(trust: Option<u32>) -> Result<(), Failure> {
     let dir = std::fs::read_dir("/dev/shm").map_err(|e| fail("*", format!("/dev/shm: {e}")))?;
     let mut names: Vec<String> = dir
         .filter_map(|e| e.ok())
@@ -311,9 +338,7 @@ fn ls() -> Result<(), Failure> {
         "NAME", "CAPACITY", "ITEM_SIZE", "FILL"
     );
     for name in names {
-        match SharedBuffer::open_with_lock_timeout(&name, Duration::from_secs(1))
-            .and_then(|r| r.stats())
-        {
+        match open(&name, trust, Duration::from_secs(1)).and_then(|r| r.stats()) {
             Ok(s) => println!(
                 "{:<32} {:>9} {:>10} {:>9}  pid {} {}",
                 name,
