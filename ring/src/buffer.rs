@@ -574,6 +574,47 @@ impl SharedBuffer {
         self.ring()?.get_many(max, f)
     }
 
+    /// This handle's session token, `1..=2^31-1`: unique among the live
+    /// handles of this ring (in every process), for as long as this handle
+    /// is open. Another process can ask whether it is still open with
+    /// [`session_alive`](Self::session_alive), for example to learn that
+    /// the producer of a stream died (a stream's header can carry it).
+    ///
+    /// # Errors
+    /// [`Error::Closed`].
+    pub fn session(&self) -> Result<u32> {
+        Ok(self.ring()?.memory().token)
+    }
+
+    /// Whether the handle whose [`session`](Self::session) is `token` is
+    /// still open, as the kernel sees it: false once it was closed or its
+    /// process died, however it died (its open-file-description lock is
+    /// gone; see `specs/layout.md`, "Sessions"). Pids play no part, so pid
+    /// reuse and pid namespaces cannot fool it. A token no handle ever
+    /// drew, or 0, is not alive.
+    ///
+    /// ```
+    /// # use shmring::{Config, SharedBuffer};
+    /// # let name = format!("doc-session-{}", std::process::id());
+    /// let a = SharedBuffer::create(&name, Config::new(4, 16))?;
+    /// let b = SharedBuffer::open(&name)?;
+    /// let token = b.session()?;
+    /// assert!(a.session_alive(token)?);
+    /// drop(b);
+    /// assert!(!a.session_alive(token)?);
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Closed`], [`Error::Io`] (the kernel refused the query).
+    pub fn session_alive(&self, token: u32) -> Result<bool> {
+        let mem = self.ring()?.memory();
+        if token == 0 || token > layout::MAX_TOKEN {
+            return Ok(false);
+        }
+        lock::alive(mem.seg.fd(), mem.token, token)
+    }
+
     /// Items stored now.
     ///
     /// # Errors

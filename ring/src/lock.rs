@@ -109,8 +109,12 @@ pub fn claim(line: &LockLine, fd: BorrowedFd<'_>) -> Result<u32> {
     })
 }
 
-/// Whether the session `token` is alive, as the kernel sees it.
-fn alive(fd: BorrowedFd<'_>, own: u32, token: u32) -> Result<bool> {
+/// Whether the session `token` is alive, as the kernel sees it (`own` is
+/// the asking handle's token).
+///
+/// # Errors
+/// [`Error::Io`] if `fcntl(F_OFD_GETLK)` fails.
+pub fn alive(fd: BorrowedFd<'_>, own: u32, token: u32) -> Result<bool> {
     if token == own {
         // Another thread of this handle: our own description's lock never
         // shows as a conflict, and we are alive.
