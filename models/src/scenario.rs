@@ -7,7 +7,8 @@ use crate::threads::{check, item, join, spawn, Log};
 use crate::{ModelRing, Wait};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
+use crate::sync::AtomicU64;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 
 /// A shuttle scenario: a ring geometry and each thread's operations.

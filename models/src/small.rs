@@ -7,7 +7,8 @@ use crate::item as items;
 use crate::sync::thread;
 use crate::threads::{check, drain, fill, item, join, spawn, start_timer, Log};
 use crate::{CrashModelRing, KillPoint, ModelRing, Wait};
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use crate::sync::AtomicU64;
+use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
 /// A producer thread puts two items while a consumer thread tries two

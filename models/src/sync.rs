@@ -16,3 +16,17 @@ pub use shuttle::thread;
 
 #[cfg(not(any(loom, shuttle)))]
 pub use std::thread;
+
+/// The models' history clock comes from here, so that under loom the
+/// real-time order the linearizability check reads off the clock is a
+/// happens-before order, as a SeqCst counter makes it on hardware (loom
+/// does not order a plain `std` atomic, so with one a load could read a
+/// value that the clock says was overwritten before the load began).
+#[cfg(loom)]
+pub use loom::sync::atomic::AtomicU64;
+
+#[cfg(all(shuttle, not(loom)))]
+pub use shuttle::sync::atomic::AtomicU64;
+
+#[cfg(not(any(loom, shuttle)))]
+pub use std::sync::atomic::AtomicU64;

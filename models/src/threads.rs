@@ -5,7 +5,8 @@
 use crate::history::{self, Action, Event};
 use crate::sync::thread;
 use crate::{ModelRing, OpError, Wait};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use crate::sync::AtomicU64;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 
 /// One thread's record of its operations.

@@ -8,36 +8,55 @@
 //! # Algorithm
 //! `head` and `tail` are 64-bit counts of items ever consumed and stored;
 //! item `n` lives in slot `n % capacity`, the ring holds `tail - head` items,
-//! and it is full when that equals `capacity`. Both counters and the slots
-//! change only under the ring's lock, which orders all of them (its lock is
-//! an Acquire, its unlock a Release); the counters are atomics because
-//! another process may touch these words at any time, not to order them
-//! among themselves.
+//! and it is full when that equals `capacity`. Producers and consumers do
+//! not share a lock: the two-lock queue of Michael and Scott ("Simple,
+//! Fast, and Practical Non-Blocking and Blocking Concurrent Queue
+//! Algorithms", PODC 1996) on a bounded array. The producers' lock orders
+//! producers among themselves and guards `tail` and the free slots; the
+//! consumers' lock guards `head` and the full slots.
 //!
-//! A put writes the slot (length, CRC, payload), signals consumers, then
-//! stores `tail + 1`; a get copies the slot out, signals producers, then
-//! stores `head + 1`. That last store is the commit point: an owner that
-//! dies before it changed nothing visible, one that dies after it completed
-//! the operation. Recovery after a dead lock owner therefore has nothing to
-//! roll back; the next owner re-checks the indices and marks the lock
-//! consistent.
+//! A put writes slot `tail` (length, CRC, payload) and then stores
+//! `tail + 1` with Release; a get reads `tail` with Acquire, so it sees the
+//! slot complete, copies it out, and stores `head + 1` with Release; a put
+//! reads `head` with Acquire, so it overwrites a slot only after the get
+//! that emptied it finished reading. Each store is the commit point of its
+//! operation, one aligned 8-byte store made last: an owner that dies before
+//! it changed nothing visible, one that dies after it completed the
+//! operation. Recovery after a dead lock owner therefore has nothing to
+//! roll back; the next owner re-checks the indices.
+//!
+//! # Cached indices
+//! Each handle keeps a copy of the other side's index, as rtrb does: a
+//! producer keeps `head` as it last read it, a consumer `tail`. `head` and
+//! `tail` only grow, so a copy is a lower bound and the free space (or the
+//! item count) it implies is never more than the truth. The other side's
+//! line is read again, with Acquire, only when the copy says the ring is
+//! full (or empty): a producer running ahead of its consumers touches their
+//! line once per lap instead of once per item. A refreshed index is checked
+//! against this side's own (`head <= tail <= head + capacity`, and no
+//! overflow): a value out of range is [`Error::CorruptHeader`].
 //!
 //! # Waiting
-//! Each side has a futex word, bumped (SeqCst) by every operation of the
-//! other side, and a waiter count. A waiter registers (`waiters += 1`,
-//! SeqCst), re-reads the word (SeqCst) and sleeps only if it is unchanged;
-//! a signaller bumps the word, then reads the count (SeqCst) and wakes all
-//! sleepers if it is non-zero. In the single order of these SeqCst
-//! operations either the signaller sees the registration or the waiter sees
-//! the bump (the store-buffering pattern; Drepper, "Futexes Are Tricky",
-//! 2011), and the futex wait re-checks the word atomically, so no wake-up is
-//! lost. A signaller that wakes sleepers also clears the registrations,
-//! and a waiter back from an unwoken sleep removes only its own, so a
-//! waiter killed asleep is not counted for ever (`crate::waiters`). The
-//! signal comes before the commit, inside the lock: a woken waiter
-//! then blocks on the lock, and if the signaller dies before it commits or
-//! unlocks, the lock passes on as "owner died", so a waiter can never sleep
-//! through a committed operation.
+//! A waiter sleeps on the low 32 bits of the other side's index (a futex
+//! word; the index moves by at most `capacity` before the waiter's side
+//! does, so its low half tells every change apart). A waiter registers in
+//! the other side's waiter registry (an RMW), issues a SeqCst fence,
+//! re-reads the index and sleeps only if it is unchanged. After its commit
+//! a side issues a SeqCst fence and reads the registry, waking every
+//! sleeper if it counts one. Of the two fences one comes first in the
+//! single SeqCst order, and the load after the later fence sees the store
+//! before the earlier one: either the committer sees the registration or
+//! the waiter sees the commit (the store-buffering pattern; Drepper,
+//! "Futexes Are Tricky", 2011), and the futex wait compares the word
+//! atomically, so no wake-up is lost; an uncontended operation pays a fence and a read of its own line,
+//! no RMW on a line the other side reads. A waker also clears the registry,
+//! and a waiter back from an unwoken sleep removes only its own
+//! registration, so a waiter killed asleep is not counted for ever
+//! (`crate::waiters`).
+//!
+//! The wake comes after the commit, so a process that dies between the two
+//! leaves the sleepers asleep: every sleep is capped (the memory's nap), and
+//! a process that takes over a dead owner's lock wakes the other side too.
 //!
 //! # Kill points
 //! [`RingMemory::at`] is called at each [`Point`] inside the critical
@@ -57,8 +76,18 @@ use crate::error::{Error, Result};
 use crate::layout;
 use crate::sync::AtomicWord;
 use crate::waiters;
-use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
+use std::sync::atomic::AtomicU64 as LocalU64;
+use std::sync::atomic::Ordering::{Acquire, Relaxed, Release, SeqCst};
 use std::time::Duration;
+
+/// One side of the ring: which lock, index and waiters an operation uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// Puts: `tail`, the free slots, the producers' lock.
+    Producer,
+    /// Gets: `head`, the full slots, the consumers' lock.
+    Consumer,
+}
 
 /// How a lock was acquired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,14 +139,14 @@ pub enum Counter {
 }
 
 /// Where inside an operation a kill point is. All points are inside the
-/// critical section (the ring lock is held).
+/// critical section (the side's lock is held).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Point {
     /// `put`: the slot prefix and half the payload are written; nothing is
     /// published.
     PutHalfWritten,
     /// `put`: the item is committed (tail advanced) but the lock is not yet
-    /// released.
+    /// released and the consumers not yet woken.
     PutCommitted,
     /// `get`: the payload has been copied out; head is not yet advanced.
     GetCopied,
@@ -129,36 +158,46 @@ pub enum Point {
 #[cfg(any(loom, shuttle))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Fault {
-    /// A signal bumps the futex word but never wakes the sleepers.
+    /// A commit finds sleepers registered but never wakes them.
     MissedNotify,
-    /// A put stores `tail` after releasing the lock, so another producer can
-    /// claim the same slot.
+    /// A put stores `tail` after releasing the producers' lock, so another
+    /// producer can claim the same slot.
     CommitOutsideLock,
     /// A put publishes `tail` (and unlocks) before it writes the slot, so a
     /// consumer can read a slot that is still being written.
     PublishBeforeWrite,
-    /// The signaller reads the waiter count with a Relaxed load instead of
-    /// SeqCst, breaking the store-buffering pair.
+    /// The committer reads the waiter registry without the SeqCst fence
+    /// after its commit, breaking the store-buffering pair.
     RelaxedWaiterCount,
-    /// A put signals consumers after its commit instead of before, so an
-    /// owner that dies between the two leaves consumers asleep.
-    SignalAfterCommit,
+    /// A put wakes the consumers before its commit instead of after it, so
+    /// a woken consumer finds nothing, sleeps again, and is never woken for
+    /// the item.
+    WakeBeforeCommit,
+    /// A consumer refreshes its cached `tail` with a Relaxed load instead
+    /// of Acquire, so it may read a slot before the producer's writes to it
+    /// are visible.
+    RelaxedIndexRefresh,
+    /// A get commits `head` before it copies the slot out, so a producer
+    /// may overwrite the slot while it is being read.
+    CommitBeforeCopy,
 }
 
 #[cfg(any(loom, shuttle))]
 impl Fault {
     /// Every fault, in declaration order.
     #[cfg_attr(not(feature = "model"), allow(dead_code))]
-    pub const ALL: [Fault; 5] = [
+    pub const ALL: [Fault; 7] = [
         Fault::MissedNotify,
         Fault::CommitOutsideLock,
         Fault::PublishBeforeWrite,
         Fault::RelaxedWaiterCount,
-        Fault::SignalAfterCommit,
+        Fault::WakeBeforeCommit,
+        Fault::RelaxedIndexRefresh,
+        Fault::CommitBeforeCopy,
     ];
 }
 
-/// Where a ring's header words, lock, futexes and slots live.
+/// Where a ring's header words, locks, futexes and slots live.
 ///
 /// Implementations provide storage and primitives; [`Ring`] holds the whole
 /// algorithm. The slot accessors take the item's sequence number `seq` (not
@@ -168,53 +207,53 @@ impl Fault {
 /// # Safety
 /// Implementations promise that the slot accessors never panic and never
 /// touch memory outside the ring, whatever `seq`, `offset` and lengths they
-/// get. (`fault`, which lets a slot be accessed without the lock, exists
-/// only under loom or shuttle, whose model threads run one at a time on one
-/// OS thread, so that such an access is no data race in the program; loom's
-/// cells then report it as a race in the model.)
+/// get. (`fault`, which lets a slot be accessed without its side's lock,
+/// exists only under loom or shuttle, whose model threads run one at a time
+/// on one OS thread, so that such an access is no data race in the program;
+/// loom's cells then report it as a race in the model.)
 pub unsafe trait RingMemory: Send + Sync {
     /// The error of every operation: [`Error`], or a type that can carry
     /// it and whatever else the memory reports from [`at`](Self::at).
     type Error: From<Error>;
-    /// A 64-bit header word.
+    /// A 64-bit header word; `head` and `tail` are of this type.
     type Word64: AtomicWord<u64>;
-    /// A 32-bit header word; futex words are of this type.
+    /// A 32-bit header word.
     type Word32: AtomicWord<u32>;
-    /// Holds the lock; dropping it unlocks.
+    /// Holds one side's lock; dropping it unlocks.
     type Guard<'a>
     where
         Self: 'a;
     /// An absolute instant on the memory's clock.
     type Deadline: Copy;
-    /// Polls of a futex word before a waiter registers and sleeps.
+    /// Polls of an index before a waiter registers and sleeps.
     const SPIN_LIMIT: u32;
 
     /// Slots, items; at least 1.
     fn capacity(&self) -> u32;
     /// Largest item, bytes; at least 1.
     fn item_size(&self) -> u32;
-    /// Items ever consumed.
+    /// Items ever consumed; producers waiting for space sleep on it.
     fn head(&self) -> &Self::Word64;
-    /// Items ever stored.
+    /// Items ever stored; consumers waiting for an item sleep on it.
     fn tail(&self) -> &Self::Word64;
-    /// Futex word bumped by every get; producers sleep on it.
-    fn get_seq(&self) -> &Self::Word32;
-    /// Producers registered as sleeping on `get_seq`.
+    /// Producers registered as sleeping on `head`.
     fn put_waiters(&self) -> &Self::Word32;
-    /// Futex word bumped by every put; consumers sleep on it.
-    fn put_seq(&self) -> &Self::Word32;
-    /// Consumers registered as sleeping on `put_seq`.
+    /// Consumers registered as sleeping on `tail`.
     fn get_waiters(&self) -> &Self::Word32;
     /// Adds one to a statistics counter.
     fn count(&self, counter: Counter);
 
-    /// Takes the lock, waiting for a live owner as `wait` says; a dead
+    /// Takes `side`'s lock, waiting for a live owner as `wait` says; a dead
     /// owner's lock is taken over ([`Acquired::OwnerDied`]).
     ///
     /// # Errors
     /// [`Error::LockTimeout`] (the wait ran out), [`Error::CorruptHeader`]
     /// (the lock's words are out of range), [`Error::Io`].
-    fn lock(&self, wait: LockWait<Self::Deadline>) -> Result<(Self::Guard<'_>, Acquired)>;
+    fn lock(
+        &self,
+        side: Side,
+        wait: LockWait<Self::Deadline>,
+    ) -> Result<(Self::Guard<'_>, Acquired)>;
     /// Marks the state consistent after an [`Acquired::OwnerDied`] lock.
     fn mark_consistent(&self, guard: &Self::Guard<'_>);
 
@@ -222,41 +261,55 @@ pub unsafe trait RingMemory: Send + Sync {
     fn deadline(&self, timeout: Duration) -> Self::Deadline;
     /// Whether `deadline` has passed.
     fn passed(&self, deadline: Self::Deadline) -> bool;
-    /// Sleeps while `word == expected`, until woken or `deadline`; may
-    /// return spuriously. The comparison and the sleep are atomic with
-    /// respect to [`wake_all`](Self::wake_all) (futex semantics).
-    fn wait(&self, word: &Self::Word32, expected: u32, deadline: Self::Deadline);
-    /// Wakes every sleeper on `word`.
-    fn wake_all(&self, word: &Self::Word32);
+    /// Sleeps while `index == expected`, until woken, `deadline`, or the
+    /// memory's nap ends; may return spuriously. The comparison and the
+    /// sleep are atomic with respect to [`wake_all`](Self::wake_all) (futex
+    /// semantics).
+    fn wait(&self, index: &Self::Word64, expected: u64, deadline: Self::Deadline);
+    /// Wakes every sleeper on `index`.
+    fn wake_all(&self, index: &Self::Word64);
+    /// A SeqCst fence (the facade's, in a model).
+    fn fence(&self);
     /// Called once per spin poll.
     fn spin_hint(&self);
 
     /// The `(len, crc)` prefix of item `seq`'s slot.
     ///
     /// # Safety
-    /// The caller holds this memory's lock.
+    /// The caller owns the slot: it holds the consumers' lock and `seq` is
+    /// in `head..tail` with `tail` read with Acquire, or it holds the
+    /// producers' lock and `seq` is in `tail..head + capacity` with `head`
+    /// read with Acquire.
     unsafe fn read_prefix(&self, seq: u64) -> (u32, u32);
-    /// Copies `dst.len()` (at most `item_size`) payload bytes of item `seq`.
+    /// Calls `f` with the first `len` (at most `item_size`) payload bytes
+    /// of item `seq`.
     ///
     /// # Safety
-    /// The caller holds this memory's lock.
-    unsafe fn read_payload(&self, seq: u64, dst: &mut [u8]);
+    /// As [`read_prefix`](Self::read_prefix).
+    unsafe fn with_payload<R>(&self, seq: u64, len: usize, f: impl FnOnce(&[u8]) -> R) -> R;
     /// Writes the `(len, crc)` prefix of item `seq`'s slot.
     ///
     /// # Safety
-    /// The caller holds this memory's lock.
+    /// The caller owns the slot as a producer (see
+    /// [`read_prefix`](Self::read_prefix)).
     unsafe fn write_prefix(&self, seq: u64, len: u32, crc: u32);
-    /// Writes `src` at byte `offset` of item `seq`'s payload; bytes past
-    /// `item_size` are dropped.
+    /// Calls `f` with payload bytes `offset..offset + len` of item `seq`,
+    /// clamped to `item_size`, to write them.
     ///
     /// # Safety
-    /// The caller holds this memory's lock.
-    unsafe fn write_payload(&self, seq: u64, offset: usize, src: &[u8]);
+    /// As [`write_prefix`](Self::write_prefix).
+    unsafe fn with_payload_mut<R>(
+        &self,
+        seq: u64,
+        offset: usize,
+        len: usize,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> R;
     /// Flips bit 0 of byte `offset % stride` of item `seq`'s slot, where
     /// the slot is the prefix followed by the payload (`test-hooks` only).
     ///
     /// # Safety
-    /// The caller holds this memory's lock.
+    /// As [`read_prefix`](Self::read_prefix), as a consumer.
     #[cfg(feature = "test-hooks")]
     unsafe fn flip_bit(&self, seq: u64, offset: usize);
 
@@ -285,17 +338,21 @@ pub fn item_crc(data: &[u8]) -> u32 {
     h.finalize()
 }
 
-/// Why a put did not store.
-enum Put {
-    Stored,
-    /// Full; `get_seq` as read under the lock.
-    Full(u32),
-}
+/// What an attempt found when it could not proceed: the other side's index
+/// as read under this side's lock, to wait on.
+struct Blocked(u64);
 
-/// The ring algorithm over memory `M`.
+/// The ring algorithm over memory `M`, as one handle sees it.
 #[derive(Debug)]
 pub struct Ring<M> {
     mem: M,
+    /// `head` as this handle's producers last read it: a lower bound of
+    /// `head`, `<= tail`, or `u64::MAX` before the first read. Read and written only under the producers' lock,
+    /// which orders it (Relaxed); process-local, never in shared memory.
+    cached_head: LocalU64,
+    /// `tail` as this handle's consumers last read it: a lower bound of
+    /// `tail`. Under the consumers' lock, as `cached_head`.
+    cached_tail: LocalU64,
 }
 
 /// A copied-out item: `(len, stored crc, seq)`.
@@ -304,7 +361,14 @@ type Copied = (usize, u32, u64);
 impl<M: RingMemory> Ring<M> {
     /// Wraps `mem`, whose header must already be initialised.
     pub fn new(mem: M) -> Self {
-        Ring { mem }
+        Ring {
+            mem,
+            // Never read yet: u64::MAX fails `cached <= tail` and 0 fails
+            // `head < cached`, so the first operation of each side reads
+            // (and checks) the other side's index.
+            cached_head: LocalU64::new(u64::MAX),
+            cached_tail: LocalU64::new(0),
+        }
     }
 
     /// The memory.
@@ -323,27 +387,8 @@ impl<M: RingMemory> Ring<M> {
         self.mem.item_size() as usize
     }
 
-    // Slot access. Each helper takes the live guard as proof that the lock
-    // is held, which is the accessors' safety contract.
-
-    fn read_prefix(&self, _held: &M::Guard<'_>, seq: u64) -> (u32, u32) {
-        // SAFETY: `_held` is a live guard of this memory's lock.
-        unsafe { self.mem.read_prefix(seq) }
-    }
-
-    fn read_payload(&self, _held: &M::Guard<'_>, seq: u64, dst: &mut [u8]) {
-        // SAFETY: as in read_prefix.
-        unsafe { self.mem.read_payload(seq, dst) }
-    }
-
-    fn write_prefix(&self, _held: &M::Guard<'_>, seq: u64, len: u32, crc: u32) {
-        // SAFETY: as in read_prefix.
-        unsafe { self.mem.write_prefix(seq, len, crc) }
-    }
-
-    fn write_payload(&self, _held: &M::Guard<'_>, seq: u64, offset: usize, src: &[u8]) {
-        // SAFETY: as in read_prefix.
-        unsafe { self.mem.write_payload(seq, offset, src) }
+    fn cap(&self) -> u64 {
+        u64::from(self.mem.capacity())
     }
 
     #[cfg(any(loom, shuttle))]
@@ -351,38 +396,82 @@ impl<M: RingMemory> Ring<M> {
         self.mem.fault() == Some(fault)
     }
 
-    fn lock(&self, wait: LockWait<M::Deadline>) -> Result<M::Guard<'_>> {
-        let (guard, how) = self.mem.lock(wait)?;
+    fn lock(&self, side: Side, wait: LockWait<M::Deadline>) -> Result<M::Guard<'_>> {
+        let (guard, how) = self.mem.lock(side, wait)?;
         if how == Acquired::OwnerDied {
             // The dead owner either committed its operation or left no
             // visible trace (see the module docs), so the state is
             // consistent as it stands; the indices are re-checked by the
-            // operation that follows.
+            // operation that follows. It may have died between its commit
+            // and its wake: wake the other side's sleepers for it.
             self.mem.count(Counter::LockRecovery);
             self.mem.mark_consistent(&guard);
+            match side {
+                Side::Producer => self.mem.wake_all(self.mem.tail()),
+                Side::Consumer => self.mem.wake_all(self.mem.head()),
+            }
         }
         Ok(guard)
     }
 
-    /// Reads and checks `(head, tail)`. Call under the lock.
-    fn indices(&self) -> Result<(u64, u64)> {
-        let head = self.mem.head().load(Relaxed);
-        let tail = self.mem.tail().load(Relaxed);
+    /// Under the producers' lock, with `tail` as read there: how many slots
+    /// are free from `tail` on, using the cached `head` unless it says the
+    /// ring is full. `Err(Blocked(head))` when it is full.
+    fn free_slots(&self, tail: u64) -> Result<std::result::Result<u64, Blocked>> {
+        let cap = self.cap();
+        let cached = self.cached_head.load(Relaxed);
+        // With `tail` at most 2^64 - 1 - capacity, no index derived below
+        // (at most `cached + capacity`) can overflow.
+        if cached <= tail && tail - cached < cap && tail <= u64::MAX - cap {
+            return Ok(Ok(cap - (tail - cached)));
+        }
+        // Acquire pairs with the consumers' Release commit of `head`: the
+        // gets that freed these slots finished reading them.
+        let head = self.mem.head().load(Acquire);
         layout::check_indices(head, tail, self.mem.capacity())?;
-        Ok((head, tail))
+        self.cached_head.store(head, Relaxed);
+        let free = cap - (tail - head);
+        Ok(if free == 0 { Err(Blocked(head)) } else { Ok(free) })
     }
 
-    /// Tells sleepers on `word` that something changed; see the module docs.
-    fn signal(&self, word: &M::Word32, waiters: &M::Word32) {
-        word.fetch_add(1, SeqCst);
+    /// Under the consumers' lock, with `head` as read there: how many items
+    /// are stored from `head` on, using the cached `tail` unless it says the
+    /// ring is empty. `Err(Blocked(tail))` when it is empty.
+    fn stored_items(&self, head: u64) -> Result<std::result::Result<u64, Blocked>> {
+        let cap = self.cap();
+        let cached = self.cached_tail.load(Relaxed);
+        if head < cached && cached - head <= cap {
+            return Ok(Ok(cached - head));
+        }
+        // Acquire pairs with the producers' Release commit of `tail`: the
+        // slots up to it are completely written and visible.
         #[cfg(any(loom, shuttle))]
-        let registry = if self.faulty(Fault::RelaxedWaiterCount) {
-            waiters.load(Relaxed)
+        let tail = if self.faulty(Fault::RelaxedIndexRefresh) {
+            self.mem.tail().load(Relaxed)
         } else {
-            waiters.load_seqcst()
+            self.mem.tail().load(Acquire)
         };
         #[cfg(not(any(loom, shuttle)))]
-        let registry = waiters.load_seqcst();
+        let tail = self.mem.tail().load(Acquire);
+        layout::check_indices(head, tail, self.mem.capacity())?;
+        self.cached_tail.store(tail, Relaxed);
+        let n = tail - head;
+        Ok(if n == 0 { Err(Blocked(tail)) } else { Ok(n) })
+    }
+
+    /// After a commit of `index`: wakes the other side's sleepers registered
+    /// in `waiters`, if any. See the module docs.
+    fn signal(&self, index: &M::Word64, waiters: &M::Word32) {
+        // The fence pairs with the waiter's, after its registration: of
+        // two SeqCst fences one precedes the other, and the load after the
+        // later one sees the store before the earlier one.
+        #[cfg(any(loom, shuttle))]
+        if !self.faulty(Fault::RelaxedWaiterCount) {
+            self.mem.fence();
+        }
+        #[cfg(not(any(loom, shuttle)))]
+        self.mem.fence();
+        let registry = waiters.load(Relaxed);
         if waiters::count(registry) != 0 {
             #[cfg(any(loom, shuttle))]
             if self.faulty(Fault::MissedNotify) {
@@ -394,30 +483,30 @@ impl<M: RingMemory> Ring<M> {
             // exchange (someone registered meanwhile) just skips the
             // clearing this time.
             let _ = waiters.compare_exchange(registry, waiters::cleared(registry), SeqCst, Relaxed);
-            self.mem.wake_all(word);
+            self.mem.wake_all(index);
         }
     }
 
     fn signal_consumers(&self) {
-        self.signal(self.mem.put_seq(), self.mem.get_waiters());
+        self.signal(self.mem.tail(), self.mem.get_waiters());
     }
 
     fn signal_producers(&self) {
-        self.signal(self.mem.get_seq(), self.mem.put_waiters());
+        self.signal(self.mem.head(), self.mem.put_waiters());
     }
 
-    /// Waits until `word` differs from `seen` or `deadline` passes; false
+    /// Waits until `index` differs from `seen` or `deadline` passes; false
     /// iff the deadline had passed before sleeping. Spurious returns are
     /// fine: the caller retries its operation.
     fn wait_change(
         &self,
-        word: &M::Word32,
+        index: &M::Word64,
         waiters: &M::Word32,
-        seen: u32,
+        seen: u64,
         deadline: M::Deadline,
     ) -> bool {
         for _ in 0..M::SPIN_LIMIT {
-            if word.load(Relaxed) != seen {
+            if index.load(Relaxed) != seen {
                 return true;
             }
             self.mem.spin_hint();
@@ -426,8 +515,10 @@ impl<M: RingMemory> Ring<M> {
             return false;
         }
         let gen = waiters::generation(waiters.fetch_add(1, SeqCst));
-        if word.load_seqcst() == seen {
-            self.mem.wait(word, seen, deadline);
+        // Pairs with the committer's fence (see `signal`).
+        self.mem.fence();
+        if index.load(Relaxed) == seen {
+            self.mem.wait(index, seen, deadline);
         }
         // Remove this registration unless a waker cleared it already.
         let mut w = waiters.load(Relaxed);
@@ -440,10 +531,10 @@ impl<M: RingMemory> Ring<M> {
         true
     }
 
-    fn check_len(&self, item: &[u8]) -> Result<()> {
-        if item.len() > self.item_size() {
+    fn check_len(&self, len: usize) -> Result<()> {
+        if len > self.item_size() {
             return Err(Error::TooLarge {
-                len: item.len(),
+                len,
                 max: self.item_size(),
             });
         }
@@ -452,83 +543,140 @@ impl<M: RingMemory> Ring<M> {
 
     fn corrupt(&self, seq: u64, reason: &'static str) -> Error {
         Error::Corrupt {
-            slot: (seq % u64::from(self.mem.capacity())) as u32,
+            slot: (seq % self.cap()) as u32,
             seq,
             reason,
         }
     }
 
-    /// One put attempt, the whole critical section.
-    fn try_put(&self, item: &[u8], crc: u32, wait: LockWait<M::Deadline>) -> Result<Put, M::Error> {
-        let guard = self.lock(wait)?;
-        let (head, tail) = self.indices()?;
-        if tail - head == u64::from(self.mem.capacity()) {
-            self.mem.count(Counter::FullRefusal);
-            return Ok(Put::Full(self.mem.get_seq().load(Relaxed)));
+    /// Runs one blocking operation: `attempt` until it is not
+    /// [`Blocked`], waiting between attempts for `index` to move past what
+    /// the attempt saw (registering in `waiters`), up to `timeout`. `None`
+    /// if still blocked at the deadline (at once for a zero timeout).
+    fn blocking<T>(
+        &self,
+        timeout: Duration,
+        index: &M::Word64,
+        waiters: &M::Word32,
+        mut attempt: impl FnMut(LockWait<M::Deadline>) -> Result<std::result::Result<T, Blocked>, M::Error>,
+    ) -> Result<Option<T>, M::Error> {
+        // The deadline is computed once an attempt was blocked: a clock
+        // read per operation is measurable on the fast path.
+        let mut deadline = None;
+        loop {
+            let seen = match attempt(LockWait::of(timeout, deadline))? {
+                Ok(done) => return Ok(Some(done)),
+                Err(Blocked(seen)) => seen,
+            };
+            if timeout.is_zero() {
+                return Ok(None);
+            }
+            let deadline = *deadline.get_or_insert_with(|| self.mem.deadline(timeout));
+            if !self.wait_change(index, waiters, seen, deadline) {
+                return Ok(None);
+            }
         }
+    }
+
+    /// One put attempt, the whole critical section: `fill` writes the
+    /// payload of the free slot (given its sequence number) and returns its
+    /// length and CRC; it is called only if a slot is free.
+    fn try_put(
+        &self,
+        wait: LockWait<M::Deadline>,
+        fill: impl FnOnce(&Self, u64) -> Result<(u32, u32), M::Error>,
+    ) -> Result<std::result::Result<(), Blocked>, M::Error> {
+        let guard = self.lock(Side::Producer, wait)?;
         let m = &self.mem;
+        let tail = m.tail().load(Relaxed);
+        if let Err(blocked) = self.free_slots(tail)? {
+            m.count(Counter::FullRefusal);
+            return Ok(Err(blocked));
+        }
         #[cfg(any(loom, shuttle))]
         if self.faulty(Fault::PublishBeforeWrite) {
-            self.signal_consumers();
             m.tail().store(tail + 1, Release);
             drop(guard);
-            // SAFETY: not held: this seeded fault races on purpose, and
+            self.signal_consumers();
+            // Not owned any more: this seeded fault races on purpose, and
             // `RingMemory::fault` returns it only where that is no data
             // race in the program (loom, shuttle).
-            unsafe {
-                m.write_prefix(tail, item.len() as u32, crc);
-                m.write_payload(tail, 0, item);
-            }
-            return Ok(Put::Stored);
+            let (len, crc) = fill(self, tail)?;
+            // SAFETY: as just said, a deliberate race of a model only.
+            unsafe { m.write_prefix(tail, len, crc) };
+            return Ok(Ok(()));
         }
-        self.write_prefix(&guard, tail, item.len() as u32, crc);
-        let half = item.len() / 2;
-        self.write_payload(&guard, tail, 0, &item[..half]);
-        m.at(Point::PutHalfWritten)?;
-        self.write_payload(&guard, tail, half, &item[half..]);
+        let (len, crc) = fill(self, tail)?;
+        // SAFETY: the producers' lock is held and `tail` is free
+        // (`free_slots` read `head` with Acquire).
+        unsafe { m.write_prefix(tail, len, crc) };
         #[cfg(any(loom, shuttle))]
-        if self.faulty(Fault::SignalAfterCommit) {
-            m.tail().store(tail + 1, Release);
-            m.at(Point::PutCommitted)?;
+        if self.faulty(Fault::WakeBeforeCommit) {
             self.signal_consumers();
-            return Ok(Put::Stored);
+            m.tail().store(tail + 1, Release);
+            return Ok(Ok(()));
         }
-        self.signal_consumers();
         #[cfg(any(loom, shuttle))]
         if self.faulty(Fault::CommitOutsideLock) {
             drop(guard);
             m.tail().store(tail + 1, Release);
-            return Ok(Put::Stored);
+            self.signal_consumers();
+            return Ok(Ok(()));
         }
-        // Commit. Release is for lock-free readers of `tail` (none on the
-        // data path); lockers are ordered by the lock.
+        // Commit. Release: a consumer that reads this tail with Acquire
+        // sees the slot complete.
         m.tail().store(tail + 1, Release);
         m.at(Point::PutCommitted)?;
         drop(guard);
-        Ok(Put::Stored)
+        self.signal_consumers();
+        Ok(Ok(()))
+    }
+
+    /// Writes `item` into slot `seq` (owned by the caller, which holds the
+    /// producers' lock), with the kill point half-way.
+    fn copy_in(&self, seq: u64, item: &[u8]) -> Result<(), M::Error> {
+        let half = item.len() / 2;
+        // SAFETY: the caller (`try_put`'s fill) holds the producers' lock
+        // and owns slot `seq`.
+        unsafe {
+            self.mem
+                .with_payload_mut(seq, 0, half, |dst| dst.copy_from_slice(&item[..dst.len()]));
+        }
+        self.mem.at(Point::PutHalfWritten)?;
+        // SAFETY: as above.
+        unsafe {
+            self.mem.with_payload_mut(seq, half, item.len() - half, |dst| {
+                dst.copy_from_slice(&item[half..half + dst.len()])
+            });
+        }
+        Ok(())
     }
 
     /// One get attempt, the whole critical section: copies the oldest item
-    /// into `buf` and consumes it. `Err(seen put_seq)` if empty.
+    /// into `buf` and consumes it. `Blocked(tail)` if empty.
     fn try_get(
         &self,
         buf: &mut [u8],
         wait: LockWait<M::Deadline>,
-    ) -> Result<std::result::Result<Copied, u32>, M::Error> {
-        let guard = self.lock(wait)?;
-        let (head, tail) = self.indices()?;
-        if head == tail {
-            self.mem.count(Counter::EmptyGet);
-            return Ok(Err(self.mem.put_seq().load(Relaxed)));
+    ) -> Result<std::result::Result<Copied, Blocked>, M::Error> {
+        let guard = self.lock(Side::Consumer, wait)?;
+        let m = &self.mem;
+        let head = m.head().load(Relaxed);
+        if let Err(blocked) = self.stored_items(head)? {
+            m.count(Counter::EmptyGet);
+            return Ok(Err(blocked));
         }
-        let (len, crc) = self.read_prefix(&guard, head);
+        // SAFETY: the consumers' lock is held and `head` is below `tail`
+        // as read with Acquire (`stored_items`).
+        let (len, crc) = unsafe { m.read_prefix(head) };
         let len = len as usize;
         if len > self.item_size() {
             // An impossible length: the slot is damaged. Consume it so the
             // items behind it stay reachable.
-            self.mem.count(Counter::CorruptItem);
+            m.count(Counter::CorruptItem);
+            m.head().store(head + 1, Release);
+            drop(guard);
             self.signal_producers();
-            self.mem.head().store(head + 1, Release);
             return Err(self
                 .corrupt(head, "stored length exceeds the item size")
                 .into());
@@ -540,10 +688,24 @@ impl<M: RingMemory> Ring<M> {
             }
             .into());
         }
-        self.read_payload(&guard, head, &mut buf[..len]);
-        self.mem.at(Point::GetCopied)?;
+        #[cfg(any(loom, shuttle))]
+        if self.faulty(Fault::CommitBeforeCopy) {
+            m.head().store(head + 1, Release);
+            drop(guard);
+            self.signal_producers();
+            // SAFETY: not owned any more: a deliberate race of a model only
+            // (see `Fault`).
+            unsafe { m.with_payload(head, len, |src| buf[..len].copy_from_slice(src)) };
+            return Ok(Ok((len, crc, head)));
+        }
+        // SAFETY: as for read_prefix.
+        unsafe { m.with_payload(head, len, |src| buf[..len].copy_from_slice(src)) };
+        m.at(Point::GetCopied)?;
+        // Commit. Release: a producer that reads this head with Acquire
+        // overwrites the slot only after the copy above.
+        m.head().store(head + 1, Release);
+        drop(guard);
         self.signal_producers();
-        self.mem.head().store(head + 1, Release);
         Ok(Ok((len, crc, head)))
     }
 
@@ -562,11 +724,7 @@ impl<M: RingMemory> Ring<M> {
     /// # Errors
     /// [`Error::TooLarge`] (ring unchanged), and the lock's errors.
     pub fn put(&self, item: &[u8]) -> Result<bool, M::Error> {
-        self.check_len(item)?;
-        Ok(matches!(
-            self.try_put(item, item_crc(item), LockWait::Configured)?,
-            Put::Stored
-        ))
+        self.put_timeout(item, Duration::ZERO)
     }
 
     /// Stores `item`, waiting up to `timeout` for space: `Ok(false)` if the
@@ -575,23 +733,58 @@ impl<M: RingMemory> Ring<M> {
     /// # Errors
     /// As [`put`](Self::put).
     pub fn put_timeout(&self, item: &[u8], timeout: Duration) -> Result<bool, M::Error> {
-        self.check_len(item)?;
+        self.check_len(item.len())?;
         let crc = item_crc(item);
-        // The deadline is computed once the first attempt found the ring
-        // full: a clock read per operation is measurable on the fast path.
-        let mut deadline = None;
-        loop {
-            let seen = match self.try_put(item, crc, LockWait::of(timeout, deadline))? {
-                Put::Stored => return Ok(true),
-                Put::Full(seen) => seen,
-            };
-            if timeout.is_zero() {
-                return Ok(false);
-            }
-            let deadline = *deadline.get_or_insert_with(|| self.mem.deadline(timeout));
-            if !self.wait_change(self.mem.get_seq(), self.mem.put_waiters(), seen, deadline) {
-                return Ok(false);
-            }
+        let fill = |ring: &Self, seq: u64| {
+            ring.copy_in(seq, item)?;
+            Ok((item.len() as u32, crc))
+        };
+        let stored = self.blocking(timeout, self.mem.head(), self.mem.put_waiters(), |wait| {
+            self.try_put(wait, fill)
+        })?;
+        Ok(stored.is_some())
+    }
+
+    /// Writes an item of `len` bytes in place: waits up to `timeout` for a
+    /// free slot, then calls `write` once with the slot's payload (`len`
+    /// bytes, holding what the slot held before) under the producers'
+    /// lock, computes the CRC over the written bytes while they are in
+    /// cache, and commits. `Ok(false)` if the ring stayed full (`write` not
+    /// called). If `write` panics nothing is published.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if `len` is over the item size, and the lock's
+    /// errors.
+    pub fn put_with(
+        &self,
+        len: usize,
+        timeout: Duration,
+        write: impl FnOnce(&mut [u8]),
+    ) -> Result<bool, M::Error> {
+        self.check_len(len)?;
+        let mut write = Some(write);
+        let stored = self.blocking(timeout, self.mem.head(), self.mem.put_waiters(), |wait| {
+            self.try_put(wait, |ring, seq| {
+                let crc = ring.fill_slot(seq, len, &mut write);
+                Ok((len as u32, crc))
+            })
+        })?;
+        Ok(stored.is_some())
+    }
+
+    /// Calls the pending `write` (if any) on slot `seq`'s first `len`
+    /// payload bytes and returns their item CRC. The caller owns the slot
+    /// as a producer.
+    fn fill_slot(&self, seq: u64, len: usize, write: &mut Option<impl FnOnce(&mut [u8])>) -> u32 {
+        // SAFETY: the callers (attempts of `try_put` or `put_many_with`)
+        // hold the producers' lock and own slot `seq`.
+        unsafe {
+            self.mem.with_payload_mut(seq, 0, len, |dst| {
+                if let Some(w) = write.take() {
+                    w(dst);
+                }
+                item_crc(dst)
+            })
         }
     }
 
@@ -607,22 +800,15 @@ impl<M: RingMemory> Ring<M> {
         buf: &mut [u8],
         timeout: Duration,
     ) -> Result<Option<usize>, M::Error> {
-        let mut deadline = None;
-        loop {
-            let seen = match self.try_get(buf, LockWait::of(timeout, deadline))? {
-                Ok((len, crc, seq)) => {
-                    self.verify(&buf[..len], crc, seq)?;
-                    return Ok(Some(len));
-                }
-                Err(seen) => seen,
-            };
-            if timeout.is_zero() {
-                return Ok(None);
+        let got = self.blocking(timeout, self.mem.tail(), self.mem.get_waiters(), |wait| {
+            self.try_get(buf, wait)
+        })?;
+        match got {
+            Some((len, crc, seq)) => {
+                self.verify(&buf[..len], crc, seq)?;
+                Ok(Some(len))
             }
-            let deadline = *deadline.get_or_insert_with(|| self.mem.deadline(timeout));
-            if !self.wait_change(self.mem.put_seq(), self.mem.get_waiters(), seen, deadline) {
-                return Ok(None);
-            }
+            None => Ok(None),
         }
     }
 
@@ -638,42 +824,108 @@ impl<M: RingMemory> Ring<M> {
         }))
     }
 
+    /// Reads the oldest item in place: waits up to `timeout` for one, checks
+    /// its CRC in place, calls `read` with it under the consumers' lock and
+    /// then consumes it. `None` if the ring stayed empty. If `read` panics
+    /// the item stays in the ring.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] (the item failed its check and is consumed;
+    /// `read` is not called), and the lock's errors.
+    pub fn get_with<R>(
+        &self,
+        timeout: Duration,
+        read: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, M::Error> {
+        let mut read = Some(read);
+        let got = self.blocking(timeout, self.mem.tail(), self.mem.get_waiters(), |wait| {
+            let mut out = None;
+            let taken = self.take_in_place(1, wait, |item| {
+                if let Some(r) = read.take() {
+                    out = Some(r(item));
+                }
+            })?;
+            Ok(taken.map(|_| out))
+        })?;
+        Ok(got.flatten())
+    }
+
     /// Stores items from the front of `items` until the ring is full, under
-    /// one acquisition of the lock, committed by one store of `tail`.
-    /// Returns how many were stored.
+    /// one acquisition of the producers' lock, committed by one store of
+    /// `tail`. Returns how many were stored.
     ///
     /// # Errors
     /// [`Error::TooLarge`] if any item is over `item_size` (nothing is
     /// stored), and the lock's errors.
     pub fn put_many(&self, items: &[&[u8]]) -> Result<usize, M::Error> {
         for item in items {
-            self.check_len(item)?;
+            self.check_len(item.len())?;
         }
-        let crcs: Vec<u32> = items.iter().map(|i| item_crc(i)).collect();
-        let guard = self.lock(LockWait::Configured)?;
-        let (head, tail) = self.indices()?;
-        let free = u64::from(self.mem.capacity()) - (tail - head);
-        let n = (items.len() as u64).min(free);
-        if n == 0 {
-            if !items.is_empty() {
-                self.mem.count(Counter::FullRefusal);
-            }
+        let mut next = items.iter();
+        self.put_many_with(items.len(), |dst| {
+            let item = next.next()?;
+            dst[..item.len()].copy_from_slice(item);
+            Some(item.len())
+        })
+    }
+
+    /// Writes up to `max` items in place under one acquisition of the
+    /// producers' lock and commits them with one store of `tail`: for each
+    /// free slot, `write` gets the slot's whole payload (`item_size` bytes)
+    /// and returns the item's length, or `None` to stop (that slot stays
+    /// free). Returns how many items were stored; 0 if the ring was full.
+    /// If `write` panics, nothing of this batch is published.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if `write` returns a length over `item_size`
+    /// (nothing of this batch is published), and the lock's errors.
+    pub fn put_many_with(
+        &self,
+        max: usize,
+        mut write: impl FnMut(&mut [u8]) -> Option<usize>,
+    ) -> Result<usize, M::Error> {
+        if max == 0 {
             return Ok(0);
         }
-        for (k, (item, crc)) in items.iter().zip(&crcs).take(n as usize).enumerate() {
-            let seq = tail + k as u64;
-            self.write_prefix(&guard, seq, item.len() as u32, *crc);
-            self.write_payload(&guard, seq, 0, item);
+        let guard = self.lock(Side::Producer, LockWait::Configured)?;
+        let m = &self.mem;
+        let tail = m.tail().load(Relaxed);
+        let free = match self.free_slots(tail)? {
+            Ok(free) => free,
+            Err(_) => {
+                m.count(Counter::FullRefusal);
+                return Ok(0);
+            }
+        };
+        let size = self.item_size();
+        let mut n = 0u64;
+        while n < free.min(max as u64) {
+            let seq = tail + n;
+            // SAFETY: the producers' lock is held and `seq` is below the
+            // free limit `free_slots` computed from an Acquire read.
+            let len = unsafe { m.with_payload_mut(seq, 0, size, &mut write) };
+            let Some(len) = len else { break };
+            self.check_len(len)?;
+            // SAFETY: as above.
+            let crc = unsafe { m.with_payload_mut(seq, 0, len, |b| item_crc(b)) };
+            // SAFETY: as above.
+            unsafe { m.write_prefix(seq, len as u32, crc) };
+            n += 1;
         }
-        self.signal_consumers();
-        self.mem.tail().store(tail + n, Release);
+        if n > 0 {
+            m.tail().store(tail + n, Release);
+        }
+        drop(guard);
+        if n > 0 {
+            self.signal_consumers();
+        }
         Ok(n as usize)
     }
 
     /// Takes up to `max` items, oldest first, under one acquisition of the
-    /// lock (one store of `head` commits them all), and passes each to `f`
-    /// after the lock is released and its CRC checked. Returns how many were
-    /// taken.
+    /// consumers' lock (one store of `head` commits them all), and passes
+    /// each to `f` after the lock is released and its CRC checked. Returns
+    /// how many were taken.
     ///
     /// # Errors
     /// [`Error::Corrupt`] for the first item that failed its check (every
@@ -685,25 +937,33 @@ impl<M: RingMemory> Ring<M> {
         // (offset in scratch, len, stored crc, seq); len over item_size = damaged.
         let mut taken: Vec<(usize, usize, u32, u64)> = Vec::new();
         {
-            let guard = self.lock(LockWait::Configured)?;
-            let (head, tail) = self.indices()?;
-            let n = (tail - head).min(max as u64);
+            let guard = self.lock(Side::Consumer, LockWait::Configured)?;
+            let m = &self.mem;
+            let head = m.head().load(Relaxed);
+            let n = match self.stored_items(head)? {
+                Ok(n) => n.min(max as u64),
+                Err(_) => 0,
+            };
             if n == 0 {
-                self.mem.count(Counter::EmptyGet);
+                m.count(Counter::EmptyGet);
                 return Ok(0);
             }
             for seq in head..head + n {
-                let (len, crc) = self.read_prefix(&guard, seq);
+                // SAFETY: the consumers' lock is held and `seq` is below
+                // `tail` as read with Acquire.
+                let (len, crc) = unsafe { m.read_prefix(seq) };
                 let len = len as usize;
                 let at = scratch.len();
                 if len <= item_size {
                     scratch.resize(at + len, 0);
-                    self.read_payload(&guard, seq, &mut scratch[at..]);
+                    // SAFETY: as above.
+                    unsafe { m.with_payload(seq, len, |src| scratch[at..].copy_from_slice(src)) };
                 }
                 taken.push((at, len, crc, seq));
             }
+            m.head().store(head + n, Release);
+            drop(guard);
             self.signal_producers();
-            self.mem.head().store(head + n, Release);
         }
         let mut first_bad = None;
         for &(at, len, crc, seq) in &taken {
@@ -722,6 +982,79 @@ impl<M: RingMemory> Ring<M> {
         }
     }
 
+    /// Reads up to `max` items in place, oldest first, under one
+    /// acquisition of the consumers' lock, and consumes them with one store
+    /// of `head`: each item whose CRC checks is passed to `read` in the
+    /// slot, under the lock. Returns how many were taken (0 if empty). If
+    /// `read` panics, none of this batch is consumed.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] for the first item that failed its check (every
+    /// other taken item went to `read`; all are consumed), and the lock's
+    /// errors.
+    pub fn get_many_with(&self, max: usize, read: impl FnMut(&[u8])) -> Result<usize, M::Error> {
+        if max == 0 {
+            return Ok(0);
+        }
+        Ok(self
+            .take_in_place(max, LockWait::Configured, read)?
+            .unwrap_or(0))
+    }
+
+    /// The critical section of the in-place gets: up to `max` (at least 1)
+    /// items, each checked and passed to `read` in its slot, consumed by
+    /// one store. `Blocked(tail)` if empty.
+    fn take_in_place(
+        &self,
+        max: usize,
+        wait: LockWait<M::Deadline>,
+        mut read: impl FnMut(&[u8]),
+    ) -> Result<std::result::Result<usize, Blocked>, M::Error> {
+        let guard = self.lock(Side::Consumer, wait)?;
+        let m = &self.mem;
+        let head = m.head().load(Relaxed);
+        let n = match self.stored_items(head)? {
+            Ok(n) => n.min(max as u64),
+            Err(blocked) => {
+                m.count(Counter::EmptyGet);
+                return Ok(Err(blocked));
+            }
+        };
+        let item_size = self.item_size();
+        let mut first_bad = None;
+        for seq in head..head + n {
+            // SAFETY: the consumers' lock is held and `seq` is below `tail`
+            // as read with Acquire (`stored_items`).
+            let (len, crc) = unsafe { m.read_prefix(seq) };
+            let len = len as usize;
+            let good = len <= item_size
+                // SAFETY: as above.
+                && unsafe {
+                    m.with_payload(seq, len, |item| {
+                        let good = item_crc(item) == crc;
+                        if good {
+                            read(item);
+                        }
+                        good
+                    })
+                };
+            if !good {
+                m.count(Counter::CorruptItem);
+                first_bad.get_or_insert(seq);
+            }
+        }
+        m.at(Point::GetCopied)?;
+        m.head().store(head + n, Release);
+        drop(guard);
+        self.signal_producers();
+        match first_bad {
+            Some(seq) => Err(self
+                .corrupt(seq, "CRC32 mismatch or length over the item size")
+                .into()),
+            None => Ok(Ok(n as usize)),
+        }
+    }
+
     /// Items stored now.
     ///
     /// # Errors
@@ -730,13 +1063,17 @@ impl<M: RingMemory> Ring<M> {
         self.with_lock(|head, tail| (tail - head) as usize)
     }
 
-    /// Runs `f(head, tail)` under the lock, with the indices checked.
+    /// Runs `f(head, tail)` holding both locks (the consumers' first, the
+    /// one order every caller uses), with the indices checked.
     ///
     /// # Errors
     /// As [`len`](Self::len).
     pub fn with_lock<R>(&self, f: impl FnOnce(u64, u64) -> R) -> Result<R> {
-        let _guard = self.lock(LockWait::Configured)?;
-        let (head, tail) = self.indices()?;
+        let _consumers = self.lock(Side::Consumer, LockWait::Configured)?;
+        let _producers = self.lock(Side::Producer, LockWait::Configured)?;
+        let head = self.mem.head().load(Acquire);
+        let tail = self.mem.tail().load(Acquire);
+        layout::check_indices(head, tail, self.mem.capacity())?;
         Ok(f(head, tail))
     }
 
@@ -748,14 +1085,16 @@ impl<M: RingMemory> Ring<M> {
     /// As [`len`](Self::len).
     #[cfg(feature = "test-hooks")]
     pub fn corrupt_oldest(&self) -> Result<bool> {
-        let guard = self.lock(LockWait::Configured)?;
-        let (head, tail) = self.indices()?;
-        if head == tail {
+        let _guard = self.lock(Side::Consumer, LockWait::Configured)?;
+        let head = self.mem.head().load(Relaxed);
+        if self.stored_items(head)?.is_err() {
             return Ok(false);
         }
-        let (len, _) = self.read_prefix(&guard, head);
+        // SAFETY: the consumers' lock is held and `head` is below `tail`
+        // as read with Acquire.
+        let (len, _) = unsafe { self.mem.read_prefix(head) };
         let offset = if len == 0 { 4 } else { layout::SLOT_PREFIX };
-        // SAFETY: `guard` holds the lock.
+        // SAFETY: as above.
         unsafe { self.mem.flip_bit(head, offset) };
         Ok(true)
     }

@@ -7,7 +7,7 @@
 //! deadlines, and slots whose every access is bounds-checked against the
 //! validated geometry.
 
-use crate::algorithm::{Acquired, Counter, LockWait, Ring, RingMemory};
+use crate::algorithm::{Acquired, Counter, LockWait, Ring, RingMemory, Side};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::layout::{self, Geometry, Header, FLAG_PERSIST, INIT_PENDING, INIT_READY};
@@ -90,12 +90,12 @@ pub struct Stats {
     pub created_unix_ns: u64,
 }
 
-/// Releases the ring's lock when dropped, on every path.
-pub(crate) struct SegmentGuard<'a>(&'a SegmentMemory);
+/// Releases one side's lock when dropped, on every path.
+pub(crate) struct SegmentGuard<'a>(&'a SegmentMemory, Side);
 
 impl Drop for SegmentGuard<'_> {
     fn drop(&mut self) {
-        lock::release(&self.0.header().lock.0, self.0.token);
+        lock::release(self.0.lock_words(self.1), self.0.token);
     }
 }
 
@@ -104,9 +104,21 @@ impl SegmentMemory {
         self.seg.header()
     }
 
+    fn lock_words(&self, side: Side) -> &layout::LockWords {
+        match side {
+            Side::Producer => &self.header().producer.0.lock,
+            Side::Consumer => &self.header().consumer.0.lock,
+        }
+    }
+
     /// Wraps `seg` as a session of its ring: claims a token.
     fn attach(seg: Segment, geometry: Geometry, lock_timeout: Duration) -> Result<Self> {
-        let token = lock::claim(&seg.header().lock.0, seg.fd())?;
+        let h = seg.header();
+        let token = lock::claim(
+            &h.counters.0.next_token,
+            &[&h.producer.0.lock, &h.consumer.0.lock],
+            seg.fd(),
+        )?;
         Ok(SegmentMemory {
             seg,
             geometry,
@@ -148,14 +160,8 @@ unsafe impl RingMemory for SegmentMemory {
     fn tail(&self) -> &AtomicU64 {
         &self.header().producer.0.tail
     }
-    fn get_seq(&self) -> &AtomicU32 {
-        &self.header().consumer.0.get_seq
-    }
     fn put_waiters(&self) -> &AtomicU32 {
         &self.header().consumer.0.put_waiters
-    }
-    fn put_seq(&self) -> &AtomicU32 {
-        &self.header().producer.0.put_seq
     }
     fn get_waiters(&self) -> &AtomicU32 {
         &self.header().producer.0.get_waiters
@@ -173,15 +179,15 @@ unsafe impl RingMemory for SegmentMemory {
         };
     }
 
-    fn lock(&self, wait: LockWait<Deadline>) -> Result<(SegmentGuard<'_>, Acquired)> {
+    fn lock(&self, side: Side, wait: LockWait<Deadline>) -> Result<(SegmentGuard<'_>, Acquired)> {
         let how = lock::acquire(
-            &self.header().lock.0,
+            self.lock_words(side),
             self.seg.fd(),
             self.token,
             wait,
             self.lock_timeout,
         )?;
-        Ok((SegmentGuard(self), how))
+        Ok((SegmentGuard(self, side), how))
     }
 
     /// Nothing to mark: the lock word already names this session.
@@ -193,11 +199,14 @@ unsafe impl RingMemory for SegmentMemory {
     fn passed(&self, deadline: Deadline) -> bool {
         deadline.passed()
     }
-    fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline) {
-        futex::wait(word, expected, deadline.min(Deadline::after(WAIT_NAP)));
+    fn wait(&self, index: &AtomicU64, expected: u64, deadline: Deadline) {
+        futex::wait_low(index, expected, deadline.min(Deadline::after(WAIT_NAP)));
     }
-    fn wake_all(&self, word: &AtomicU32) {
-        futex::wake_all(word);
+    fn wake_all(&self, index: &AtomicU64) {
+        futex::wake_all_low(index);
+    }
+    fn fence(&self) {
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
     }
     fn spin_hint(&self) {
         std::hint::spin_loop();
@@ -206,14 +215,22 @@ unsafe impl RingMemory for SegmentMemory {
     unsafe fn read_prefix(&self, seq: u64) -> (u32, u32) {
         self.seg.read_prefix(&self.geometry, seq)
     }
-    unsafe fn read_payload(&self, seq: u64, dst: &mut [u8]) {
-        self.seg.read_payload(&self.geometry, seq, dst);
+    unsafe fn with_payload<R>(&self, seq: u64, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        // SAFETY: the caller owns the slot (this trait method's contract).
+        unsafe { self.seg.with_payload(&self.geometry, seq, len, f) }
     }
     unsafe fn write_prefix(&self, seq: u64, len: u32, crc: u32) {
         self.seg.write_prefix(&self.geometry, seq, len, crc);
     }
-    unsafe fn write_payload(&self, seq: u64, offset: usize, src: &[u8]) {
-        self.seg.write_payload(&self.geometry, seq, offset, src);
+    unsafe fn with_payload_mut<R>(
+        &self,
+        seq: u64,
+        offset: usize,
+        len: usize,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> R {
+        // SAFETY: as in `with_payload`, as the slot's producer.
+        unsafe { self.seg.with_payload_mut(&self.geometry, seq, offset, len, f) }
     }
     #[cfg(feature = "test-hooks")]
     unsafe fn flip_bit(&self, seq: u64, offset: usize) {
@@ -572,6 +589,145 @@ impl SharedBuffer {
     /// ```
     pub fn get_many(&self, max: usize, f: impl FnMut(&[u8])) -> Result<usize> {
         self.ring()?.get_many(max, f)
+    }
+
+    /// Writes an item of `len` bytes in place, without a copy: if a slot is
+    /// free, calls `write` once with that slot's payload (`len` bytes,
+    /// holding whatever the slot held before: write all of it), computes
+    /// the item's CRC while the bytes are in cache, and commits. Returns
+    /// `Ok(false)` if the ring was full (`write` is not called).
+    ///
+    /// `write` runs under the producers' lock: other producers wait for it,
+    /// consumers do not. If it panics, or the process dies inside it,
+    /// nothing is published: only that item is lost.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if `len` is over the item size (`write` is not
+    /// called). Otherwise as [`put`](Self::put).
+    ///
+    /// ```
+    /// # use shmring::{Config, SharedBuffer};
+    /// # let name = format!("doc-put-with-{}", std::process::id());
+    /// let ring = SharedBuffer::create(&name, Config::new(2, 64))?;
+    /// assert!(ring.put_with(5, |slot| slot.copy_from_slice(b"hello"))?);
+    /// assert_eq!(ring.get()?.as_deref(), Some(&b"hello"[..]));
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn put_with(&self, len: usize, write: impl FnOnce(&mut [u8])) -> Result<bool> {
+        self.ring()?.put_with(len, Duration::ZERO, write)
+    }
+
+    /// [`put_with`](Self::put_with), waiting up to `timeout` for a free
+    /// slot; `Ok(false)` if the ring was still full at the deadline.
+    ///
+    /// # Errors
+    /// As [`put_with`](Self::put_with).
+    pub fn put_with_timeout(
+        &self,
+        len: usize,
+        timeout: Duration,
+        write: impl FnOnce(&mut [u8]),
+    ) -> Result<bool> {
+        self.ring()?.put_with(len, timeout, write)
+    }
+
+    /// Writes up to `max` items in place under one acquisition of the
+    /// producers' lock, committed together by one store: for each free slot
+    /// `write` gets the slot's whole payload (`item_size` bytes) and returns
+    /// the length of the item it wrote there, or `None` to stop (that slot
+    /// stays free). Returns how many items were stored: 0 if the ring was
+    /// full. If `write` panics, or the process dies inside it, nothing of
+    /// the batch is published.
+    ///
+    /// # Errors
+    /// [`Error::TooLarge`] if `write` returns a length over the item size
+    /// (nothing of the batch is published). Otherwise as [`put`](Self::put).
+    ///
+    /// ```
+    /// # use shmring::{Config, SharedBuffer};
+    /// # let name = format!("doc-put-many-with-{}", std::process::id());
+    /// let ring = SharedBuffer::create(&name, Config::new(8, 4))?;
+    /// let mut input: &[u8] = b"abcdefghij"; // 10 bytes as items of <= 4
+    /// let n = ring.put_many_with(usize::MAX, |slot| {
+    ///     let k = input.len().min(slot.len());
+    ///     slot[..k].copy_from_slice(&input[..k]);
+    ///     input = &input[k..];
+    ///     (k > 0).then_some(k)
+    /// })?;
+    /// assert_eq!((n, ring.len()?), (3, 3));
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn put_many_with(
+        &self,
+        max: usize,
+        write: impl FnMut(&mut [u8]) -> Option<usize>,
+    ) -> Result<usize> {
+        self.ring()?.put_many_with(max, write)
+    }
+
+    /// Reads the oldest item in place, without a copy: checks its CRC in
+    /// the slot, calls `read` with it, then consumes it, and returns what
+    /// `read` returned; `None` if the ring is empty.
+    ///
+    /// `read` runs under the consumers' lock: other consumers wait for it,
+    /// producers do not. If it panics, or the process dies inside it, the
+    /// item stays in the ring for the next get. The bytes are checked once,
+    /// in shared memory: a process that writes the slot outside the ring's
+    /// protocol could change them after the check, which a copying
+    /// [`get_into`](Self::get_into) rules out.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] (the item failed its check and is consumed;
+    /// `read` is not called). Otherwise as [`get`](Self::get).
+    ///
+    /// ```
+    /// # use shmring::{Config, SharedBuffer};
+    /// # let name = format!("doc-get-with-{}", std::process::id());
+    /// let ring = SharedBuffer::create(&name, Config::new(2, 64))?;
+    /// ring.put(b"hello")?;
+    /// assert_eq!(ring.get_with(|item| item.len())?, Some(5));
+    /// assert_eq!(ring.get_with(|item| item.len())?, None);
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn get_with<R>(&self, read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        self.ring()?.get_with(Duration::ZERO, read)
+    }
+
+    /// [`get_with`](Self::get_with), waiting up to `timeout` for an item.
+    ///
+    /// # Errors
+    /// As [`get_with`](Self::get_with).
+    pub fn get_with_timeout<R>(
+        &self,
+        timeout: Duration,
+        read: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>> {
+        self.ring()?.get_with(timeout, read)
+    }
+
+    /// Reads up to `max` items in place, oldest first, under one
+    /// acquisition of the consumers' lock, and consumes them with one
+    /// store: each item whose CRC checks goes to `read` in its slot.
+    /// Returns how many were taken (0 if the ring is empty). If `read`
+    /// panics, or the process dies inside it, none of the batch is consumed.
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] for the first item that failed its check; every
+    /// other taken item went to `read`, and all are consumed. Otherwise as
+    /// [`get`](Self::get).
+    ///
+    /// ```
+    /// # use shmring::{Config, SharedBuffer};
+    /// # let name = format!("doc-get-many-with-{}", std::process::id());
+    /// let ring = SharedBuffer::create(&name, Config::new(4, 8))?;
+    /// ring.put_many(&[b"a", b"bc"])?;
+    /// let mut out = Vec::new();
+    /// assert_eq!(ring.get_many_with(10, |item| out.extend_from_slice(item))?, 2);
+    /// assert_eq!(out, b"abc");
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn get_many_with(&self, max: usize, read: impl FnMut(&[u8])) -> Result<usize> {
+        self.ring()?.get_many_with(max, read)
     }
 
     /// This handle's session token, `1..=2^31-1`: unique among the live

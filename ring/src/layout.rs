@@ -1,4 +1,4 @@
-//! The segment layout, version 2: a 320-byte header of five 64-byte cache
+//! The segment layout, version 2: a 256-byte header of four 64-byte cache
 //! lines, then `capacity` slots. `specs/layout.md` documents it byte by byte
 //! and a snapshot test pins [`describe`] so that no change slips through.
 //!
@@ -16,7 +16,7 @@ pub const MAGIC: u64 = u64::from_ne_bytes(*b"shmring\0");
 /// Layout version written by and accepted by this library.
 pub const LAYOUT_VERSION: u32 = 2;
 /// Size of the header, bytes; slot 0 starts here.
-pub const HEADER_SIZE: usize = 320;
+pub const HEADER_SIZE: usize = 256;
 /// Bytes in front of each payload: `len: u32` and `crc: u32`.
 pub const SLOT_PREFIX: usize = 8;
 /// Largest capacity, items.
@@ -80,35 +80,55 @@ pub(crate) struct Identity {
     pub _reserved: AtomicU64,
 }
 
-/// The consumer's cache line.
+/// The words of one side's lock (`specs/layout.md`, "Locks"): plain
+/// words, validated on every read. No pointer, and nothing a process trusts
+/// about another: whether an owner lives is asked of the kernel.
 #[repr(C)]
-pub(crate) struct ConsumerLine {
-    /// Items ever consumed. The oldest item lives in slot `head % capacity`.
-    /// Written only under the lock; one store is the commit point of a get.
-    pub head: AtomicU64,
-    /// Futex word bumped by every get; producers waiting for space sleep on
-    /// it.
-    pub get_seq: AtomicU32,
-    /// Producers registered as (about to be) sleeping on `get_seq`.
-    pub put_waiters: AtomicU32,
+pub(crate) struct LockWords {
+    /// 0 when free, else the session token (`1..=MAX_TOKEN`) of the handle
+    /// that holds the lock; a futex word that lock waiters sleep on.
+    pub owner: AtomicU32,
+    /// Handles registered as (about to be) sleeping on `owner`
+    /// (`crate::waiters`); a hint for the unlocker, never trusted for
+    /// progress (sleeps are capped).
+    pub sleepers: AtomicU32,
 }
 
-/// The producer's cache line.
+/// The producers' cache line: what a put touches, and what consumers read
+/// or write only when the ring looks empty.
 #[repr(C)]
 pub(crate) struct ProducerLine {
     /// Items ever stored. Invariant: `head <= tail <= head + capacity`; the
     /// next item goes to slot `tail % capacity`. Written only under the
-    /// lock; one store is the commit point of a put.
+    /// producers' lock; one Release store is the commit point of a put. Its
+    /// low 32 bits are the futex word consumers waiting for an item sleep
+    /// on.
     pub tail: AtomicU64,
-    /// Futex word bumped by every put; consumers waiting for an item sleep on
-    /// it.
-    pub put_seq: AtomicU32,
-    /// Consumers registered as (about to be) sleeping on `put_seq`.
+    /// The producers' lock.
+    pub lock: LockWords,
+    /// Consumers registered as (about to be) sleeping on `tail`.
     pub get_waiters: AtomicU32,
+    pub _reserved: AtomicU32,
 }
 
-/// Statistics, updated under the lock. They are advisory: a process killed
-/// inside an operation may leave one of them one short.
+/// The consumers' cache line: what a get touches, and what producers read
+/// or write only when the ring looks full.
+#[repr(C)]
+pub(crate) struct ConsumerLine {
+    /// Items ever consumed. The oldest item lives in slot `head % capacity`.
+    /// Written only under the consumers' lock; one Release store is the
+    /// commit point of a get. Its low 32 bits are the futex word producers
+    /// waiting for space sleep on.
+    pub head: AtomicU64,
+    /// The consumers' lock.
+    pub lock: LockWords,
+    /// Producers registered as (about to be) sleeping on `head`.
+    pub put_waiters: AtomicU32,
+    pub _reserved: AtomicU32,
+}
+
+/// Statistics and the session counter. The statistics are advisory: a
+/// process killed inside an operation may leave one of them one short.
 #[repr(C)]
 pub(crate) struct Counters {
     /// `put` calls refused because the ring was full.
@@ -117,38 +137,36 @@ pub(crate) struct Counters {
     pub empty_gets: AtomicU64,
     /// Items that failed their integrity check.
     pub corrupt_items: AtomicU64,
-    /// Times a process took over the lock from a dead owner.
+    /// Times a process took over a lock from a dead owner.
     pub lock_recoveries: AtomicU64,
-    /// Pid of the last process that recovered the lock.
+    /// Pid of the last process that recovered a lock.
     pub last_recovery_pid: AtomicU32,
-    pub _reserved: AtomicU32,
-}
-
-/// The lock's cache line: plain words, validated on every read
-/// (`specs/layout.md`, "Lock"). No pointer, and nothing a process trusts
-/// about another: whether an owner lives is asked of the kernel.
-#[repr(C)]
-pub(crate) struct LockLine {
-    /// 0 when free, else the session token (`1..=MAX_TOKEN`) of the handle
-    /// that holds the lock; a futex word that lock waiters sleep on.
-    pub owner: AtomicU32,
-    /// Handles registered as (about to be) sleeping on `owner`; a hint
-    /// for the unlocker, never trusted for progress (sleeps are capped).
-    pub sleepers: AtomicU32,
     /// Counter from which handles draw their session tokens.
     pub next_token: AtomicU32,
-    pub _reserved: AtomicU32,
 }
 
 /// The header at offset 0 of every segment.
 #[repr(C)]
 pub(crate) struct Header {
     pub id: Line<Identity>,
-    pub lock: Line<LockLine>,
-    pub consumer: Line<ConsumerLine>,
     pub producer: Line<ProducerLine>,
+    pub consumer: Line<ConsumerLine>,
     pub counters: Line<Counters>,
 }
+
+/// Offset of `tail` in the segment, bytes (for tools and tests that
+/// inspect or damage a segment).
+pub const TAIL_OFFSET: usize =
+    std::mem::offset_of!(Header, producer) + std::mem::offset_of!(ProducerLine, tail);
+/// Offset of `head` in the segment, bytes.
+pub const HEAD_OFFSET: usize =
+    std::mem::offset_of!(Header, consumer) + std::mem::offset_of!(ConsumerLine, head);
+/// Offset of the producers' lock words (owner, then sleepers), bytes.
+pub const PRODUCER_LOCK_OFFSET: usize =
+    std::mem::offset_of!(Header, producer) + std::mem::offset_of!(ProducerLine, lock);
+/// Offset of the consumers' lock words (owner, then sleepers), bytes.
+pub const CONSUMER_LOCK_OFFSET: usize =
+    std::mem::offset_of!(Header, consumer) + std::mem::offset_of!(ConsumerLine, lock);
 
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
 const _: () = assert!(std::mem::align_of::<Header>() == 64);
@@ -300,7 +318,7 @@ pub fn describe() -> String {
         (
             offset_of!(Identity, slots_offset),
             4,
-            "slots_offset (u32) = 320",
+            "slots_offset (u32) = 256",
         ),
         (
             offset_of!(Identity, segment_size),
@@ -314,52 +332,53 @@ pub fn describe() -> String {
         ),
         (offset_of!(Identity, _reserved), 8, "reserved"),
     ];
-    let l = offset_of!(Header, lock);
-    rows.extend([
-        (
-            l + offset_of!(LockLine, owner),
-            4,
-            "lock_owner (u32 futex) 0 free, else session token <= 2^31-1",
-        ),
-        (l + offset_of!(LockLine, sleepers), 4, "lock_sleepers (u32)"),
-        (l + offset_of!(LockLine, next_token), 4, "next_token (u32)"),
-        (l + offset_of!(LockLine, _reserved), 4, "reserved"),
-    ]);
-    let c = offset_of!(Header, consumer);
-    rows.extend([
-        (
-            c + offset_of!(ConsumerLine, head),
-            8,
-            "head (u64, items consumed)",
-        ),
-        (
-            c + offset_of!(ConsumerLine, get_seq),
-            4,
-            "get_seq (u32 futex)",
-        ),
-        (
-            c + offset_of!(ConsumerLine, put_waiters),
-            4,
-            "put_waiters (u32)",
-        ),
-    ]);
     let p = offset_of!(Header, producer);
     rows.extend([
         (
             p + offset_of!(ProducerLine, tail),
             8,
-            "tail (u64, items stored)",
+            "tail (u64, items stored; low half a futex)",
         ),
         (
-            p + offset_of!(ProducerLine, put_seq),
+            p + offset_of!(ProducerLine, lock) + offset_of!(LockWords, owner),
             4,
-            "put_seq (u32 futex)",
+            "producer lock owner (u32 futex) 0 free, else session token <= 2^31-1",
+        ),
+        (
+            p + offset_of!(ProducerLine, lock) + offset_of!(LockWords, sleepers),
+            4,
+            "producer lock sleepers (u32)",
         ),
         (
             p + offset_of!(ProducerLine, get_waiters),
             4,
             "get_waiters (u32)",
         ),
+        (p + offset_of!(ProducerLine, _reserved), 4, "reserved"),
+    ]);
+    let c = offset_of!(Header, consumer);
+    rows.extend([
+        (
+            c + offset_of!(ConsumerLine, head),
+            8,
+            "head (u64, items consumed; low half a futex)",
+        ),
+        (
+            c + offset_of!(ConsumerLine, lock) + offset_of!(LockWords, owner),
+            4,
+            "consumer lock owner (u32 futex) 0 free, else session token <= 2^31-1",
+        ),
+        (
+            c + offset_of!(ConsumerLine, lock) + offset_of!(LockWords, sleepers),
+            4,
+            "consumer lock sleepers (u32)",
+        ),
+        (
+            c + offset_of!(ConsumerLine, put_waiters),
+            4,
+            "put_waiters (u32)",
+        ),
+        (c + offset_of!(ConsumerLine, _reserved), 4, "reserved"),
     ]);
     let k = offset_of!(Header, counters);
     rows.extend([
@@ -384,7 +403,7 @@ pub fn describe() -> String {
             4,
             "last_recovery_pid (u32)",
         ),
-        (k + offset_of!(Counters, _reserved), 4, "reserved"),
+        (k + offset_of!(Counters, next_token), 4, "next_token (u32)"),
     ]);
     let mut out = String::from("offset  size  field\n");
     for (off, size, what) in rows {

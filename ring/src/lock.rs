@@ -46,7 +46,8 @@
 
 use crate::algorithm::{Acquired, LockWait};
 use crate::error::{Error, Result};
-use crate::layout::{LockLine, MAX_TOKEN, TOKEN_BASE};
+use crate::layout::{LockWords, MAX_TOKEN, TOKEN_BASE};
+use std::sync::atomic::AtomicU32;
 use crate::sys::futex::{self, Deadline};
 use crate::sys::ofd;
 use crate::waiters;
@@ -84,20 +85,21 @@ fn corrupt_owner(v: u32) -> Error {
     }
 }
 
-/// Draws a session token and takes its byte lock on `fd`; the lock lasts
-/// as long as `fd`'s open file description.
+/// Draws a session token from `next_token` and takes its byte lock on
+/// `fd`; the lock lasts as long as `fd`'s open file description. `locks`
+/// are the ring's lock words: a token one of them names is never drawn.
 ///
 /// # Errors
 /// [`Error::CorruptHeader`] if [`CLAIMS`] draws in a row are held by other
 /// sessions (the counter was tampered with), [`Error::Io`].
-pub fn claim(line: &LockLine, fd: BorrowedFd<'_>) -> Result<u32> {
+pub fn claim(next_token: &AtomicU32, locks: &[&LockWords], fd: BorrowedFd<'_>) -> Result<u32> {
     for _ in 0..CLAIMS {
-        let raw = line.next_token.fetch_add(1, Relaxed);
+        let raw = next_token.fetch_add(1, Relaxed);
         let token = raw % MAX_TOKEN + 1;
-        // A token still named by the lock word may belong to a dead owner
+        // A token still named by a lock word may belong to a dead owner
         // whose takeover is pending; taking it would make that owner look
         // alive.
-        if line.owner.load(Relaxed) == token {
+        if locks.iter().any(|l| l.owner.load(Relaxed) == token) {
             continue;
         }
         if ofd::try_lock(fd, token_byte(token)).map_err(|e| Error::io("fcntl(F_OFD_SETLK)", e))? {
@@ -123,14 +125,14 @@ pub fn alive(fd: BorrowedFd<'_>, own: u32, token: u32) -> Result<bool> {
     ofd::held_by_other(fd, token_byte(token)).map_err(|e| Error::io("fcntl(F_OFD_GETLK)", e))
 }
 
-/// Takes the lock of `line` for session `own`, waiting as `wait` says
+/// Takes the lock `line` (one side's) for session `own`, waiting as `wait` says
 /// (`configured` for [`LockWait::Configured`]).
 ///
 /// # Errors
 /// [`Error::LockTimeout`] when the wait's deadline passed with a live owner,
 /// [`Error::CorruptHeader`] for a lock word out of range, [`Error::Io`].
 pub fn acquire(
-    line: &LockLine,
+    line: &LockWords,
     fd: BorrowedFd<'_>,
     own: u32,
     wait: LockWait<Deadline>,
@@ -199,7 +201,7 @@ pub fn acquire(
 /// Releases the lock held by session `own` and wakes its sleepers. A word
 /// that no longer names `own` (overwritten by another process) is left as
 /// it is: the next locker validates it.
-pub fn release(line: &LockLine, own: u32) {
+pub fn release(line: &LockWords, own: u32) {
     // SeqCst: one half of the store-buffering pair with the sleepers'
     // registration (module docs); Release for the critical section.
     let _ = line.owner.compare_exchange(own, 0, SeqCst, Relaxed);

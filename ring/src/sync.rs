@@ -20,27 +20,18 @@
 //!
 //! # SeqCst under loom
 //! The ring's wake-up protocol is a store-buffering pair: the waiter
-//! registers (RMW) and then loads the futex word; the signaller bumps the
-//! word (RMW) and then loads the waiter count; all SeqCst. Loom does not
-//! implement the SeqCst total order for loads (its docs: SeqCst is treated
-//! as AcqRel), so a plain SeqCst load may read a stale value there and loom
-//! would report a lost wake-up that the C++ model forbids (measured: with
-//! plain SeqCst loads, 11 of the 14 loom models of the correct core report
-//! a deadlock or a violation). Under loom,
-//! [`AtomicWord::load_seqcst`] is therefore `fetch_add(0, Acquire)`: loom
-//! runs an RMW against the newest store of the interleaving it is
-//! exploring, so with RMWs on both sides one side must see the other, which
-//! is what the SeqCst order gives the production loads. This rests on how
-//! loom executes RMWs, not on the C++ model (where an Acquire RMW alone
-//! would not be enough); production keeps the SeqCst load. The RMW is
-//! Acquire, not Release, so that it adds no happens-before edge the
-//! production load lacks: a Release RMW would hide the seeded
-//! `RelaxedWaiterCount` fault (`crate::algorithm::Fault`).
-//!
-//! The limit this leaves: loom runs the pair's RMWs (the registration and
-//! the bump) in interleaving order, so weakening *them* to Relaxed, a bug
-//! on weakly ordered hardware, is found by neither loom nor shuttle (which
-//! treats every ordering as SeqCst). Only the loads of the pair are checked.
+//! registers (RMW), issues a SeqCst fence and loads the index; the
+//! committer stores the index, issues a SeqCst fence and loads the
+//! registry. It rests on fences, not on SeqCst loads, because loom treats
+//! SeqCst loads and stores as AcqRel (its README, "Unsupported features")
+//! but implements `fence(SeqCst)`: the later of two fences there sees
+//! everything before the earlier one. Nor does it use a read-modify-write
+//! of the index as a "latest value" load: loom orders stores only
+//! partially, and an RMW that wrote the index back would become a store a
+//! later RMW may read instead of the committer's. The seeded
+//! `RelaxedWaiterCount` fault (the committer's fence left out) is found by
+//! loom as a lost wake-up. Shuttle runs every operation sequentially
+//! consistent and finds no ordering bug.
 
 use std::sync::atomic::Ordering;
 
@@ -114,13 +105,10 @@ pub(crate) trait AtomicWord<T>: Send + Sync {
         success: Ordering,
         failure: Ordering,
     ) -> Result<T, T>;
-    /// A load that takes part in the SeqCst total order: `load(SeqCst)`,
-    /// but an Acquire RMW under loom (see the module docs).
-    fn load_seqcst(&self) -> T;
 }
 
 macro_rules! atomic_word {
-    ($atomic:ty, $int:ty, $seqcst:expr) => {
+    ($atomic:ty, $int:ty) => {
         impl AtomicWord<$int> for $atomic {
             #[inline]
             fn load(&self, order: Ordering) -> $int {
@@ -144,30 +132,19 @@ macro_rules! atomic_word {
             ) -> Result<$int, $int> {
                 <$atomic>::compare_exchange(self, current, new, success, failure)
             }
-            #[inline]
-            fn load_seqcst(&self) -> $int {
-                let f: fn(&$atomic) -> $int = $seqcst;
-                f(self)
-            }
         }
     };
 }
 
-atomic_word!(std::sync::atomic::AtomicU32, u32, |a| a
-    .load(Ordering::SeqCst));
-atomic_word!(std::sync::atomic::AtomicU64, u64, |a| a
-    .load(Ordering::SeqCst));
+atomic_word!(std::sync::atomic::AtomicU32, u32);
+atomic_word!(std::sync::atomic::AtomicU64, u64);
 
 #[cfg(loom)]
-atomic_word!(loom::sync::atomic::AtomicU32, u32, |a| a
-    .fetch_add(0, Ordering::Acquire));
+atomic_word!(loom::sync::atomic::AtomicU32, u32);
 #[cfg(loom)]
-atomic_word!(loom::sync::atomic::AtomicU64, u64, |a| a
-    .fetch_add(0, Ordering::Acquire));
+atomic_word!(loom::sync::atomic::AtomicU64, u64);
 
 #[cfg(all(shuttle, not(loom)))]
-atomic_word!(shuttle::sync::atomic::AtomicU32, u32, |a| a
-    .load(Ordering::SeqCst));
+atomic_word!(shuttle::sync::atomic::AtomicU32, u32);
 #[cfg(all(shuttle, not(loom)))]
-atomic_word!(shuttle::sync::atomic::AtomicU64, u64, |a| a
-    .load(Ordering::SeqCst));
+atomic_word!(shuttle::sync::atomic::AtomicU64, u64);

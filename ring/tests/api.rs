@@ -10,7 +10,9 @@ use shmring::{Config, Error, SharedBuffer};
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-const HEADER: u64 = 320;
+const HEADER: u64 = shmring::layout::HEADER_SIZE as u64;
+const HEAD: u64 = shmring::layout::HEAD_OFFSET as u64;
+const TAIL: u64 = shmring::layout::TAIL_OFFSET as u64;
 
 fn ring(tag: &str, capacity: u32, item_size: u32) -> SharedBuffer {
     SharedBuffer::create(&unique(tag), Config::new(capacity, item_size)).expect("create")
@@ -411,14 +413,28 @@ fn a_corrupt_header_is_refused_on_open(
 #[case::huge_tail(0, u64::MAX)]
 fn corrupt_indices_make_operations_fail_not_overrun(#[case] head: u64, #[case] tail: u64) {
     let r = ring("indices", 10, 64);
-    poke(r.name(), 128, &head.to_ne_bytes());
-    poke(r.name(), 192, &tail.to_ne_bytes());
-    assert!(matches!(r.put(b"x"), Err(Error::CorruptHeader { .. })));
+    // A handle that never read the other side's index (here: a fresh one)
+    // reads the damaged pair on its first operation.
+    let fresh = SharedBuffer::open(r.name()).unwrap();
+    poke(r.name(), HEAD, &head.to_ne_bytes());
+    poke(r.name(), TAIL, &tail.to_ne_bytes());
+    assert!(matches!(fresh.put(b"x"), Err(Error::CorruptHeader { .. })));
     assert!(matches!(r.get(), Err(Error::CorruptHeader { .. })));
     assert!(matches!(r.len(), Err(Error::CorruptHeader { .. })));
+    // A producer whose cached head still shows free space may store into
+    // a slot it owned before the damage, never outside the ring; once the
+    // cache says full it reads the pair and fails.
+    for _ in 0..=10 {
+        match r.put(b"x") {
+            Ok(true) => {}
+            Err(Error::CorruptHeader { .. }) => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(matches!(r.put(b"x"), Err(Error::CorruptHeader { .. })));
     // The failed operations released the lock: repair and carry on.
-    poke(r.name(), 128, &0u64.to_ne_bytes());
-    poke(r.name(), 192, &0u64.to_ne_bytes());
+    poke(r.name(), HEAD, &0u64.to_ne_bytes());
+    poke(r.name(), TAIL, &0u64.to_ne_bytes());
     assert!(r.put(b"x").unwrap());
 }
 
@@ -463,7 +479,7 @@ fn a_ring_opened_while_its_creator_initialises_it_waits_for_ready() {
     // init_state, and succeeds as soon as a valid header is published.
     let name = unique("racing");
     let model = ring("model", 3, 8);
-    let image = peek(model.name(), 0, 320 + 3 * 64);
+    let image = peek(model.name(), 0, shmring::layout::HEADER_SIZE + 3 * 64);
     let _cleanup = Cleanup(name.clone());
     let mut pending = image.clone();
     pending[12..16].copy_from_slice(&0u32.to_ne_bytes());

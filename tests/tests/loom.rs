@@ -210,9 +210,29 @@ fn loom_finds_relaxed_waiter_count() {
 }
 
 #[test]
-fn loom_finds_signal_after_commit() {
-    finds("loom_finds_signal_after_commit", "deadlock", || {
-        let f = Fault::SignalAfterCommit;
-        model(move || models::owner_killed(heap_ring_with_fault(2, 4, f), KillPoint::PutCommitted))
+fn loom_finds_wake_before_commit() {
+    finds("loom_finds_wake_before_commit", "deadlock", || {
+        let f = Fault::WakeBeforeCommit;
+        model(move || models::get_woken_by_put(heap_ring_with_fault(1, 4, f), Wait::Forever))
+    });
+}
+
+#[test]
+fn loom_finds_relaxed_index_refresh() {
+    finds(
+        "loom_finds_relaxed_index_refresh",
+        "Causality violation",
+        || {
+            let f = Fault::RelaxedIndexRefresh;
+            model(move || models::put_get(heap_ring_with_fault(2, 4, f)))
+        },
+    );
+}
+
+#[test]
+fn loom_finds_commit_before_copy() {
+    finds("loom_finds_commit_before_copy", "Causality violation", || {
+        let f = Fault::CommitBeforeCopy;
+        model(move || models::wrap_around(heap_ring_with_fault(1, 4, f)))
     });
 }

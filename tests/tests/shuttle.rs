@@ -199,6 +199,16 @@ fn shuttle_finds_publish_before_write() {
 }
 
 #[test]
+fn shuttle_finds_wake_before_commit() {
+    finds(Fault::WakeBeforeCommit);
+}
+
+#[test]
+fn shuttle_finds_commit_before_copy() {
+    finds(Fault::CommitBeforeCopy);
+}
+
+#[test]
 fn shuttle_passes_the_correct_core_on_the_contended_scenario() {
     explore(&contended(), None).unwrap_or_else(|r| panic!("{r}"));
 }

@@ -6,18 +6,25 @@
 //! process of a real deployment opens its own mapping. The pieces model the
 //! production primitives:
 //!
-//! - **lock**: a facade `Mutex` plus an owner-died flag. A handle made with
-//!   [`HeapMemory::handle_killed_at`] abandons its operation at the given
-//!   [`KillPoint`] while holding the lock, as a process SIGKILLed there
-//!   would ([`HeapError::Abandoned`], which the model ring reports as
-//!   `OpError::Abandoned`); the next locker is told
+//! - **locks**: per side (producers, consumers), a facade `Mutex` plus an
+//!   owner-died flag. A handle made with [`HeapMemory::handle_killed_at`]
+//!   abandons its operation at the given [`KillPoint`] while holding its
+//!   side's lock, as a process SIGKILLed there would
+//!   ([`HeapError::Abandoned`], which the model ring reports as
+//!   `OpError::Abandoned`); the next locker of that side is told
 //!   [`Acquired::OwnerDied`], as the segment lock reports a session that
 //!   the kernel saw die (`crate::lock`).
-//! - **futex**: one facade `Mutex` + `Condvar` per futex word; the
-//!   comparison with the expected value happens under that mutex, and
+//! - **futex**: one facade `Mutex` + `Condvar` per index (`head`, `tail`);
+//!   the comparison with the expected value happens under that mutex, and
 //!   `wake_all` takes it, which is the atomicity `FUTEX_WAIT` gives. With no
 //!   timeout, a lost wake-up leaves the waiter asleep for ever, which loom
 //!   and shuttle report as a deadlock.
+//! - **capped sleeps**: the segment's sleeps end after a nap (100 ms) even
+//!   unwoken, which is what recovers a sleeper whose waker died between its
+//!   commit and its wake. The model ends every sleep when a handle is
+//!   killed (its abandonment wakes all sleepers), and only then: a nap that
+//!   ended at any other time would hide the lost wake-ups the models are
+//!   there to find.
 //! - **clock**: a logical clock in milliseconds that only
 //!   [`HeapMemory::advance_clock`] moves; a timeout of `Duration::MAX`
 //!   never expires.
@@ -27,11 +34,11 @@
 
 #[cfg(any(loom, shuttle))]
 use crate::algorithm::Fault;
-use crate::algorithm::{Acquired, Counter, LockWait, Point, RingMemory};
+use crate::algorithm::{Acquired, Counter, LockWait, Point, RingMemory, Side};
 use crate::error::{Error, Result};
 use crate::layout::{Geometry, SLOT_PREFIX};
 use crate::sync::atomic::{AtomicU32, AtomicU64};
-use crate::sync::{Arc, AtomicWord, Condvar, Mutex, MutexGuard, UnsafeCell};
+use crate::sync::{Arc, Condvar, Mutex, MutexGuard, UnsafeCell};
 use ringcheck_models::KillPoint;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Duration;
@@ -79,17 +86,18 @@ struct Shared {
     fault: Option<Fault>,
     head: AtomicU64,
     tail: AtomicU64,
-    get_seq: AtomicU32,
     put_waiters: AtomicU32,
-    put_seq: AtomicU32,
     get_waiters: AtomicU32,
-    lock: Mutex<()>,
-    /// Set by a handle that abandons an operation inside the lock, cleared
-    /// by `mark_consistent`; read and written only under `lock`, so a std
-    /// atomic (outside the model) is enough.
-    owner_died: std::sync::atomic::AtomicBool,
-    get_futex: Futex,
-    put_futex: Futex,
+    /// The producers' and the consumers' lock, by [`side`].
+    locks: [Mutex<()>; 2],
+    /// Set by a handle that abandons an operation inside a side's lock,
+    /// cleared by `mark_consistent`; each read and written only under its
+    /// side's lock, so a std atomic (outside the model) is enough.
+    owner_died: [std::sync::atomic::AtomicBool; 2],
+    /// Sleepers on `head` (producers waiting for space).
+    head_futex: Futex,
+    /// Sleepers on `tail` (consumers waiting for an item).
+    tail_futex: Futex,
     /// Logical milliseconds.
     clock: AtomicU64,
     /// `capacity` slots of `SLOT_PREFIX + item_size` bytes: len (u32 ne),
@@ -105,6 +113,21 @@ struct Shared {
 unsafe impl Sync for Shared {}
 // SAFETY: the slot cells own plain bytes.
 unsafe impl Send for Shared {}
+
+/// Index of `side` in [`Shared::locks`] and [`Shared::owner_died`].
+fn index(side: Side) -> usize {
+    match side {
+        Side::Producer => 0,
+        Side::Consumer => 1,
+    }
+}
+
+/// Holds one side's model lock.
+#[derive(Debug)]
+pub struct HeapGuard<'a> {
+    _held: MutexGuard<'a, ()>,
+    side: Side,
+}
 
 /// One handle on a heap ring. See the module docs.
 #[derive(Debug)]
@@ -146,14 +169,15 @@ impl HeapMemory {
             fault: None,
             head: AtomicU64::new(0),
             tail: AtomicU64::new(0),
-            get_seq: AtomicU32::new(0),
             put_waiters: AtomicU32::new(0),
-            put_seq: AtomicU32::new(0),
             get_waiters: AtomicU32::new(0),
-            lock: Mutex::new(()),
-            owner_died: std::sync::atomic::AtomicBool::new(false),
-            get_futex: Futex::new(),
-            put_futex: Futex::new(),
+            locks: [Mutex::new(()), Mutex::new(())],
+            owner_died: [
+                std::sync::atomic::AtomicBool::new(false),
+                std::sync::atomic::AtomicBool::new(false),
+            ],
+            head_futex: Futex::new(),
+            tail_futex: Futex::new(),
             clock: AtomicU64::new(0),
             slots,
         })
@@ -189,17 +213,21 @@ impl HeapMemory {
     /// timed waits re-check their deadline.
     pub fn advance_clock(&self) {
         self.shared.clock.fetch_add(1, Release);
-        for f in [&self.shared.get_futex, &self.shared.put_futex] {
+        self.wake_everyone();
+    }
+
+    fn wake_everyone(&self) {
+        for f in [&self.shared.head_futex, &self.shared.tail_futex] {
             let _g = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
             f.cv.notify_all();
         }
     }
 
-    fn futex(&self, word: &AtomicU32) -> &Futex {
-        if std::ptr::eq(word, &self.shared.get_seq) {
-            &self.shared.get_futex
+    fn futex(&self, index: &AtomicU64) -> &Futex {
+        if std::ptr::eq(index, &self.shared.head) {
+            &self.shared.head_futex
         } else {
-            &self.shared.put_futex
+            &self.shared.tail_futex
         }
     }
 
@@ -215,11 +243,11 @@ unsafe impl RingMemory for HeapMemory {
     type Error = HeapError;
     type Word64 = AtomicU64;
     type Word32 = AtomicU32;
-    type Guard<'a> = MutexGuard<'a, ()>;
+    type Guard<'a> = HeapGuard<'a>;
     /// Logical ms; `u64::MAX` never passes.
     type Deadline = u64;
     /// One poll, so that the models explore the spin path of
-    /// `wait_change` (a changed word ends the wait without sleeping) as
+    /// `wait_change` (a changed index ends the wait without sleeping) as
     /// well as the sleep; more polls only multiply the schedules.
     const SPIN_LIMIT: u32 = 1;
 
@@ -235,14 +263,8 @@ unsafe impl RingMemory for HeapMemory {
     fn tail(&self) -> &AtomicU64 {
         &self.shared.tail
     }
-    fn get_seq(&self) -> &AtomicU32 {
-        &self.shared.get_seq
-    }
     fn put_waiters(&self) -> &AtomicU32 {
         &self.shared.put_waiters
-    }
-    fn put_seq(&self) -> &AtomicU32 {
-        &self.shared.put_seq
     }
     fn get_waiters(&self) -> &AtomicU32 {
         &self.shared.get_waiters
@@ -252,20 +274,23 @@ unsafe impl RingMemory for HeapMemory {
 
     /// Waits for the model mutex however long: a lock held for ever is a
     /// deadlock that loom and shuttle report.
-    fn lock(&self, _wait: LockWait<u64>) -> Result<(MutexGuard<'_, ()>, Acquired)> {
+    fn lock(&self, side: Side, _wait: LockWait<u64>) -> Result<(HeapGuard<'_>, Acquired)> {
         // A model thread that panicked holding the lock fails the model
         // anyway; poisoning adds nothing.
-        let guard = self.shared.lock.lock().unwrap_or_else(|e| e.into_inner());
-        let how = if self.shared.owner_died.load(Relaxed) {
+        let i = index(side);
+        let guard = self.shared.locks[i]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let how = if self.shared.owner_died[i].load(Relaxed) {
             Acquired::OwnerDied
         } else {
             Acquired::Clean
         };
-        Ok((guard, how))
+        Ok((HeapGuard { _held: guard, side }, how))
     }
 
-    fn mark_consistent(&self, _guard: &MutexGuard<'_, ()>) {
-        self.shared.owner_died.store(false, Relaxed);
+    fn mark_consistent(&self, guard: &HeapGuard<'_>) {
+        self.shared.owner_died[index(guard.side)].store(false, Relaxed);
     }
 
     fn deadline(&self, timeout: Duration) -> u64 {
@@ -284,22 +309,27 @@ unsafe impl RingMemory for HeapMemory {
         deadline != u64::MAX && self.shared.clock.load(Acquire) >= deadline
     }
 
-    fn wait(&self, word: &AtomicU32, expected: u32, deadline: u64) {
-        let f = self.futex(word);
+    fn wait(&self, index: &AtomicU64, expected: u64, deadline: u64) {
+        let f = self.futex(index);
         let guard = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
-        // The kernel compares the current value; load_seqcst reads the
-        // latest value in the word's modification order (an Acquire RMW
-        // under loom) without creating a release edge a kernel read would
-        // not create.
-        if word.load_seqcst() == expected && !self.passed(deadline) {
+        // The kernel compares the current value. A plain load is enough
+        // here: a waker that saw this sleeper's registration stored the
+        // index before it takes this futex's mutex to wake, so either that
+        // happens before this load (which then sees the new value) or the
+        // wake reaches the sleeper in `cv.wait`.
+        if index.load(Acquire) == expected && !self.passed(deadline) {
             drop(f.cv.wait(guard).unwrap_or_else(|e| e.into_inner()));
         }
     }
 
-    fn wake_all(&self, word: &AtomicU32) {
-        let f = self.futex(word);
+    fn wake_all(&self, index: &AtomicU64) {
+        let f = self.futex(index);
         let _g = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
         f.cv.notify_all();
+    }
+
+    fn fence(&self) {
+        crate::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
     }
 
     fn spin_hint(&self) {
@@ -317,13 +347,14 @@ unsafe impl RingMemory for HeapMemory {
         })
     }
 
-    unsafe fn read_payload(&self, seq: u64, dst: &mut [u8]) {
-        let n = dst.len().min(self.item_size() as usize);
+    unsafe fn with_payload<R>(&self, seq: u64, len: usize, f: impl FnOnce(&[u8]) -> R) -> R {
+        let n = len.min(self.item_size() as usize);
         self.slot(seq).with(|p| {
-            // SAFETY: as in read_prefix.
+            // SAFETY: the caller owns the slot (the accessor's contract),
+            // so no `with_mut` on this cell runs concurrently.
             let s = unsafe { &*p };
-            dst[..n].copy_from_slice(&s[SLOT_PREFIX..SLOT_PREFIX + n]);
-        });
+            f(&s[SLOT_PREFIX..SLOT_PREFIX + n])
+        })
     }
 
     unsafe fn write_prefix(&self, seq: u64, len: u32, crc: u32) {
@@ -335,17 +366,21 @@ unsafe impl RingMemory for HeapMemory {
         });
     }
 
-    unsafe fn write_payload(&self, seq: u64, offset: usize, src: &[u8]) {
-        let room = (self.item_size() as usize).saturating_sub(offset);
-        let n = src.len().min(room);
-        if n == 0 {
-            return;
-        }
+    unsafe fn with_payload_mut<R>(
+        &self,
+        seq: u64,
+        offset: usize,
+        len: usize,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> R {
+        let size = self.item_size() as usize;
+        let offset = offset.min(size);
+        let n = len.min(size - offset);
         self.slot(seq).with_mut(|p| {
             // SAFETY: as in write_prefix.
             let s = unsafe { &mut *p };
-            s[SLOT_PREFIX + offset..SLOT_PREFIX + offset + n].copy_from_slice(&src[..n]);
-        });
+            f(&mut s[SLOT_PREFIX + offset..SLOT_PREFIX + offset + n])
+        })
     }
 
     #[cfg(feature = "test-hooks")]
@@ -360,8 +395,15 @@ unsafe impl RingMemory for HeapMemory {
 
     fn at(&self, point: Point) -> Result<(), HeapError> {
         if self.kill_at == Some(point) {
-            // Called with the lock held: the next locker sees the flag.
-            self.shared.owner_died.store(true, Relaxed);
+            let side = match point {
+                Point::PutHalfWritten | Point::PutCommitted => Side::Producer,
+                Point::GetCopied => Side::Consumer,
+            };
+            // Called with the side's lock held: its next locker sees the
+            // flag.
+            self.shared.owner_died[index(side)].store(true, Relaxed);
+            // The sleepers' naps run out (module docs).
+            self.wake_everyone();
             return Err(HeapError::Abandoned);
         }
         Ok(())

@@ -230,14 +230,48 @@ impl Segment {
         (len, crc)
     }
 
-    /// Copies `dst.len()` payload bytes out of the slot of item `seq`.
-    /// `dst.len()` must be at most `item_size` (callers check the stored
-    /// length first); longer buffers are cut to `item_size`.
-    pub fn read_payload(&self, g: &Geometry, seq: u64, dst: &mut [u8]) {
-        let n = dst.len().min(g.item_size as usize);
+    /// Calls `f` with the first `len` payload bytes of the slot of item
+    /// `seq`, in place (cut to `item_size`).
+    ///
+    /// # Safety
+    /// The caller owns the slot (the ring's protocol keeps every
+    /// well-behaved process from writing it meanwhile). A process that
+    /// breaks the protocol can change the bytes under `f`: `f` may see
+    /// inconsistent values, but never memory outside the slot.
+    pub unsafe fn with_payload<R>(
+        &self,
+        g: &Geometry,
+        seq: u64,
+        len: usize,
+        f: impl FnOnce(&[u8]) -> R,
+    ) -> R {
+        let n = len.min(g.item_size as usize);
         let p = self.slot(g, seq);
-        // SAFETY: SLOT_PREFIX + n <= SLOT_PREFIX + item_size <= stride.
-        unsafe { std::ptr::copy_nonoverlapping(p.add(SLOT_PREFIX), dst.as_mut_ptr(), n) };
+        // SAFETY: SLOT_PREFIX + n <= SLOT_PREFIX + item_size <= stride, so
+        // the slice lies inside the mapping, which outlives the call;
+        // ownership of the slot is the caller's contract.
+        f(unsafe { std::slice::from_raw_parts(p.add(SLOT_PREFIX), n) })
+    }
+
+    /// Calls `f` with payload bytes `offset..offset + len` of the slot of
+    /// item `seq`, in place, to write them (cut to `item_size`).
+    ///
+    /// # Safety
+    /// As [`with_payload`](Self::with_payload), as the slot's only writer.
+    pub unsafe fn with_payload_mut<R>(
+        &self,
+        g: &Geometry,
+        seq: u64,
+        offset: usize,
+        len: usize,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> R {
+        let offset = offset.min(g.item_size as usize);
+        let n = len.min(g.item_size as usize - offset);
+        let p = self.slot(g, seq);
+        // SAFETY: SLOT_PREFIX + offset + n <= SLOT_PREFIX + item_size <=
+        // stride; the caller owns the slot, so this is the only reference.
+        f(unsafe { std::slice::from_raw_parts_mut(p.add(SLOT_PREFIX + offset), n) })
     }
 
     /// Writes the prefix of the slot of item `seq`.
@@ -248,20 +282,6 @@ impl Segment {
         let p = self.slot(g, seq);
         // SAFETY: the slot holds at least SLOT_PREFIX bytes.
         unsafe { std::ptr::copy_nonoverlapping(raw.as_ptr(), p, SLOT_PREFIX) };
-    }
-
-    /// Writes `src` at byte `offset` of the payload of the slot of item
-    /// `seq`; bytes past `item_size` are dropped.
-    pub fn write_payload(&self, g: &Geometry, seq: u64, offset: usize, src: &[u8]) {
-        let room = (g.item_size as usize).saturating_sub(offset);
-        let n = src.len().min(room);
-        if n == 0 {
-            // Also keeps `p.add` below inside the slot for any `offset`.
-            return;
-        }
-        let p = self.slot(g, seq);
-        // SAFETY: SLOT_PREFIX + offset + n <= SLOT_PREFIX + item_size <= stride.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), p.add(SLOT_PREFIX + offset), n) };
     }
 
     /// Flips bit 0 of byte `offset` of the slot of item `seq` (offset taken
