@@ -225,8 +225,6 @@ pub unsafe trait RingMemory: Send + Sync {
         Self: 'a;
     /// An absolute instant on the memory's clock.
     type Deadline: Copy;
-    /// Polls of an index before a waiter registers and sleeps.
-    const SPIN_LIMIT: u32;
 
     /// Slots, items; at least 1.
     fn capacity(&self) -> u32;
@@ -270,8 +268,9 @@ pub unsafe trait RingMemory: Send + Sync {
     fn wake_all(&self, index: &Self::Word64);
     /// A SeqCst fence (the facade's, in a model).
     fn fence(&self);
-    /// Called once per spin poll.
-    fn spin_hint(&self);
+    /// Polls `changed` for a while before a waiter registers and sleeps;
+    /// true as soon as it returns true, false when the spin is over.
+    fn spin(&self, changed: impl FnMut() -> bool) -> bool;
 
     /// The `(len, crc)` prefix of item `seq`'s slot.
     ///
@@ -431,7 +430,11 @@ impl<M: RingMemory> Ring<M> {
         layout::check_indices(head, tail, self.mem.capacity())?;
         self.cached_head.store(head, Relaxed);
         let free = cap - (tail - head);
-        Ok(if free == 0 { Err(Blocked(head)) } else { Ok(free) })
+        Ok(if free == 0 {
+            Err(Blocked(head))
+        } else {
+            Ok(free)
+        })
     }
 
     /// Under the consumers' lock, with `head` as read there: how many items
@@ -505,11 +508,8 @@ impl<M: RingMemory> Ring<M> {
         seen: u64,
         deadline: M::Deadline,
     ) -> bool {
-        for _ in 0..M::SPIN_LIMIT {
-            if index.load(Relaxed) != seen {
-                return true;
-            }
-            self.mem.spin_hint();
+        if self.mem.spin(|| index.load(Relaxed) != seen) {
+            return true;
         }
         if self.mem.passed(deadline) {
             return false;
@@ -558,7 +558,9 @@ impl<M: RingMemory> Ring<M> {
         timeout: Duration,
         index: &M::Word64,
         waiters: &M::Word32,
-        mut attempt: impl FnMut(LockWait<M::Deadline>) -> Result<std::result::Result<T, Blocked>, M::Error>,
+        mut attempt: impl FnMut(
+            LockWait<M::Deadline>,
+        ) -> Result<std::result::Result<T, Blocked>, M::Error>,
     ) -> Result<Option<T>, M::Error> {
         // The deadline is computed once an attempt was blocked: a clock
         // read per operation is measurable on the fast path.
@@ -645,9 +647,10 @@ impl<M: RingMemory> Ring<M> {
         self.mem.at(Point::PutHalfWritten)?;
         // SAFETY: as above.
         unsafe {
-            self.mem.with_payload_mut(seq, half, item.len() - half, |dst| {
-                dst.copy_from_slice(&item[half..half + dst.len()])
-            });
+            self.mem
+                .with_payload_mut(seq, half, item.len() - half, |dst| {
+                    dst.copy_from_slice(&item[half..half + dst.len()])
+                });
         }
         Ok(())
     }
@@ -766,6 +769,9 @@ impl<M: RingMemory> Ring<M> {
         let stored = self.blocking(timeout, self.mem.head(), self.mem.put_waiters(), |wait| {
             self.try_put(wait, |ring, seq| {
                 let crc = ring.fill_slot(seq, len, &mut write);
+                // Written but not published: a death here loses this item
+                // only.
+                ring.mem.at(Point::PutHalfWritten)?;
                 Ok((len as u32, crc))
             })
         })?;

@@ -86,6 +86,60 @@ impl HeapRing {
     }
 }
 
+impl HeapRing {
+    /// Writes an item of `len` bytes in place, waiting up to `timeout` for
+    /// a free slot, as
+    /// [`SharedBuffer::put_with_timeout`](crate::SharedBuffer::put_with_timeout).
+    ///
+    /// # Errors
+    /// [`OpError::Failed`] for `len` over the item size;
+    /// [`OpError::Abandoned`] from a killed handle.
+    pub fn put_with(
+        &self,
+        len: usize,
+        timeout: std::time::Duration,
+        write: impl FnOnce(&mut [u8]),
+    ) -> Result<bool, OpError> {
+        self.ring.put_with(len, timeout, write).map_err(op_error)
+    }
+
+    /// Reads the oldest item in place, waiting up to `timeout`, as
+    /// [`SharedBuffer::get_with_timeout`](crate::SharedBuffer::get_with_timeout).
+    ///
+    /// # Errors
+    /// [`OpError::Failed`] for a corrupt item; [`OpError::Abandoned`] from a
+    /// killed handle.
+    pub fn get_with<R>(
+        &self,
+        timeout: std::time::Duration,
+        read: impl FnOnce(&[u8]) -> R,
+    ) -> Result<Option<R>, OpError> {
+        self.ring.get_with(timeout, read).map_err(op_error)
+    }
+
+    /// Writes up to `max` items in place under one lock acquisition, as
+    /// [`SharedBuffer::put_many_with`](crate::SharedBuffer::put_many_with).
+    ///
+    /// # Errors
+    /// [`OpError::Failed`] for a length over the item size.
+    pub fn put_many_with(
+        &self,
+        max: usize,
+        write: impl FnMut(&mut [u8]) -> Option<usize>,
+    ) -> Result<usize, OpError> {
+        self.ring.put_many_with(max, write).map_err(op_error)
+    }
+
+    /// Reads up to `max` items in place under one lock acquisition, as
+    /// [`SharedBuffer::get_many_with`](crate::SharedBuffer::get_many_with).
+    ///
+    /// # Errors
+    /// [`OpError::Failed`] for a corrupt item.
+    pub fn get_many_with(&self, max: usize, read: impl FnMut(&[u8])) -> Result<usize, OpError> {
+        self.ring.get_many_with(max, read).map_err(op_error)
+    }
+}
+
 impl ModelRing for HeapRing {
     fn capacity(&self) -> usize {
         self.ring.capacity()

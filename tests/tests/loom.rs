@@ -26,12 +26,17 @@ const DEFAULT_PREEMPTIONS: usize = 3;
 
 /// Explores `f` and reports on stderr how many schedules it ran.
 fn model(f: impl Fn() + Sync + Send + 'static) {
+    model_bounded(usize::MAX, f)
+}
+
+/// [`model`] with the preemption bound at most `max`, for models whose
+/// schedules at the default bound take minutes.
+fn model_bounded(max: usize, f: impl Fn() + Sync + Send + 'static) {
     use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
     use std::sync::Arc;
     let mut builder = loom::model::Builder::new();
-    if builder.preemption_bound.is_none() {
-        builder.preemption_bound = Some(DEFAULT_PREEMPTIONS);
-    }
+    let bound = builder.preemption_bound.unwrap_or(DEFAULT_PREEMPTIONS);
+    builder.preemption_bound = Some(bound.min(max));
     let schedules = Arc::new(AtomicUsize::new(0));
     let counter = Arc::clone(&schedules);
     let started = std::time::Instant::now();
@@ -126,9 +131,57 @@ fn loom_put_timeout_expires_only_after_the_clock_moves() {
     model(|| models::put_timeout_expires(heap_ring(1, 4)));
 }
 
+/// Three threads and two locks: at preemption bound 3 the schedules take
+/// over a minute on 2 cores, at bound 2 about 2 s (15,616 schedules);
+/// `loom_owner_killed_*` and the other models run at the full bound.
 #[test]
 fn loom_two_producers_one_consumer_keep_per_producer_order() {
-    model(|| models::two_producers_one_consumer(heap_ring(2, 4)));
+    model_bounded(2, || models::two_producers_one_consumer(heap_ring(2, 4)));
+}
+
+/// The in-place calls: a producer writes two items in slots (`put_with`,
+/// then a batch of one with `put_many_with`) while a consumer reads them in
+/// their slots (`get_with`, waiting, then `get_many_with`); loom's cells
+/// report any slot access without a happens-before edge to the other
+/// side's, and the items arrive whole and in order.
+#[test]
+fn loom_in_place_calls_hand_over_whole_items() {
+    model(|| {
+        let ring = heap_ring(1, 4);
+        let producer = HeapRing::new(ring.memory().handle());
+        let p = loom::thread::spawn(move || {
+            let forever = std::time::Duration::MAX;
+            assert_eq!(
+                producer.put_with(2, forever, |s| s.copy_from_slice(b"ab")),
+                Ok(true)
+            );
+            let mut left = 1;
+            while left > 0 {
+                left -= producer
+                    .put_many_with(1, |s| {
+                        s[..3].copy_from_slice(b"cde");
+                        Some(3)
+                    })
+                    .expect("put_many_with");
+                if left > 0 {
+                    loom::thread::yield_now();
+                }
+            }
+        });
+        let forever = std::time::Duration::MAX;
+        let first = ring.get_with(forever, |item| item.to_vec());
+        assert_eq!(first, Ok(Some(b"ab".to_vec())));
+        let mut second = Vec::new();
+        while second.is_empty() {
+            ring.get_many_with(1, |item| second.extend_from_slice(item))
+                .expect("get_many_with");
+            if second.is_empty() {
+                loom::thread::yield_now();
+            }
+        }
+        assert_eq!(second, b"cde");
+        p.join().unwrap();
+    });
 }
 
 /// `put_many` commits its items with one store: a concurrent `get_many`
@@ -231,8 +284,12 @@ fn loom_finds_relaxed_index_refresh() {
 
 #[test]
 fn loom_finds_commit_before_copy() {
-    finds("loom_finds_commit_before_copy", "Causality violation", || {
-        let f = Fault::CommitBeforeCopy;
-        model(move || models::wrap_around(heap_ring_with_fault(1, 4, f)))
-    });
+    finds(
+        "loom_finds_commit_before_copy",
+        "Causality violation",
+        || {
+            let f = Fault::CommitBeforeCopy;
+            model(move || models::wrap_around(heap_ring_with_fault(1, 4, f)))
+        },
+    );
 }

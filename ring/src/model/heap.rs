@@ -246,10 +246,6 @@ unsafe impl RingMemory for HeapMemory {
     type Guard<'a> = HeapGuard<'a>;
     /// Logical ms; `u64::MAX` never passes.
     type Deadline = u64;
-    /// One poll, so that the models explore the spin path of
-    /// `wait_change` (a changed index ends the wait without sleeping) as
-    /// well as the sleep; more polls only multiply the schedules.
-    const SPIN_LIMIT: u32 = 1;
 
     fn capacity(&self) -> u32 {
         self.shared.geometry.capacity
@@ -332,8 +328,15 @@ unsafe impl RingMemory for HeapMemory {
         crate::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
     }
 
-    fn spin_hint(&self) {
+    /// One poll, so that the models explore the spin path of
+    /// `wait_change` (a changed index ends the wait without sleeping) as
+    /// well as the sleep; more polls only multiply the schedules.
+    fn spin(&self, mut changed: impl FnMut() -> bool) -> bool {
+        if changed() {
+            return true;
+        }
         crate::sync::spin_loop();
+        false
     }
 
     unsafe fn read_prefix(&self, seq: u64) -> (u32, u32) {
