@@ -414,15 +414,18 @@ impl<M: RingMemory> Ring<M> {
     }
 
     /// Under the producers' lock, with `tail` as read there: how many slots
-    /// are free from `tail` on, using the cached `head` unless it says the
-    /// ring is full. `Err(Blocked(head))` when it is full.
-    fn free_slots(&self, tail: u64) -> Result<std::result::Result<u64, Blocked>> {
+    /// are free from `tail` on, using the cached `head` unless it shows
+    /// fewer than `want` free. `Err(Blocked(head))` when the ring is full.
+    fn free_slots(&self, tail: u64, want: u64) -> Result<std::result::Result<u64, Blocked>> {
         let cap = self.cap();
         let cached = self.cached_head.load(Relaxed);
         // With `tail` at most 2^64 - 1 - capacity, no index derived below
         // (at most `cached + capacity`) can overflow.
         if cached <= tail && tail - cached < cap && tail <= u64::MAX - cap {
-            return Ok(Ok(cap - (tail - cached)));
+            let free = cap - (tail - cached);
+            if free >= want.min(cap) {
+                return Ok(Ok(free));
+            }
         }
         // Acquire pairs with the consumers' Release commit of `head`: the
         // gets that freed these slots finished reading them.
@@ -438,12 +441,12 @@ impl<M: RingMemory> Ring<M> {
     }
 
     /// Under the consumers' lock, with `head` as read there: how many items
-    /// are stored from `head` on, using the cached `tail` unless it says the
-    /// ring is empty. `Err(Blocked(tail))` when it is empty.
-    fn stored_items(&self, head: u64) -> Result<std::result::Result<u64, Blocked>> {
+    /// are stored from `head` on, using the cached `tail` unless it shows
+    /// fewer than `want`. `Err(Blocked(tail))` when the ring is empty.
+    fn stored_items(&self, head: u64, want: u64) -> Result<std::result::Result<u64, Blocked>> {
         let cap = self.cap();
         let cached = self.cached_tail.load(Relaxed);
-        if head < cached && cached - head <= cap {
+        if head < cached && cached - head >= want.min(cap) && cached - head <= cap {
             return Ok(Ok(cached - head));
         }
         // Acquire pairs with the producers' Release commit of `tail`: the
@@ -591,7 +594,7 @@ impl<M: RingMemory> Ring<M> {
         let guard = self.lock(Side::Producer, wait)?;
         let m = &self.mem;
         let tail = m.tail().load(Relaxed);
-        if let Err(blocked) = self.free_slots(tail)? {
+        if let Err(blocked) = self.free_slots(tail, 1)? {
             m.count(Counter::FullRefusal);
             return Ok(Err(blocked));
         }
@@ -665,7 +668,7 @@ impl<M: RingMemory> Ring<M> {
         let guard = self.lock(Side::Consumer, wait)?;
         let m = &self.mem;
         let head = m.head().load(Relaxed);
-        if let Err(blocked) = self.stored_items(head)? {
+        if let Err(blocked) = self.stored_items(head, 1)? {
             m.count(Counter::EmptyGet);
             return Ok(Err(blocked));
         }
@@ -896,7 +899,7 @@ impl<M: RingMemory> Ring<M> {
         let guard = self.lock(Side::Producer, LockWait::Configured)?;
         let m = &self.mem;
         let tail = m.tail().load(Relaxed);
-        let free = match self.free_slots(tail)? {
+        let free = match self.free_slots(tail, max as u64)? {
             Ok(free) => free,
             Err(_) => {
                 m.count(Counter::FullRefusal);
@@ -946,7 +949,7 @@ impl<M: RingMemory> Ring<M> {
             let guard = self.lock(Side::Consumer, LockWait::Configured)?;
             let m = &self.mem;
             let head = m.head().load(Relaxed);
-            let n = match self.stored_items(head)? {
+            let n = match self.stored_items(head, max as u64)? {
                 Ok(n) => n.min(max as u64),
                 Err(_) => 0,
             };
@@ -1019,7 +1022,7 @@ impl<M: RingMemory> Ring<M> {
         let guard = self.lock(Side::Consumer, wait)?;
         let m = &self.mem;
         let head = m.head().load(Relaxed);
-        let n = match self.stored_items(head)? {
+        let n = match self.stored_items(head, max as u64)? {
             Ok(n) => n.min(max as u64),
             Err(blocked) => {
                 m.count(Counter::EmptyGet);
@@ -1093,7 +1096,7 @@ impl<M: RingMemory> Ring<M> {
     pub fn corrupt_oldest(&self) -> Result<bool> {
         let _guard = self.lock(Side::Consumer, LockWait::Configured)?;
         let head = self.mem.head().load(Relaxed);
-        if self.stored_items(head)?.is_err() {
+        if self.stored_items(head, 1)?.is_err() {
             return Ok(false);
         }
         // SAFETY: the consumers' lock is held and `head` is below `tail`

@@ -589,3 +589,84 @@ fn a_waiting_get_is_woken_by_put_many() {
         assert!(took < Duration::from_secs(30), "woken only by its deadline");
     });
 }
+
+#[test]
+fn put_with_writes_in_place_and_a_panicking_writer_publishes_nothing() {
+    let r = ring("put-with", 2, 8);
+    assert!(r.put_with(3, |s| s.copy_from_slice(b"abc")).unwrap());
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        r.put_with(2, |s| {
+            s.copy_from_slice(b"xx");
+            panic!("writer fails half-way");
+        })
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(
+        r.len().unwrap(),
+        1,
+        "the panicking writer's item is not published"
+    );
+    assert!(
+        r.put_with(1, |s| s[0] = b'd').unwrap(),
+        "the lock was released"
+    );
+    assert!(!r.put_with(1, |_| panic!("not called when full")).unwrap());
+    assert!(matches!(
+        r.put_with(9, |_| panic!("not called when too large")),
+        Err(Error::TooLarge { len: 9, max: 8 })
+    ));
+    assert_eq!(drain(&r), [b"abc".to_vec(), b"d".to_vec()]);
+}
+
+#[test]
+fn get_with_reads_in_place_and_a_panicking_reader_leaves_the_item() {
+    let r = ring("get-with", 2, 8);
+    assert_eq!(r.get_with(|_| ()).unwrap(), None);
+    r.put(b"hello").unwrap();
+    let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        r.get_with(|_| panic!("reader fails"))
+    }));
+    assert!(panicked.is_err());
+    assert_eq!(
+        r.get_with(|item| item.to_vec()).unwrap(),
+        Some(b"hello".to_vec())
+    );
+    assert_eq!(r.len().unwrap(), 0);
+}
+
+#[test]
+fn get_with_does_not_hand_out_a_corrupt_item() {
+    let r = ring("get-with-corrupt", 2, 8);
+    r.put(b"hello").unwrap();
+    r.put(b"next").unwrap();
+    poke(r.name(), HEADER + 8 + 1, b"E");
+    let err = r.get_with(|_| panic!("a corrupt item reached the reader"));
+    assert!(matches!(err, Err(Error::Corrupt { seq: 0, .. })), "{err:?}");
+    assert_eq!(r.get_with(|i| i.to_vec()).unwrap(), Some(b"next".to_vec()));
+}
+
+#[test]
+fn batches_in_place_fill_and_drain_across_the_wrap() {
+    let r = ring("many-with", 3, 4);
+    for round in 0..4u8 {
+        let mut k = 0u8;
+        let n = r
+            .put_many_with(usize::MAX, |s| {
+                k += 1;
+                s[..2].copy_from_slice(&[round, k]);
+                Some(2)
+            })
+            .unwrap();
+        assert_eq!(n, 3, "every free slot is filled");
+        let mut got = Vec::new();
+        assert_eq!(r.get_many_with(2, |i| got.push(i.to_vec())).unwrap(), 2);
+        assert_eq!(r.get_many_with(5, |i| got.push(i.to_vec())).unwrap(), 1);
+        assert_eq!(got, [vec![round, 1], vec![round, 2], vec![round, 3]]);
+    }
+    assert!(matches!(
+        r.put_many_with(2, |_| Some(5)),
+        Err(Error::TooLarge { len: 5, max: 4 })
+    ));
+    assert_eq!(r.len().unwrap(), 0, "an oversize batch publishes nothing");
+    assert_eq!(r.put_many_with(2, |_| None).unwrap(), 0);
+}
