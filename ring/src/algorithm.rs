@@ -853,6 +853,7 @@ impl<M: RingMemory> Ring<M> {
                 if let Some(r) = read.take() {
                     out = Some(r(item));
                 }
+                true
             })?;
             Ok(taken.map(|_| out))
         })?;
@@ -994,14 +995,19 @@ impl<M: RingMemory> Ring<M> {
     /// Reads up to `max` items in place, oldest first, under one
     /// acquisition of the consumers' lock, and consumes them with one store
     /// of `head`: each item whose CRC checks is passed to `read` in the
-    /// slot, under the lock. Returns how many were taken (0 if empty). If
-    /// `read` panics, none of this batch is consumed.
+    /// slot, under the lock; `read` returns false to stop before that item
+    /// (it and the ones after it stay). Returns how many were taken (0 if
+    /// empty). If `read` panics, none of this batch is consumed.
     ///
     /// # Errors
     /// [`Error::Corrupt`] for the first item that failed its check (every
     /// other taken item went to `read`; all are consumed), and the lock's
     /// errors.
-    pub fn get_many_with(&self, max: usize, read: impl FnMut(&[u8])) -> Result<usize, M::Error> {
+    pub fn get_many_with(
+        &self,
+        max: usize,
+        read: impl FnMut(&[u8]) -> bool,
+    ) -> Result<usize, M::Error> {
         if max == 0 {
             return Ok(0);
         }
@@ -1011,13 +1017,13 @@ impl<M: RingMemory> Ring<M> {
     }
 
     /// The critical section of the in-place gets: up to `max` (at least 1)
-    /// items, each checked and passed to `read` in its slot, consumed by
-    /// one store. `Blocked(tail)` if empty.
+    /// items, each checked and passed to `read` in its slot until `read`
+    /// returns false, consumed by one store. `Blocked(tail)` if empty.
     fn take_in_place(
         &self,
         max: usize,
         wait: LockWait<M::Deadline>,
-        mut read: impl FnMut(&[u8]),
+        mut read: impl FnMut(&[u8]) -> bool,
     ) -> Result<std::result::Result<usize, Blocked>, M::Error> {
         let guard = self.lock(Side::Consumer, wait)?;
         let m = &self.mem;
@@ -1031,36 +1037,45 @@ impl<M: RingMemory> Ring<M> {
         };
         let item_size = self.item_size();
         let mut first_bad = None;
-        for seq in head..head + n {
+        let mut taken = 0;
+        while taken < n {
+            let seq = head + taken;
             // SAFETY: the consumers' lock is held and `seq` is below `tail`
             // as read with Acquire (`stored_items`).
             let (len, crc) = unsafe { m.read_prefix(seq) };
             let len = len as usize;
-            let good = len <= item_size
+            // None: damaged; Some(false): `read` stopped before this item.
+            let verdict = if len <= item_size {
                 // SAFETY: as above.
-                && unsafe {
-                    m.with_payload(seq, len, |item| {
-                        let good = item_crc(item) == crc;
-                        if good {
-                            read(item);
-                        }
-                        good
-                    })
-                };
-            if !good {
-                m.count(Counter::CorruptItem);
-                first_bad.get_or_insert(seq);
+                unsafe {
+                    m.with_payload(seq, len, |item| (item_crc(item) == crc).then(|| read(item)))
+                }
+            } else {
+                None
+            };
+            match verdict {
+                Some(false) => break,
+                Some(true) => {}
+                None => {
+                    m.count(Counter::CorruptItem);
+                    first_bad.get_or_insert(seq);
+                }
             }
+            taken += 1;
         }
-        m.at(Point::GetCopied)?;
-        m.head().store(head + n, Release);
+        if taken > 0 {
+            m.at(Point::GetCopied)?;
+            m.head().store(head + taken, Release);
+        }
         drop(guard);
-        self.signal_producers();
+        if taken > 0 {
+            self.signal_producers();
+        }
         match first_bad {
             Some(seq) => Err(self
                 .corrupt(seq, "CRC32 mismatch or length over the item size")
                 .into()),
-            None => Ok(Ok(n as usize)),
+            None => Ok(Ok(taken as usize)),
         }
     }
 

@@ -730,8 +730,10 @@ impl SharedBuffer {
 
     /// Reads up to `max` items in place, oldest first, under one
     /// acquisition of the consumers' lock, and consumes them with one
-    /// store: each item whose CRC checks goes to `read` in its slot.
-    /// Returns how many were taken (0 if the ring is empty). If `read`
+    /// store: each item whose CRC checks goes to `read` in its slot, and
+    /// `read` returns true to take it or false to stop before it (that
+    /// item and the ones after it stay in the ring). Returns how many were
+    /// taken (0 if the ring is empty or `read` stopped at once). If `read`
     /// panics, or the process dies inside it, none of the batch is consumed.
     ///
     /// # Errors
@@ -745,11 +747,18 @@ impl SharedBuffer {
     /// let ring = SharedBuffer::create(&name, Config::new(4, 8))?;
     /// ring.put_many(&[b"a", b"bc"])?;
     /// let mut out = Vec::new();
-    /// assert_eq!(ring.get_many_with(10, |item| out.extend_from_slice(item))?, 2);
-    /// assert_eq!(out, b"abc");
+    /// let took = ring.get_many_with(10, |item| {
+    ///     out.extend_from_slice(item);
+    ///     true
+    /// })?;
+    /// assert_eq!((took, out.as_slice()), (2, &b"abc"[..]));
+    /// ring.put_many(&[b"d", b"", b"e"])?;
+    /// // Stop before an empty item: it stays, with what follows it.
+    /// assert_eq!(ring.get_many_with(10, |item| !item.is_empty())?, 1);
+    /// assert_eq!(ring.len()?, 2);
     /// # Ok::<(), shmring::Error>(())
     /// ```
-    pub fn get_many_with(&self, max: usize, read: impl FnMut(&[u8])) -> Result<usize> {
+    pub fn get_many_with(&self, max: usize, read: impl FnMut(&[u8]) -> bool) -> Result<usize> {
         self.ring()?.get_many_with(max, read)
     }
 

@@ -135,7 +135,11 @@ impl HeapRing {
     ///
     /// # Errors
     /// [`OpError::Failed`] for a corrupt item.
-    pub fn get_many_with(&self, max: usize, read: impl FnMut(&[u8])) -> Result<usize, OpError> {
+    pub fn get_many_with(
+        &self,
+        max: usize,
+        read: impl FnMut(&[u8]) -> bool,
+    ) -> Result<usize, OpError> {
         self.ring.get_many_with(max, read).map_err(op_error)
     }
 }

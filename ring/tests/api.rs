@@ -659,8 +659,22 @@ fn batches_in_place_fill_and_drain_across_the_wrap() {
             .unwrap();
         assert_eq!(n, 3, "every free slot is filled");
         let mut got = Vec::new();
-        assert_eq!(r.get_many_with(2, |i| got.push(i.to_vec())).unwrap(), 2);
-        assert_eq!(r.get_many_with(5, |i| got.push(i.to_vec())).unwrap(), 1);
+        assert_eq!(
+            r.get_many_with(2, |i| {
+                got.push(i.to_vec());
+                true
+            })
+            .unwrap(),
+            2
+        );
+        assert_eq!(
+            r.get_many_with(5, |i| {
+                got.push(i.to_vec());
+                true
+            })
+            .unwrap(),
+            1
+        );
         assert_eq!(got, [vec![round, 1], vec![round, 2], vec![round, 3]]);
     }
     assert!(matches!(

@@ -173,8 +173,11 @@ fn loom_in_place_calls_hand_over_whole_items() {
         assert_eq!(first, Ok(Some(b"ab".to_vec())));
         let mut second = Vec::new();
         while second.is_empty() {
-            ring.get_many_with(1, |item| second.extend_from_slice(item))
-                .expect("get_many_with");
+            ring.get_many_with(1, |item| {
+                second.extend_from_slice(item);
+                true
+            })
+            .expect("get_many_with");
             if second.is_empty() {
                 loom::thread::yield_now();
             }
