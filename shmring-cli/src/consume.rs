@@ -162,7 +162,10 @@ impl Consumer {
             return Ok(Step::More);
         }
         let Some(open) = &mut self.stream else {
-            return Err(StreamError::NoHeader { what: "a data item" }.into());
+            return Err(StreamError::NoHeader {
+                what: "a data item",
+            }
+            .into());
         };
         open.sink.write_item(item)?;
         open.tally.add(item);

@@ -15,7 +15,9 @@ use clap::{CommandFactory, Parser, Subcommand};
 use error::{human, Cause, Failure};
 use frame::StreamId;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use shmring::{Config, SharedBuffer, Stats, MAX_CAPACITY, MAX_ITEM_SIZE, MAX_SEGMENT_SIZE, OS_PREFIX};
+use shmring::{
+    Config, SharedBuffer, Stats, MAX_CAPACITY, MAX_ITEM_SIZE, MAX_SEGMENT_SIZE, OS_PREFIX,
+};
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -190,7 +192,8 @@ fn usage_error(sub: &str, msg: String) -> ! {
     let mut cli = Cli::command();
     cli.build();
     let cmd = cli.find_subcommand_mut(sub).expect("a subcommand");
-    cmd.error(clap::error::ErrorKind::ValueValidation, msg).exit()
+    cmd.error(clap::error::ErrorKind::ValueValidation, msg)
+        .exit()
 }
 
 fn main() -> ExitCode {
@@ -212,7 +215,13 @@ fn main() -> ExitCode {
             input,
             idle_timeout,
             quiet,
-        } => produce::produce(&name, input, Duration::from_secs(idle_timeout), trust, quiet),
+        } => produce::produce(
+            &name,
+            input,
+            Duration::from_secs(idle_timeout),
+            trust,
+            quiet,
+        ),
         Cmd::Consume {
             name,
             output,
@@ -226,12 +235,15 @@ fn main() -> ExitCode {
                 let numbered = p.to_string_lossy().contains(consume::STREAM_NUMBER);
                 let regular = std::fs::metadata(p).map_or(true, |m| m.is_file());
                 if follow && regular && !numbered {
-                    usage_error("consume", format!(
-                        "--follow with --output {} would write every stream to one file: \
+                    usage_error(
+                        "consume",
+                        format!(
+                            "--follow with --output {} would write every stream to one file: \
                          put {} in the path for the stream's number",
-                        p.display(),
-                        consume::STREAM_NUMBER
-                    ));
+                            p.display(),
+                            consume::STREAM_NUMBER
+                        ),
+                    );
                 }
             }
             let opts = consume::Options {
@@ -260,7 +272,11 @@ fn main() -> ExitCode {
 /// The one-line summary of a stream: bytes, items, seconds, MB/s.
 pub(crate) fn summary(verb: &str, id: StreamId, bytes: u64, items: u64, took: Duration) -> String {
     let secs = took.as_secs_f64();
-    let rate = if secs > 0.0 { bytes as f64 / secs / 1e6 } else { 0.0 };
+    let rate = if secs > 0.0 {
+        bytes as f64 / secs / 1e6
+    } else {
+        0.0
+    };
     format!(
         "shmring: {verb} stream {id}: {bytes} bytes ({}) in {items} items, {secs:.3} s, {rate:.1} MB/s",
         human(bytes)

@@ -33,12 +33,12 @@ pub fn produce(
                     source,
                 })
             })?;
-            let len = f
-                .metadata()
-                .ok()
-                .filter(|m| m.is_file())
-                .map(|m| m.len());
-            (Box::new(io::BufReader::with_capacity(1 << 20, f)), len, shown)
+            let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
+            (
+                Box::new(io::BufReader::with_capacity(1 << 20, f)),
+                len,
+                shown,
+            )
         }
         None => (
             Box::new(io::stdin().lock()),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{poke, shm_path, unique, Cleanup};
+use common::{poke, random_bytes, shm_path, unique, Cleanup};
 use rstest::rstest;
 use std::process::{Command, Output, Stdio};
 
@@ -15,19 +15,6 @@ fn run(args: &[&str]) -> Output {
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// `len` bytes from a xorshift64* generator: incompressible, reproducible.
-fn random_bytes(len: usize, mut seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        seed ^= seed >> 12;
-        seed ^= seed << 25;
-        seed ^= seed >> 27;
-        out.extend_from_slice(&seed.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 #[rstest]
