@@ -332,8 +332,9 @@ fn two_streams_in_a_row_with_follow_are_delimited() {
 
 #[test]
 fn streams_queued_back_to_back_are_taken_one_per_consume() {
-    // Both streams wait in the ring before any consumer runs; a consume
-    // without --follow must take the first and leave the second whole.
+    // Both streams wait in the ring before any consumer runs: a consume
+    // without --follow takes the first and leaves the second whole, for
+    // a consume --follow.
     let (name, _cleanup) = ring("queued", 64, 64);
     let dir = tempfile::tempdir().unwrap();
     let inputs = [random_bytes(1000, 8), random_bytes(999, 9)];
@@ -343,11 +344,12 @@ fn streams_queued_back_to_back_are_taken_one_per_consume() {
         let o = run(&["produce", &name, "--input", input.to_str().unwrap()]);
         assert!(o.status.success(), "produce {i}: {}", stderr(&o));
     }
-    for data in &inputs {
-        let o = run(&["consume", &name]);
-        assert!(o.status.success(), "{}", stderr(&o));
-        assert!(&o.stdout == data);
-    }
+    let o = run(&["consume", &name]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout == inputs[0], "first stream differs");
+    let o = run(&["consume", &name, "--follow", "--max-streams", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout == inputs[1], "second stream differs");
 }
 
 #[test]
