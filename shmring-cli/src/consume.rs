@@ -64,17 +64,18 @@ pub fn consume(name: &str, opts: Options, trust: Option<u32>) -> Result<(), Fail
     loop {
         let producer_gone = c.stream.as_ref().is_some_and(|s| s.producer_gone);
         let wait = if producer_gone { Duration::ZERO } else { NAP };
-        let step = match ring.get_into_timeout(&mut buf, wait) {
+        let event = match ring.get_into_timeout(&mut buf, wait) {
             Ok(Some(n)) => {
                 last_item = Instant::now();
                 c.accept(&buf[..n])
             }
             Ok(None) => c.idle(&ring, own_token, last_item.elapsed()),
+            Err(e @ shmring::Error::Corrupt { .. }) => Err(StreamError::CorruptItem(e).into()),
             Err(e) => Err(e.into()),
         };
-        match step {
-            Ok(Step::More) => {}
-            Ok(Step::Ended) => {
+        match event {
+            Ok(Event::More) => {}
+            Ok(Event::Ended) => {
                 let enough = c.opts.max_streams.is_some_and(|m| c.streams >= m);
                 if !c.opts.follow || enough {
                     return Ok(());
@@ -94,7 +95,7 @@ pub fn consume(name: &str, opts: Options, trust: Option<u32>) -> Result<(), Fail
 
 /// What an item did to the stream.
 #[derive(Debug, PartialEq, Eq)]
-enum Step {
+enum Event {
     /// Nothing ended.
     More,
     /// A stream ended, verified.
@@ -133,7 +134,7 @@ struct Pending {
 
 impl Consumer {
     /// Takes one item: a marker, a record's piece, or data.
-    fn accept(&mut self, item: &[u8]) -> Result<Step, Cause> {
+    fn accept(&mut self, item: &[u8]) -> Result<Event, Cause> {
         if let Some(p) = &mut self.record {
             let want = (RECORD_LEN - p.len).min(self.item_size);
             if item.len() != want {
@@ -148,7 +149,7 @@ impl Consumer {
             p.bytes[p.len..p.len + want].copy_from_slice(item);
             p.len += want;
             if p.len < RECORD_LEN {
-                return Ok(Step::More);
+                return Ok(Event::More);
             }
             let record = Record::decode(&p.bytes).map_err(StreamError::from)?;
             self.record = None;
@@ -159,7 +160,7 @@ impl Consumer {
                 bytes: [0; RECORD_LEN],
                 len: 0,
             });
-            return Ok(Step::More);
+            return Ok(Event::More);
         }
         let Some(open) = &mut self.stream else {
             return Err(StreamError::NoHeader {
@@ -170,10 +171,10 @@ impl Consumer {
         open.sink.write_item(item)?;
         open.tally.add(item);
         open.bar.inc(item.len() as u64);
-        Ok(Step::More)
+        Ok(Event::More)
     }
 
-    fn on_record(&mut self, record: Record) -> Result<Step, Cause> {
+    fn on_record(&mut self, record: Record) -> Result<Event, Cause> {
         match (record, &self.stream) {
             (Record::Header(header), None) => {
                 self.streams += 1;
@@ -186,7 +187,7 @@ impl Consumer {
                     started: Instant::now(),
                     producer_gone: false,
                 });
-                Ok(Step::More)
+                Ok(Event::More)
             }
             (Record::Header(new), Some(open)) => Err(StreamError::Restarted {
                 old: open.header.id,
@@ -214,7 +215,7 @@ impl Consumer {
                         )
                     );
                 }
-                Ok(Step::Ended)
+                Ok(Event::Ended)
             }
         }
     }
@@ -226,7 +227,7 @@ impl Consumer {
         ring: &shmring::SharedBuffer,
         own_token: u32,
         idle_for: Duration,
-    ) -> Result<Step, Cause> {
+    ) -> Result<Event, Cause> {
         if let Some(open) = &mut self.stream {
             if open.producer_gone {
                 return Err(StreamError::ProducerDied {
@@ -243,7 +244,7 @@ impl Consumer {
             if token == own_token || !ring.session_alive(token)? {
                 // Look once more: what it put before it died is there now.
                 open.producer_gone = true;
-                return Ok(Step::More);
+                return Ok(Event::More);
             }
         }
         let in_stream = self.stream.is_some() || self.record.is_some();
@@ -257,7 +258,7 @@ impl Consumer {
                 },
             });
         }
-        Ok(Step::More)
+        Ok(Event::More)
     }
 
     /// Ends the open stream after a failure; says what became of its output.

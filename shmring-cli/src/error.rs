@@ -239,6 +239,10 @@ pub enum StreamError {
         /// Bytes due.
         want: usize,
     },
+    /// An item of the stream failed the ring's integrity check; it was
+    /// consumed, so the stream has lost it.
+    #[error("an item of the stream is lost: {0}")]
+    CorruptItem(shmring::Error),
     /// Bytes after a marker that are no record.
     #[error("{0}")]
     BadRecord(#[from] RecordError),

@@ -36,7 +36,7 @@ Exit codes:
     name = "shmring",
     version,
     about = "Robust ring buffers in named shared memory",
-    after_help = const_format_help(),
+    after_help = top_help(),
 )]
 struct Cli {
     #[command(subcommand)]
@@ -48,7 +48,7 @@ struct Cli {
 }
 
 /// The top level's help epilogue: exit codes and a session.
-fn const_format_help() -> String {
+fn top_help() -> String {
     format!(
         "{EXIT_CODES}\n\nExample:\n  shmring create jobs --capacity 256 --item-size 65536\n  \
          shmring consume jobs --output copy.bin &\n  shmring produce jobs --input data.bin\n  \
