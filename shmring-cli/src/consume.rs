@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 const NAP: Duration = Duration::from_millis(150);
 
 /// Placeholder for the stream number in an output path.
-pub const STREAM_NUMBER: &str = "{n}";
+pub const STREAM_NUMBER: &str = "%n";
 
 /// What becomes of a file's partial output when its stream fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -30,7 +30,7 @@ pub enum Partial {
 
 /// Where streams go and how `consume` runs.
 pub struct Options {
-    /// Output path (`{n}` is replaced by the stream number, from 1); stdout
+    /// Output path (`%n` is replaced by the stream number, from 1); stdout
     /// if `None`.
     pub output: Option<PathBuf>,
     /// Longest wait for an item inside a stream (and, without `follow`,

@@ -102,14 +102,14 @@ enum Cmd {
     /// whose producer died (noticed within about a second) or was
     /// restarted, with missing items, or whose checksum differs, fails
     /// with exit code 3.
-    #[command(after_help = help("shmring consume jobs --output copy.bin    (or: shmring consume jobs --follow --output 'part-{n}.bin')"))]
+    #[command(after_help = help("shmring consume jobs --output copy.bin    (or: shmring consume jobs --follow --output 'part-%n.bin')"))]
     Consume {
         /// Ring name.
         #[arg(allow_hyphen_values = true)]
         name: String,
         /// Output file; stdout if absent. A regular file is written as
         /// OUTPUT.partial and renamed to OUTPUT once the stream verified.
-        /// `{n}` in it stands for the stream's number (1, 2, ...), which
+        /// `%n` in it stands for the stream's number (1, 2, ...), which
         /// --follow with a file needs.
         #[arg(long)]
         output: Option<PathBuf>,

@@ -299,7 +299,7 @@ fn two_streams_in_a_row_with_follow_are_delimited() {
     let (name, _cleanup) = ring("follow", 4, 100);
     let dir = tempfile::tempdir().unwrap();
     let inputs = [random_bytes(12_345, 6), random_bytes(54_321, 7)];
-    let template = dir.path().join("out-{n}.bin");
+    let template = dir.path().join("out-%n.bin");
     let mut consumer = spawn(
         &[
             "consume",
