@@ -1,23 +1,42 @@
 //! `shmring`: create, feed, drain, inspect and remove shared-memory rings
-//! from the shell.
+//! from the shell. `produce` and `consume` carry framed streams
+//! (`specs/stream-framing.md`): a header, the data, and a trailer with
+//! the byte count and an xxh3 checksum that `consume` verifies.
 //!
 //! Exit codes: 0 success, 1 runtime error (the message names the ring and
-//! the cause), 2 usage.
+//! the cause), 2 usage, 3 a stream that failed verification.
 
-use clap::{Parser, Subcommand};
+mod consume;
+mod error;
+mod frame;
+mod produce;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use error::{human, Cause, Failure};
+use frame::StreamId;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use shmring::{Config, SharedBuffer, Stats, OS_PREFIX};
-use std::fs::File;
-use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use shmring::{
+    Config, SharedBuffer, Stats, MAX_CAPACITY, MAX_ITEM_SIZE, MAX_SEGMENT_SIZE, OS_PREFIX,
+};
+use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  runtime error (the message names the ring and the cause)
+  2  usage error (bad arguments, an impossible geometry)
+  3  a stream that failed verification (producer died or restarted, items
+     missing, checksum mismatch)";
 
 #[derive(Parser)]
 #[command(
     name = "shmring",
     version,
-    about = "Robust ring buffers in named shared memory"
+    about = "Robust ring buffers in named shared memory",
+    after_help = top_help(),
 )]
 struct Cli {
     #[command(subcommand)]
@@ -28,26 +47,45 @@ struct Cli {
     trust_uid: Option<u32>,
 }
 
+/// The top level's help epilogue: exit codes and a session.
+fn top_help() -> String {
+    format!(
+        "{EXIT_CODES}\n\nExample:\n  shmring create jobs --capacity 256 --item-size 65536\n  \
+         shmring consume jobs --output copy.bin &\n  shmring produce jobs --input data.bin\n  \
+         shmring rm jobs"
+    )
+}
+
+/// A subcommand's help epilogue: `example`, then the exit codes.
+fn help(example: &str) -> String {
+    format!("Example:\n  {example}\n\n{EXIT_CODES}")
+}
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Create a ring that persists until `shmring rm NAME`.
+    #[command(after_help = help("shmring create jobs --capacity 256 --item-size 65536 --mode 640"))]
     Create {
         /// Ring name: 1 to 200 bytes of [A-Za-z0-9._-].
+        #[arg(allow_hyphen_values = true)]
         name: String,
         /// Slots, items.
         #[arg(long, default_value_t = 10)]
-        capacity: u32,
+        capacity: u64,
         /// Largest item, bytes.
         #[arg(long, default_value_t = 64)]
-        item_size: u32,
+        item_size: u64,
         /// Permission bits of the segment, octal.
         #[arg(long, default_value = "600", value_parser = parse_mode)]
         mode: u32,
     },
-    /// Stream a file (or stdin) into the ring as items of up to item_size
-    /// bytes, waiting when full, then an end-of-stream marker (a 0-byte item).
+    /// Stream a file (or stdin) into the ring as one framed stream: a
+    /// header, items of up to item_size bytes (waiting when full), a
+    /// trailer with the byte count and checksum.
+    #[command(after_help = help("shmring produce jobs --input data.bin    (or: tar c dir | shmring produce jobs)"))]
     Produce {
         /// Ring name.
+        #[arg(allow_hyphen_values = true)]
         name: String,
         /// Input file; stdin if absent.
         #[arg(long)]
@@ -55,28 +93,59 @@ enum Cmd {
         /// Give up after the ring stayed full this many seconds.
         #[arg(long, default_value_t = 60)]
         idle_timeout: u64,
+        /// No summary line.
+        #[arg(long, short)]
+        quiet: bool,
     },
-    /// Write the ring's items to a file (or stdout) until end of stream.
+    /// Write a framed stream from the ring to a file (or stdout), verify
+    /// its trailer, and exit; with --follow, stream after stream. A stream
+    /// whose producer died (noticed within about a second) or was
+    /// restarted, with missing items, or whose checksum differs, fails
+    /// with exit code 3.
+    #[command(after_help = help("shmring consume jobs --output copy.bin    (or: shmring consume jobs --follow --output 'part-%n.bin')"))]
     Consume {
         /// Ring name.
+        #[arg(allow_hyphen_values = true)]
         name: String,
-        /// Output file; stdout if absent.
+        /// Output file; stdout if absent. A regular file is written as
+        /// OUTPUT.partial and renamed to OUTPUT once the stream verified.
+        /// `%n` in it stands for the stream's number (1, 2, ...), which
+        /// --follow with a file needs.
         #[arg(long)]
         output: Option<PathBuf>,
-        /// Give up after the ring stayed empty this many seconds.
+        /// Give up after the ring stayed empty this many seconds inside a
+        /// stream (and, without --follow, before it).
         #[arg(long, default_value_t = 60)]
         idle_timeout: u64,
+        /// Consume one stream after another, until interrupted or
+        /// --max-streams.
+        #[arg(long)]
+        follow: bool,
+        /// With --follow, stop after this many streams.
+        #[arg(long, requires = "follow", value_name = "N")]
+        max_streams: Option<u64>,
+        /// What becomes of a failed stream's output file.
+        #[arg(long, value_enum, default_value = "keep")]
+        partial: consume::Partial,
+        /// No summary lines.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Show a ring's geometry, fill, counters and creator.
+    #[command(after_help = help("shmring stat jobs"))]
     Stat {
         /// Ring name.
+        #[arg(allow_hyphen_values = true)]
         name: String,
     },
     /// List the rings in /dev/shm, flagging those whose creator is dead.
+    #[command(after_help = help("shmring ls"))]
     Ls,
     /// Remove a ring's name (attached processes keep their mapping).
+    #[command(after_help = help("shmring rm jobs    (a name beginning with '-' needs no '--': shmring rm -old)"))]
     Rm {
         /// Ring name.
+        #[arg(allow_hyphen_values = true)]
         name: String,
     },
 }
@@ -88,17 +157,43 @@ fn parse_mode(s: &str) -> Result<u32, String> {
         .ok_or_else(|| format!("{s:?} is not an octal mode in 000..=777"))
 }
 
-/// A runtime failure: which ring, and why.
-struct Failure {
-    ring: String,
-    cause: String,
+/// The limits of a ring's geometry, in the one wording every geometry
+/// error ends with.
+fn geometry_limits() -> String {
+    format!(
+        "a ring holds 1..={MAX_CAPACITY} items of 1..={MAX_ITEM_SIZE} bytes, \
+         in a segment of at most {MAX_SEGMENT_SIZE} bytes ({})",
+        human(MAX_SEGMENT_SIZE)
+    )
 }
 
-fn fail(ring: &str, cause: impl std::fmt::Display) -> Failure {
-    Failure {
-        ring: ring.to_owned(),
-        cause: cause.to_string(),
-    }
+/// Checks a geometry given on the command line against shmring's limits.
+fn check_geometry(capacity: u64, item_size: u64) -> Result<(u32, u32), String> {
+    let capacity_ok = u32::try_from(capacity)
+        .ok()
+        .filter(|c| (1..=MAX_CAPACITY).contains(c));
+    let item_size_ok = u32::try_from(item_size)
+        .ok()
+        .filter(|s| (1..=MAX_ITEM_SIZE).contains(s));
+    let reason = match (capacity_ok, item_size_ok) {
+        (None, _) => format!("capacity {capacity} is outside 1..={MAX_CAPACITY} items"),
+        (_, None) => format!("item size {item_size} is outside 1..={MAX_ITEM_SIZE} bytes"),
+        (Some(c), Some(s)) => match shmring::Geometry::new(c, s) {
+            Ok(_) => return Ok((c, s)),
+            Err(shmring::Error::InvalidConfig { reason }) => reason,
+            Err(e) => e.to_string(),
+        },
+    };
+    Err(format!("invalid geometry: {reason}; {}", geometry_limits()))
+}
+
+/// Exits with a usage error (code 2) of subcommand `sub` saying `msg`.
+fn usage_error(sub: &str, msg: String) -> ! {
+    let mut cli = Cli::command();
+    cli.build();
+    let cmd = cli.find_subcommand_mut(sub).expect("a subcommand");
+    cmd.error(clap::error::ErrorKind::ValueValidation, msg)
+        .exit()
 }
 
 fn main() -> ExitCode {
@@ -110,37 +205,98 @@ fn main() -> ExitCode {
             capacity,
             item_size,
             mode,
-        } => create(&name, capacity, item_size, mode),
+        } => {
+            let (capacity, item_size) =
+                check_geometry(capacity, item_size).unwrap_or_else(|m| usage_error("create", m));
+            create(&name, capacity, item_size, mode)
+        }
         Cmd::Produce {
             name,
             input,
             idle_timeout,
-        } => produce(&name, input, Duration::from_secs(idle_timeout), trust),
+            quiet,
+        } => produce::produce(
+            &name,
+            input,
+            Duration::from_secs(idle_timeout),
+            trust,
+            quiet,
+        ),
         Cmd::Consume {
             name,
             output,
             idle_timeout,
-        } => consume(&name, output, Duration::from_secs(idle_timeout), trust),
+            follow,
+            max_streams,
+            partial,
+            quiet,
+        } => {
+            if let Some(p) = &output {
+                let numbered = p.to_string_lossy().contains(consume::STREAM_NUMBER);
+                let regular = std::fs::metadata(p).map_or(true, |m| m.is_file());
+                if follow && regular && !numbered {
+                    usage_error(
+                        "consume",
+                        format!(
+                            "--follow with --output {} would write every stream to one file: \
+                         put {} in the path for the stream's number",
+                            p.display(),
+                            consume::STREAM_NUMBER
+                        ),
+                    );
+                }
+            }
+            let opts = consume::Options {
+                output,
+                idle: Duration::from_secs(idle_timeout),
+                follow,
+                max_streams,
+                partial,
+                quiet,
+            };
+            consume::consume(&name, opts, trust)
+        }
         Cmd::Stat { name } => stat(&name, trust),
         Cmd::Ls => ls(trust),
-        Cmd::Rm { name } => SharedBuffer::remove(&name).map_err(|e| fail(&name, e)),
+        Cmd::Rm { name } => SharedBuffer::remove(&name).map_err(|e| Failure::of(&name, e)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
-            if f.cause.contains(&format!("'{}'", f.ring)) {
-                eprintln!("shmring: {}", f.cause);
-            } else {
-                eprintln!("shmring: ring '{}': {}", f.ring, f.cause);
-            }
-            ExitCode::from(1)
+            eprintln!("shmring: {f}");
+            ExitCode::from(f.exit_code())
         }
     }
 }
 
+/// The one-line summary of a stream: bytes, items, seconds, MB/s.
+pub(crate) fn summary(verb: &str, id: StreamId, bytes: u64, items: u64, took: Duration) -> String {
+    let secs = took.as_secs_f64();
+    let rate = if secs > 0.0 {
+        bytes as f64 / secs / 1e6
+    } else {
+        0.0
+    };
+    format!(
+        "shmring: {verb} stream {id}: {bytes} bytes ({}) in {items} items, {secs:.3} s, {rate:.1} MB/s",
+        human(bytes)
+    )
+}
+
 fn create(name: &str, capacity: u32, item_size: u32, mode: u32) -> Result<(), Failure> {
     let config = Config::new(capacity, item_size).mode(mode).persist(true);
-    let ring = SharedBuffer::create(name, config).map_err(|e| fail(name, e))?;
+    let ring = SharedBuffer::create(name, config).map_err(|e| match e {
+        shmring::Error::NoSpace { needed, dir } => Failure::of(
+            name,
+            Cause::NoSpace {
+                ring: name.to_owned(),
+                needed,
+                dir,
+                free: free_bytes(dir),
+            },
+        ),
+        e => Failure::of(name, e),
+    })?;
     eprintln!(
         "created ring '{name}': {} items of up to {} bytes (remove with `shmring rm {name}`)",
         ring.capacity(),
@@ -149,7 +305,13 @@ fn create(name: &str, capacity: u32, item_size: u32, mode: u32) -> Result<(), Fa
     Ok(())
 }
 
-fn progress(total: Option<u64>) -> ProgressBar {
+/// Free bytes of the filesystem at `dir`, for unprivileged users.
+fn free_bytes(dir: &str) -> Option<u64> {
+    let s = rustix::fs::statvfs(dir).ok()?;
+    Some(s.f_bavail.saturating_mul(s.f_frsize))
+}
+
+pub(crate) fn progress(total: Option<u64>) -> ProgressBar {
     if !io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
@@ -168,24 +330,13 @@ fn progress(total: Option<u64>) -> ProgressBar {
     bar
 }
 
-/// Fills `buf` from `r` as far as it can; returns the bytes read (short only
-/// at end of input).
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
+/// Opens ring `name`, trusting its owner if it is `trust` (`--trust-uid`).
+pub(crate) fn open(name: &str, trust: Option<u32>) -> Result<SharedBuffer, shmring::Error> {
+    open_with_lock_timeout(name, trust, Config::default().lock_timeout)
 }
 
-/// Opens ring `name` with a lock timeout of `lock_timeout`, trusting its
-/// owner if it is `trust` (`--trust-uid`).
-fn open(
+/// [`open`] with a lock timeout of `lock_timeout`.
+fn open_with_lock_timeout(
     name: &str,
     trust: Option<u32>,
     lock_timeout: Duration,
@@ -195,99 +346,18 @@ fn open(
     SharedBuffer::open_with_config(name, &config)
 }
 
-fn produce(
-    name: &str,
-    input: Option<PathBuf>,
-    idle: Duration,
-    trust: Option<u32>,
-) -> Result<(), Failure> {
-    let ring = open(name, trust, Config::default().lock_timeout).map_err(|e| fail(name, e))?;
-    let (mut reader, total): (Box<dyn Read>, Option<u64>) = match &input {
-        Some(p) => {
-            let f = File::open(p).map_err(|e| fail(name, format!("{}: {e}", p.display())))?;
-            let len = f.metadata().ok().map(|m| m.len());
-            (Box::new(io::BufReader::with_capacity(1 << 20, f)), len)
-        }
-        None => (Box::new(io::stdin().lock()), None),
-    };
-    let bar = progress(total);
-    let mut chunk = vec![0u8; ring.item_size()];
-    loop {
-        let n = read_full(&mut reader, &mut chunk).map_err(|e| fail(name, format!("read: {e}")))?;
-        // Data items are 1..=item_size bytes; the 0-byte item ends the stream.
-        put_waiting(&ring, &chunk[..n], idle).map_err(|e| fail(name, e))?;
-        if n == 0 {
-            break;
-        }
-        bar.inc(n as u64);
-    }
-    bar.finish_and_clear();
-    Ok(())
-}
-
-fn put_waiting(ring: &SharedBuffer, item: &[u8], idle: Duration) -> Result<(), String> {
-    if ring.put_timeout(item, idle).map_err(|e| e.to_string())? {
-        Ok(())
-    } else {
-        Err(format!(
-            "stayed full for {} s (is a consumer running?)",
-            idle.as_secs()
-        ))
-    }
-}
-
-fn consume(
-    name: &str,
-    output: Option<PathBuf>,
-    idle: Duration,
-    trust: Option<u32>,
-) -> Result<(), Failure> {
-    let ring = open(name, trust, Config::default().lock_timeout).map_err(|e| fail(name, e))?;
-    let mut out: Box<dyn Write> = match &output {
-        Some(p) => Box::new(BufWriter::with_capacity(
-            1 << 20,
-            File::create(p).map_err(|e| fail(name, format!("{}: {e}", p.display())))?,
-        )),
-        None => Box::new(BufWriter::new(io::stdout().lock())),
-    };
-    let bar = progress(None);
-    let mut buf = vec![0u8; ring.item_size()];
-    loop {
-        match ring.get_into_timeout(&mut buf, idle) {
-            Ok(Some(0)) => break,
-            Ok(Some(n)) => {
-                out.write_all(&buf[..n])
-                    .map_err(|e| fail(name, format!("write: {e}")))?;
-                bar.inc(n as u64);
-            }
-            Ok(None) => {
-                return Err(fail(
-                    name,
-                    format!(
-                        "stayed empty for {} s before end of stream (is a producer running?)",
-                        idle.as_secs()
-                    ),
-                ))
-            }
-            Err(e) => return Err(fail(name, e)),
-        }
-    }
-    out.flush().map_err(|e| fail(name, format!("write: {e}")))?;
-    bar.finish_and_clear();
-    Ok(())
-}
-
+/// Whether the creator lives, and what its exit meant for the ring.
 fn creator_state(s: &Stats) -> &'static str {
     match (s.creator_alive(), s.persist) {
         (true, _) => "alive",
-        (false, true) => "exited (ring persists)",
-        (false, false) => "DEAD (ring leaked)",
+        (false, true) => "exited, ring persists",
+        (false, false) => "DEAD, ring leaked",
     }
 }
 
 fn stat(name: &str, trust: Option<u32>) -> Result<(), Failure> {
-    let ring = open(name, trust, Config::default().lock_timeout).map_err(|e| fail(name, e))?;
-    let s = ring.stats().map_err(|e| fail(name, e))?;
+    let ring = open(name, trust).map_err(|e| Failure::of(name, e))?;
+    let s = ring.stats().map_err(|e| Failure::of(name, e))?;
     println!("ring            {name}");
     println!(
         "segment         /dev/shm/{OS_PREFIX}{name} ({} bytes)",
@@ -318,7 +388,7 @@ fn stat(name: &str, trust: Option<u32>) -> Result<(), Failure> {
     );
     println!("persist         {}", if s.persist { "yes" } else { "no" });
     println!(
-        "creator         pid {} ({})",
+        "creator         pid {}, {}",
         s.creator_pid,
         creator_state(&s)
     );
@@ -326,7 +396,11 @@ fn stat(name: &str, trust: Option<u32>) -> Result<(), Failure> {
 }
 
 fn ls(trust: Option<u32>) -> Result<(), Failure> {
-    let dir = std::fs::read_dir("/dev/shm").map_err(|e| fail("*", format!("/dev/shm: {e}")))?;
+    let dir = std::fs::read_dir("/dev/shm").map_err(|e| Failure {
+        ring: None,
+        cause: Cause::List(e),
+        note: None,
+    })?;
     let mut names: Vec<String> = dir
         .filter_map(|e| e.ok())
         .filter_map(|e| e.file_name().to_str().map(str::to_owned))
@@ -338,9 +412,9 @@ fn ls(trust: Option<u32>) -> Result<(), Failure> {
         "NAME", "CAPACITY", "ITEM_SIZE", "FILL"
     );
     for name in names {
-        match open(&name, trust, Duration::from_secs(1)).and_then(|r| r.stats()) {
+        match open_with_lock_timeout(&name, trust, Duration::from_secs(1)).and_then(|r| r.stats()) {
             Ok(s) => println!(
-                "{:<32} {:>9} {:>10} {:>9}  pid {} {}",
+                "{:<32} {:>9} {:>10} {:>9}  pid {}, {}",
                 name,
                 s.capacity,
                 s.item_size,
