@@ -892,19 +892,47 @@ impl<M: RingMemory> Ring<M> {
     pub fn put_many_with(
         &self,
         max: usize,
+        write: impl FnMut(&mut [u8]) -> Option<usize>,
+    ) -> Result<usize, M::Error> {
+        self.put_many_with_timeout(max, Duration::ZERO, write)
+    }
+
+    /// [`put_many_with`](Self::put_many_with), waiting up to `timeout` for
+    /// a free slot; 0 if the ring stayed full (`write` not called).
+    ///
+    /// # Errors
+    /// As [`put_many_with`](Self::put_many_with).
+    pub fn put_many_with_timeout(
+        &self,
+        max: usize,
+        timeout: Duration,
         mut write: impl FnMut(&mut [u8]) -> Option<usize>,
     ) -> Result<usize, M::Error> {
         if max == 0 {
             return Ok(0);
         }
-        let guard = self.lock(Side::Producer, LockWait::Configured)?;
+        let stored = self.blocking(timeout, self.mem.head(), self.mem.put_waiters(), |wait| {
+            self.try_put_many(max, wait, &mut write)
+        })?;
+        Ok(stored.unwrap_or(0))
+    }
+
+    /// The critical section of the in-place batch put: up to `max` (at
+    /// least 1) items. `Blocked(head)` if the ring is full.
+    fn try_put_many(
+        &self,
+        max: usize,
+        wait: LockWait<M::Deadline>,
+        mut write: impl FnMut(&mut [u8]) -> Option<usize>,
+    ) -> Result<std::result::Result<usize, Blocked>, M::Error> {
+        let guard = self.lock(Side::Producer, wait)?;
         let m = &self.mem;
         let tail = m.tail().load(Relaxed);
         let free = match self.free_slots(tail, max as u64)? {
             Ok(free) => free,
-            Err(_) => {
+            Err(blocked) => {
                 m.count(Counter::FullRefusal);
-                return Ok(0);
+                return Ok(Err(blocked));
             }
         };
         let size = self.item_size();
@@ -929,7 +957,7 @@ impl<M: RingMemory> Ring<M> {
         if n > 0 {
             self.signal_consumers();
         }
-        Ok(n as usize)
+        Ok(Ok(n as usize))
     }
 
     /// Takes up to `max` items, oldest first, under one acquisition of the
@@ -1008,12 +1036,27 @@ impl<M: RingMemory> Ring<M> {
         max: usize,
         read: impl FnMut(&[u8]) -> bool,
     ) -> Result<usize, M::Error> {
+        self.get_many_with_timeout(max, Duration::ZERO, read)
+    }
+
+    /// [`get_many_with`](Self::get_many_with), waiting up to `timeout` for
+    /// an item; 0 if the ring stayed empty.
+    ///
+    /// # Errors
+    /// As [`get_many_with`](Self::get_many_with).
+    pub fn get_many_with_timeout(
+        &self,
+        max: usize,
+        timeout: Duration,
+        mut read: impl FnMut(&[u8]) -> bool,
+    ) -> Result<usize, M::Error> {
         if max == 0 {
             return Ok(0);
         }
-        Ok(self
-            .take_in_place(max, LockWait::Configured, read)?
-            .unwrap_or(0))
+        let taken = self.blocking(timeout, self.mem.tail(), self.mem.get_waiters(), |wait| {
+            self.take_in_place(max, wait, &mut read)
+        })?;
+        Ok(taken.unwrap_or(0))
     }
 
     /// The critical section of the in-place gets: up to `max` (at least 1)
@@ -1084,20 +1127,35 @@ impl<M: RingMemory> Ring<M> {
     /// # Errors
     /// The lock's errors, [`Error::CorruptHeader`].
     pub fn len(&self) -> Result<usize> {
-        self.with_lock(|head, tail| (tail - head) as usize)
+        self.snapshot(|head, tail| (tail - head) as usize)
     }
 
-    /// Runs `f(head, tail)` holding both locks (the consumers' first, the
-    /// one order every caller uses), with the indices checked.
+    /// Runs `f(head, tail)` on a consistent snapshot of the indices, taken
+    /// without any lock, so that it never waits for a producer or consumer
+    /// that holds one (for example a producer blocked in a read inside
+    /// `put_many_with`). `tail` is read before and after `head`: if it did
+    /// not move, `head` was read while `tail` had that value, and the pair
+    /// satisfies the invariant unless the segment is damaged. After 64
+    /// reads that each saw `tail` move it takes both locks instead (the
+    /// consumers' first, the one order anything takes both in).
     ///
     /// # Errors
     /// As [`len`](Self::len).
-    pub fn with_lock<R>(&self, f: impl FnOnce(u64, u64) -> R) -> Result<R> {
+    pub fn snapshot<R>(&self, f: impl FnOnce(u64, u64) -> R) -> Result<R> {
+        let m = &self.mem;
+        for _ in 0..64 {
+            let before = m.tail().load(Acquire);
+            let head = m.head().load(Acquire);
+            if m.tail().load(Acquire) == before {
+                layout::check_indices(head, before, m.capacity())?;
+                return Ok(f(head, before));
+            }
+        }
         let _consumers = self.lock(Side::Consumer, LockWait::Configured)?;
         let _producers = self.lock(Side::Producer, LockWait::Configured)?;
-        let head = self.mem.head().load(Acquire);
-        let tail = self.mem.tail().load(Acquire);
-        layout::check_indices(head, tail, self.mem.capacity())?;
+        let head = m.head().load(Acquire);
+        let tail = m.tail().load(Acquire);
+        layout::check_indices(head, tail, m.capacity())?;
         Ok(f(head, tail))
     }
 

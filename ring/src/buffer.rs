@@ -50,7 +50,9 @@ pub(crate) struct SegmentMemory {
     token: u32,
 }
 
-/// A snapshot of a ring's state, taken under its lock.
+/// A snapshot of a ring's state: the indices read consistently without a
+/// lock (`head` and `tail` as they were at one instant), the counters
+/// (advisory) just after.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stats {
     /// Slots, items.
@@ -688,6 +690,21 @@ impl SharedBuffer {
         self.ring()?.put_many_with(max, write)
     }
 
+    /// [`put_many_with`](Self::put_many_with), waiting up to `timeout` for
+    /// a free slot; 0 if the ring was still full at the deadline (`write`
+    /// not called).
+    ///
+    /// # Errors
+    /// As [`put_many_with`](Self::put_many_with).
+    pub fn put_many_with_timeout(
+        &self,
+        max: usize,
+        timeout: Duration,
+        write: impl FnMut(&mut [u8]) -> Option<usize>,
+    ) -> Result<usize> {
+        self.ring()?.put_many_with_timeout(max, timeout, write)
+    }
+
     /// Reads the oldest item in place, without a copy: checks its CRC in
     /// the slot, calls `read` with it, then consumes it, and returns what
     /// `read` returned; `None` if the ring is empty.
@@ -762,6 +779,20 @@ impl SharedBuffer {
         self.ring()?.get_many_with(max, read)
     }
 
+    /// [`get_many_with`](Self::get_many_with), waiting up to `timeout` for
+    /// an item; 0 if the ring was still empty at the deadline.
+    ///
+    /// # Errors
+    /// As [`get_many_with`](Self::get_many_with).
+    pub fn get_many_with_timeout(
+        &self,
+        max: usize,
+        timeout: Duration,
+        read: impl FnMut(&[u8]) -> bool,
+    ) -> Result<usize> {
+        self.ring()?.get_many_with_timeout(max, timeout, read)
+    }
+
     /// This handle's session token, `1..=2^31-1`: unique among the live
     /// handles of this ring (in every process), for as long as this handle
     /// is open. Another process can ask whether it is still open with
@@ -803,10 +834,13 @@ impl SharedBuffer {
         lock::alive(mem.seg.fd(), mem.token, token)
     }
 
-    /// Items stored now.
+    /// Items stored now. Takes no lock (a consistent reading of `head` and
+    /// `tail`), unless the indices keep moving under it, which is rare.
     ///
     /// # Errors
-    /// [`Error::Closed`], [`Error::LockTimeout`], [`Error::CorruptHeader`].
+    /// [`Error::Closed`], [`Error::CorruptHeader`] (the indices break the
+    /// ring's invariant), [`Error::LockTimeout`] (only on the rare locked
+    /// path).
     pub fn len(&self) -> Result<usize> {
         self.ring()?.len()
     }
@@ -819,7 +853,9 @@ impl SharedBuffer {
         Ok(self.len()? == 0)
     }
 
-    /// A consistent snapshot of the ring's counters, taken under its lock.
+    /// A snapshot of the ring's indices and counters. It takes no lock, so
+    /// it never waits for a producer or consumer that holds one (see
+    /// [`Stats`]).
     ///
     /// # Errors
     /// As [`len`](Self::len).
@@ -827,7 +863,7 @@ impl SharedBuffer {
         let ring = self.ring()?;
         let h = ring.memory().header();
         let k = &h.counters.0;
-        ring.with_lock(|head, tail| Stats {
+        ring.snapshot(|head, tail| Stats {
             capacity: self.geometry.capacity,
             item_size: self.geometry.item_size,
             segment_size: self.geometry.segment_size,

@@ -16,6 +16,10 @@ use std::time::{Duration, Instant};
 /// about this long.
 const NAP: Duration = Duration::from_millis(150);
 
+/// Bytes of items taken per lock acquisition (at most the ring's capacity
+/// in items).
+const BATCH_BYTES: usize = 64 * 1024;
+
 /// Placeholder for the stream number in an output path.
 pub const STREAM_NUMBER: &str = "%n";
 
@@ -46,13 +50,14 @@ pub struct Options {
     pub quiet: bool,
 }
 
-/// Consumes streams from ring `name`, one item per call (so that it never
-/// takes an item of a stream after the one it was asked for).
+/// Consumes streams from ring `name`. Items are read in place, a batch per
+/// lock acquisition, and written out straight from their slots; the batch
+/// stops before any item after the last stream asked for, which stays in
+/// the ring.
 pub fn consume(name: &str, opts: Options, trust: Option<u32>) -> Result<(), Failure> {
     let fail = |c: Cause| Failure::of(name, c);
     let ring = open(name, trust).map_err(|e| fail(e.into()))?;
     let own_token = ring.session().map_err(|e| fail(e.into()))?;
-    let mut buf = vec![0u8; ring.item_size()];
     let mut c = Consumer {
         item_size: ring.item_size(),
         opts,
@@ -60,18 +65,31 @@ pub fn consume(name: &str, opts: Options, trust: Option<u32>) -> Result<(), Fail
         record: None,
         streams: 0,
     };
+    let batch = (BATCH_BYTES / ring.item_size()).clamp(1, ring.capacity());
     let mut last_item = Instant::now();
     loop {
         let producer_gone = c.stream.as_ref().is_some_and(|s| s.producer_gone);
         let wait = if producer_gone { Duration::ZERO } else { NAP };
-        let event = match ring.get_into_timeout(&mut buf, wait) {
-            Ok(Some(n)) => {
-                last_item = Instant::now();
-                c.accept(&buf[..n])
+        // The first event other than `More` ends the batch: later items
+        // belong to the next stream or to nobody yet.
+        let mut outcome: Result<Event, Cause> = Ok(Event::More);
+        let took = ring.get_many_with_timeout(batch, wait, |item| {
+            if !matches!(outcome, Ok(Event::More)) {
+                return false;
             }
-            Ok(None) => c.idle(&ring, own_token, last_item.elapsed()),
-            Err(e @ shmring::Error::Corrupt { .. }) => Err(StreamError::CorruptItem(e).into()),
-            Err(e) => Err(e.into()),
+            outcome = c.accept(item);
+            true
+        });
+        c.show_progress();
+        let event = match (took, outcome) {
+            (Err(e @ shmring::Error::Corrupt { .. }), _) => Err(StreamError::CorruptItem(e).into()),
+            (Err(e), _) => Err(e.into()),
+            (Ok(_), Err(cause)) => Err(cause),
+            (Ok(0), Ok(_)) => c.idle(&ring, own_token, last_item.elapsed()),
+            (Ok(_), Ok(event)) => {
+                last_item = Instant::now();
+                Ok(event)
+            }
         };
         match event {
             Ok(Event::More) => {}
@@ -124,6 +142,9 @@ struct Open {
     /// Its producer's session was found closed: whatever it put is in the
     /// ring, so an empty ring now means the stream will never end.
     producer_gone: bool,
+    /// Bytes written since the progress bar last moved (it moves once per
+    /// batch, not per item).
+    unshown: u64,
 }
 
 /// Record bytes received so far.
@@ -170,7 +191,7 @@ impl Consumer {
         };
         open.sink.write_item(item)?;
         open.tally.add(item);
-        open.bar.inc(item.len() as u64);
+        open.unshown += item.len() as u64;
         Ok(Event::More)
     }
 
@@ -186,6 +207,7 @@ impl Consumer {
                     sink,
                     started: Instant::now(),
                     producer_gone: false,
+                    unshown: 0,
                 });
                 Ok(Event::More)
             }
@@ -259,6 +281,13 @@ impl Consumer {
             });
         }
         Ok(Event::More)
+    }
+
+    /// Moves the open stream's progress bar by what was written since.
+    fn show_progress(&mut self) {
+        if let Some(open) = &mut self.stream {
+            open.bar.inc(std::mem::take(&mut open.unshown));
+        }
     }
 
     /// Ends the open stream after a failure; says what became of its output.

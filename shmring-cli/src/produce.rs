@@ -3,14 +3,16 @@
 use crate::error::{Cause, Failure};
 use crate::frame::{self, Header, StreamId, Tally, Trailer};
 use crate::{open, progress, summary};
+use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use shmring::SharedBuffer;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufReader, Read};
+use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Input bytes gathered before one `put_many`: bounds the batch's latency
-/// on a slow input to what a pipe holds.
+/// Input bytes written into slots before one commit: bounds the batch's
+/// latency on a slow input to what a pipe holds.
 const BATCH_BYTES: usize = 64 * 1024;
 
 /// Streams `input` (stdin if `None`) into ring `name`: marker and header,
@@ -24,7 +26,8 @@ pub fn produce(
 ) -> Result<(), Failure> {
     let fail = |c: Cause| Failure::of(name, c);
     let ring = open(name, trust).map_err(|e| fail(e.into()))?;
-    let (mut reader, total, shown): (Box<dyn Read>, Option<u64>, String) = match &input {
+    let item_size = ring.item_size();
+    let (mut input, total, shown) = match &input {
         Some(p) => {
             let shown = p.display().to_string();
             let f = File::open(p).map_err(|source| {
@@ -34,17 +37,23 @@ pub fn produce(
                 })
             })?;
             let len = f.metadata().ok().filter(|m| m.is_file()).map(|m| m.len());
-            (
-                Box::new(io::BufReader::with_capacity(1 << 20, f)),
-                len,
-                shown,
-            )
+            (Input::new(f, len.is_none(), item_size), len, shown)
         }
-        None => (
-            Box::new(io::stdin().lock()),
-            None,
-            "standard input".to_owned(),
-        ),
+        None => {
+            let shown = "standard input".to_owned();
+            let f = io::stdin()
+                .as_fd()
+                .try_clone_to_owned()
+                .map(File::from)
+                .map_err(|source| {
+                    fail(Cause::Input {
+                        path: shown.clone(),
+                        source,
+                    })
+                })?;
+            let regular = f.metadata().is_ok_and(|m| m.is_file());
+            (Input::new(f, !regular, item_size), None, shown)
+        }
     };
     let started = Instant::now();
     let id = StreamId::random().map_err(|e| fail(Cause::Random(e)))?;
@@ -60,7 +69,7 @@ pub fn produce(
     };
     put_record(&ring, &header.encode(), idle).map_err(fail)?;
     let bar = progress(total);
-    let tally = send_data(&ring, &mut reader, &shown, idle, &bar).map_err(fail)?;
+    let tally = send_data(&ring, &mut input, &shown, idle, &bar).map_err(fail)?;
     let trailer = Trailer {
         id,
         token,
@@ -80,66 +89,118 @@ pub fn produce(
     Ok(())
 }
 
-/// Reads the input to its end into data items and puts them, in batches of
-/// up to [`BATCH_BYTES`] (and at most the ring's capacity) per `put_many`.
-/// Items are item_size bytes, the last one the rest (never 0 bytes: a
-/// 0-byte item is a marker).
+/// The input, read straight into slots. A pipe, terminal or socket (not a
+/// regular file) is asked with poll(2) whether a read would block before
+/// any read that could hold back items already written into slots but not
+/// yet committed: the batch is committed first, so a slow input's bytes
+/// reach the consumer as they come, not when a batch fills.
+struct Input {
+    reader: BufReader<File>,
+    may_block: bool,
+}
+
+impl Input {
+    fn new(f: File, may_block: bool, item_size: usize) -> Self {
+        // A read of at least the buffer's size bypasses the buffer (no
+        // copy), so large items go from the kernel straight into the slot;
+        // small ones are gathered by the buffer, a syscall per 1 MiB.
+        let capacity = if item_size >= 16 * 1024 {
+            item_size
+        } else {
+            1 << 20
+        };
+        Input {
+            reader: BufReader::with_capacity(capacity, f),
+            may_block,
+        }
+    }
+
+    /// Whether a read would return at once (data, end of input or error).
+    fn ready(&self) -> bool {
+        if !self.may_block || !self.reader.buffer().is_empty() {
+            return true;
+        }
+        let fd = self.reader.get_ref().as_fd();
+        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
+        // An error of poll itself reads as ready: the read will report it.
+        !matches!(poll(&mut fds, Some(&Timespec::default())), Ok(0))
+    }
+
+    /// Fills `slot` from the input: returns the bytes read and whether the
+    /// input ended. Stops early, with what it has, when more would block.
+    fn read_item(&mut self, slot: &mut [u8]) -> io::Result<(usize, bool)> {
+        let mut n = 0;
+        while n < slot.len() {
+            if n > 0 && !self.ready() {
+                break;
+            }
+            match self.reader.read(&mut slot[n..]) {
+                Ok(0) => return Ok((n, true)),
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok((n, false))
+    }
+}
+
+/// Reads the input to its end straight into the ring's slots (no copy in
+/// between: `put_many_with_timeout` hands out each free slot and the read
+/// fills it), up to [`BATCH_BYTES`] (and at most the ring's capacity) per
+/// commit. Items are item_size bytes, shorter where the input paused or
+/// ended (never 0 bytes: a 0-byte item is a marker).
 fn send_data(
     ring: &SharedBuffer,
-    reader: &mut dyn Read,
+    input: &mut Input,
     shown: &str,
     idle: Duration,
     bar: &indicatif::ProgressBar,
 ) -> Result<Tally, Cause> {
     let size = ring.item_size();
     let per_batch = (BATCH_BYTES / size).clamp(1, ring.capacity());
-    let mut batch = vec![0u8; per_batch * size];
-    let mut lens = Vec::with_capacity(per_batch);
     let mut tally = Tally::default();
-    loop {
-        lens.clear();
-        let mut eof = false;
-        for slot in batch.chunks_mut(size) {
-            let n = read_item(reader, slot).map_err(|source| Cause::Input {
+    let mut eof = false;
+    let mut failed = None;
+    while !eof {
+        let mut bytes = 0;
+        let mut items = 0;
+        let stored = ring.put_many_with_timeout(per_batch, idle, |slot| {
+            if eof || (items > 0 && !input.ready()) {
+                return None;
+            }
+            match input.read_item(slot) {
+                Ok((n, end)) => {
+                    eof = end;
+                    if n == 0 {
+                        return None;
+                    }
+                    tally.add(&slot[..n]);
+                    bytes += n;
+                    items += 1;
+                    Some(n)
+                }
+                Err(source) => {
+                    eof = true;
+                    failed = Some(source);
+                    None
+                }
+            }
+        })?;
+        if let Some(source) = failed {
+            return Err(Cause::Input {
                 path: shown.to_owned(),
                 source,
-            })?;
-            if n > 0 {
-                tally.add(&slot[..n]);
-                lens.push(n);
-            }
-            if n < size {
-                eof = true;
-                break;
-            }
+            });
         }
-        // One small Vec of slices per batch, none per item.
-        let items: Vec<&[u8]> = batch
-            .chunks(size)
-            .zip(&lens)
-            .map(|(slot, &n)| &slot[..n])
-            .collect();
-        put_all(ring, &items, idle)?;
-        bar.inc(lens.iter().sum::<usize>() as u64);
-        if eof {
-            return Ok(tally);
+        if stored == 0 && !eof {
+            return Err(Cause::StayedFull {
+                secs: idle.as_secs(),
+            });
         }
+        bar.inc(bytes as u64);
     }
-}
-
-/// One data item: fills `slot` from `r` as far as the input goes; returns
-/// the bytes read (fewer than `slot.len()` only at the end of the input).
-fn read_item(r: &mut dyn Read, slot: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < slot.len() {
-        match r.read(&mut slot[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
+    Ok(tally)
 }
 
 /// Puts a marker and `record` (in as many items as the item size needs),
