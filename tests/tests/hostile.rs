@@ -377,11 +377,11 @@ const STREAM_ERRORS: &[&str] = &["CorruptHeader", "LockTimeout", "Corrupt"];
 /// A process that keeps overwriting random 4-byte words of the first 512
 /// bytes of a segment (the whole header and the first slots) with random
 /// values, while a producer process and a consumer process stream items
-/// through the ring, never makes them die by a signal or hang: both exit
-/// normally within their own deadline, and every error they met was a
-/// typed shmring error of a kind listed in `STREAM_ERRORS`. The ring may
-/// be garbage afterwards; its name is removed. The seed is printed; set
-/// `HOSTILE_SEED` to replay one.
+/// through the ring (from when 100 items went through), never makes them
+/// die by a signal or hang: both exit normally within their own deadline,
+/// and every error they met was a typed shmring error of a kind listed in
+/// `STREAM_ERRORS`. The ring may be garbage afterwards; its name is
+/// removed. The seed is printed; set `HOSTILE_SEED` to replay one.
 #[test]
 fn scribbling_over_the_header_while_others_stream_kills_and_hangs_nobody() {
     let name = unique("scribble");
@@ -397,6 +397,13 @@ fn scribbling_over_the_header_while_others_stream_kills_and_hangs_nobody() {
             a
         })
         .collect();
+    // Scribble while they are mid-stream: holding locks, asleep on the
+    // indices' futexes.
+    let streaming = Instant::now() + Duration::from_secs(3);
+    while r.stats().expect("stats").gets < 100 {
+        assert!(Instant::now() < streaming, "the actors never streamed");
+        std::thread::yield_now();
+    }
 
     let seed: u64 = std::env::var("HOSTILE_SEED")
         .ok()
