@@ -3,11 +3,11 @@
 
 use crate::item as items;
 use crate::sync::thread;
-use crate::sync::AtomicU64;
 use crate::threads::{check, item, join, spawn, Log};
 use crate::{ModelRing, Wait};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
+use crate::sync::AtomicU64;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 

@@ -5,9 +5,9 @@
 use crate::history::Action;
 use crate::item as items;
 use crate::sync::thread;
-use crate::sync::AtomicU64;
 use crate::threads::{check, drain, fill, item, join, spawn, start_timer, Log};
 use crate::{CrashModelRing, KillPoint, ModelRing, Wait};
+use crate::sync::AtomicU64;
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 

@@ -4,8 +4,8 @@
 
 use crate::history::{self, Action, Event};
 use crate::sync::thread;
-use crate::sync::AtomicU64;
 use crate::{ModelRing, OpError, Wait};
+use crate::sync::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 

@@ -431,11 +431,7 @@ impl<M: RingMemory> Ring<M> {
         layout::check_indices(head, tail, self.mem.capacity())?;
         self.cached_head.store(head, Relaxed);
         let free = cap - (tail - head);
-        Ok(if free == 0 {
-            Err(Blocked(head))
-        } else {
-            Ok(free)
-        })
+        Ok(if free == 0 { Err(Blocked(head)) } else { Ok(free) })
     }
 
     /// Under the consumers' lock, with `head` as read there: how many items
@@ -562,9 +558,7 @@ impl<M: RingMemory> Ring<M> {
         timeout: Duration,
         index: &M::Word64,
         waiters: &M::Word32,
-        mut attempt: impl FnMut(
-            LockWait<M::Deadline>,
-        ) -> Result<std::result::Result<T, Blocked>, M::Error>,
+        mut attempt: impl FnMut(LockWait<M::Deadline>) -> Result<std::result::Result<T, Blocked>, M::Error>,
     ) -> Result<Option<T>, M::Error> {
         // The deadline is computed once an attempt was blocked: a clock
         // read per operation is measurable on the fast path.
@@ -651,10 +645,9 @@ impl<M: RingMemory> Ring<M> {
         self.mem.at(Point::PutHalfWritten)?;
         // SAFETY: as above.
         unsafe {
-            self.mem
-                .with_payload_mut(seq, half, item.len() - half, |dst| {
-                    dst.copy_from_slice(&item[half..half + dst.len()])
-                });
+            self.mem.with_payload_mut(seq, half, item.len() - half, |dst| {
+                dst.copy_from_slice(&item[half..half + dst.len()])
+            });
         }
         Ok(())
     }

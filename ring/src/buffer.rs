@@ -230,10 +230,7 @@ unsafe impl RingMemory for SegmentMemory {
         f: impl FnOnce(&mut [u8]) -> R,
     ) -> R {
         // SAFETY: as in `with_payload`, as the slot's producer.
-        unsafe {
-            self.seg
-                .with_payload_mut(&self.geometry, seq, offset, len, f)
-        }
+        unsafe { self.seg.with_payload_mut(&self.geometry, seq, offset, len, f) }
     }
     #[cfg(feature = "test-hooks")]
     unsafe fn flip_bit(&self, seq: u64, offset: usize) {

@@ -47,11 +47,11 @@
 use crate::algorithm::{Acquired, LockWait};
 use crate::error::{Error, Result};
 use crate::layout::{LockWords, MAX_TOKEN, TOKEN_BASE};
+use std::sync::atomic::AtomicU32;
 use crate::sys::futex::{self, Deadline};
 use crate::sys::ofd;
 use crate::waiters;
 use rustix::fd::BorrowedFd;
-use std::sync::atomic::AtomicU32;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
 use std::time::Duration;
 

@@ -231,12 +231,8 @@ fn loom_finds_relaxed_index_refresh() {
 
 #[test]
 fn loom_finds_commit_before_copy() {
-    finds(
-        "loom_finds_commit_before_copy",
-        "Causality violation",
-        || {
-            let f = Fault::CommitBeforeCopy;
-            model(move || models::wrap_around(heap_ring_with_fault(1, 4, f)))
-        },
-    );
+    finds("loom_finds_commit_before_copy", "Causality violation", || {
+        let f = Fault::CommitBeforeCopy;
+        model(move || models::wrap_around(heap_ring_with_fault(1, 4, f)))
+    });
 }
