@@ -167,6 +167,10 @@ pub const PRODUCER_LOCK_OFFSET: usize =
 /// Offset of the consumers' lock words (owner, then sleepers), bytes.
 pub const CONSUMER_LOCK_OFFSET: usize =
     std::mem::offset_of!(Header, consumer) + std::mem::offset_of!(ConsumerLine, lock);
+/// Offset of the session counter `next_token` (u32) in the counters line,
+/// bytes.
+pub const NEXT_TOKEN_OFFSET: usize =
+    std::mem::offset_of!(Header, counters) + std::mem::offset_of!(Counters, next_token);
 
 const _: () = assert!(std::mem::size_of::<Header>() == HEADER_SIZE);
 const _: () = assert!(std::mem::align_of::<Header>() == 64);

@@ -2,8 +2,9 @@
 //! processes and cleaning up after them, also when a test fails.
 
 use std::io::{BufRead, BufReader, Lines};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 /// A ring name unique to this process and call, prefixed with `tag`.
 pub fn unique(tag: &str) -> String {
@@ -66,6 +67,29 @@ impl Actor {
             .unwrap_or_default();
         let status = self.child.wait().expect("wait");
         (lines, status.code())
+    }
+
+    /// Waits up to `limit` for the child to exit, then returns every
+    /// remaining line and its exit status; `None` (and the child SIGKILLed
+    /// and reaped) if it was still running at `limit`. The child must not
+    /// print more than a pipe holds (64 KiB) before it exits.
+    pub fn finish_within(mut self, limit: Duration) -> Option<(Vec<String>, ExitStatus)> {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if start.elapsed() >= limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let lines = self
+            .lines
+            .take()
+            .map(|l| l.map_while(Result::ok).collect())
+            .unwrap_or_default();
+        Some((lines, status))
     }
 
     /// Waits until the child is stopped by a signal (it stopped itself, say),

@@ -1,19 +1,25 @@
-//! A hostile or broken process against the ring: writes to the lock's
-//! words while a peer holds the lock, a stopped lock holder, and objects
-//! planted at a ring's path. Every process must get typed errors or carry
-//! on, within its own deadline; none may die by a signal or hang.
+//! A hostile or broken process against the ring: writes to the locks'
+//! words while a peer holds a lock, a stopped lock holder, waiters killed
+//! asleep, a process scribbling over the header while others stream, and
+//! objects planted at a ring's path. Every process must get typed errors or
+//! carry on, within its own deadline; none may die by a signal or hang.
 
 use proptest::prelude::*;
 use ringspec_tests::{unique, Actor, Cleanup};
 use rstest::rstest;
+use shmring::layout::{
+    CONSUMER_LOCK_OFFSET, HEADER_SIZE, HEAD_OFFSET, MAX_TOKEN, NEXT_TOKEN_OFFSET,
+    PRODUCER_LOCK_OFFSET, TAIL_OFFSET,
+};
 use shmring::{Config, Error, SharedBuffer};
 use std::os::unix::fs::FileExt;
+use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
 const ACTOR: &str = env!("CARGO_BIN_EXE_ring-actor");
 
-/// Offset of the lock's cache line in the header (`specs/layout.md`).
-const LOCK_LINE: u64 = 64;
+/// Bytes of one cache line of the header.
+const LINE: usize = 64;
 
 fn shm_path(name: &str) -> String {
     format!("/dev/shm/{}{name}", shmring::OS_PREFIX)
@@ -21,12 +27,12 @@ fn shm_path(name: &str) -> String {
 
 /// Overwrites `bytes` at `offset` of a ring's segment, as a hostile process
 /// that may write it could.
-fn poke(name: &str, offset: u64, bytes: &[u8]) {
+fn poke(name: &str, offset: usize, bytes: &[u8]) {
     let f = std::fs::OpenOptions::new()
         .write(true)
         .open(shm_path(name))
         .expect("segment file");
-    f.write_all_at(bytes, offset).expect("write segment");
+    f.write_all_at(bytes, offset as u64).expect("write segment");
 }
 
 fn words(values: &[u32]) -> Vec<u8> {
@@ -42,32 +48,108 @@ fn typed<T: std::fmt::Debug>(r: &Result<T, Error>) -> bool {
     )
 }
 
-/// A peer stops itself holding the lock; this process overwrites part of
-/// the lock's line, then lets the peer finish. Version 1 kept glibc's
-/// robust-list pointers at bytes 24..40 of the mutex (88..104 of the
-/// segment), and glibc wrote through them at unlock: the holder died of
-/// SIGSEGV. Now the holder finishes and exits normally, and every call of
-/// this process returns a typed result within its lock timeout.
+/// Runs `f` and returns its result and how long it took.
+fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+    let t = Instant::now();
+    let out = f();
+    (out, t.elapsed())
+}
+
+/// Which of the two locks a peer holds while it is stopped.
+#[derive(Debug, Clone, Copy)]
+enum Held {
+    /// The producers' lock, inside a put (its item half written).
+    Producers,
+    /// The consumers' lock, inside a get (the oldest item copied out,
+    /// `head` not yet advanced); the ring must hold an item.
+    Consumers,
+}
+
+/// Spawns a `ring-actor` that stops itself (SIGSTOP) inside the lock
+/// `held` of ring `name`, and waits until it is stopped there.
+fn stop_inside(name: &str, held: Held) -> Actor {
+    let args = match held {
+        Held::Producers => ["pause-stop", name, "put-half-written", "put", "held"],
+        Held::Consumers => ["pause-stop", name, "get-copied", "get", "held"],
+    };
+    let mut holder = Actor::spawn(ACTOR, &args);
+    assert_eq!(holder.next_line(), "paused");
+    holder.wait_stopped();
+    holder
+}
+
+/// A peer stops itself holding one of the locks; this process overwrites
+/// words of that lock's line, then lets the peer finish. Version 1 kept
+/// glibc's robust-list pointers at bytes 24..40 of its one mutex (88..104 of
+/// the segment), and glibc wrote through them at unlock: the holder died of
+/// SIGSEGV. Those bytes are now unused bytes of the producers' line; they
+/// are still poked, under each lock. Now the holder finishes and exits
+/// normally, and every call of this process returns a typed result within
+/// its lock timeout. The other cases put an out-of-range owner, a cleared
+/// owner, a token no session holds, saturated sleepers and waiter registry,
+/// or garbage over the whole line (index included) into the held lock.
 #[rstest]
-#[case::old_robust_list_pointers(88, &[0x7ffd_1234, 0x5678, 0x7ffd_1234, 0x9abc])]
-#[case::owner_out_of_range(LOCK_LINE, &[0xdead_beef])]
-#[case::owner_cleared_behind_the_holders_back(LOCK_LINE, &[0])]
-#[case::owner_a_token_nobody_holds(LOCK_LINE, &[0x1234_5678])]
-#[case::sleepers_and_counter_at_the_top(LOCK_LINE + 4, &[u32::MAX, u32::MAX])]
-#[case::whole_line_garbage(LOCK_LINE, &[0xa5a5_a5a5; 16])]
-fn overwriting_the_lock_while_a_peer_holds_it_kills_and_hangs_nobody(
-    #[case] offset: u64,
+#[case::old_robust_list_pointers_under_the_producers_lock(
+    Held::Producers,
+    88,
+    &[0x7ffd_1234, 0x5678, 0x7ffd_1234, 0x9abc]
+)]
+#[case::old_robust_list_pointers_under_the_consumers_lock(
+    Held::Consumers,
+    88,
+    &[0x7ffd_1234, 0x5678, 0x7ffd_1234, 0x9abc]
+)]
+#[case::producers_owner_out_of_range(Held::Producers, PRODUCER_LOCK_OFFSET, &[0xdead_beef])]
+#[case::consumers_owner_out_of_range(Held::Consumers, CONSUMER_LOCK_OFFSET, &[0xdead_beef])]
+#[case::producers_owner_cleared_behind_the_holders_back(
+    Held::Producers,
+    PRODUCER_LOCK_OFFSET,
+    &[0]
+)]
+#[case::consumers_owner_cleared_behind_the_holders_back(
+    Held::Consumers,
+    CONSUMER_LOCK_OFFSET,
+    &[0]
+)]
+#[case::producers_owner_a_token_nobody_holds(
+    Held::Producers,
+    PRODUCER_LOCK_OFFSET,
+    &[0x1234_5678]
+)]
+#[case::consumers_owner_a_token_nobody_holds(
+    Held::Consumers,
+    CONSUMER_LOCK_OFFSET,
+    &[0x1234_5678]
+)]
+#[case::producers_sleepers_and_registry_at_the_top(
+    Held::Producers,
+    PRODUCER_LOCK_OFFSET + 4,
+    &[u32::MAX, u32::MAX]
+)]
+#[case::consumers_sleepers_and_registry_at_the_top(
+    Held::Consumers,
+    CONSUMER_LOCK_OFFSET + 4,
+    &[u32::MAX, u32::MAX]
+)]
+#[case::producers_whole_line_garbage(
+    Held::Producers,
+    PRODUCER_LOCK_OFFSET / LINE * LINE,
+    &[0xa5a5_a5a5; 16]
+)]
+#[case::consumers_whole_line_garbage(
+    Held::Consumers,
+    CONSUMER_LOCK_OFFSET / LINE * LINE,
+    &[0xa5a5_a5a5; 16]
+)]
+fn overwriting_a_lock_while_a_peer_holds_it_kills_and_hangs_nobody(
+    #[case] held: Held,
+    #[case] offset: usize,
     #[case] values: &[u32],
 ) {
     let config = Config::new(4, 32).lock_timeout(Duration::from_millis(300));
     let r = SharedBuffer::create(&unique("lock-poke"), config).expect("create");
     r.put(b"a").unwrap();
-    let mut holder = Actor::spawn(
-        ACTOR,
-        &["pause-stop", r.name(), "put-half-written", "put", "held"],
-    );
-    assert_eq!(holder.next_line(), "paused");
-    holder.wait_stopped();
+    let holder = stop_inside(r.name(), held);
     poke(r.name(), offset, &words(values));
     holder.signal(libc::SIGCONT);
     let (lines, code) = holder.finish();
@@ -89,22 +171,50 @@ fn overwriting_the_lock_while_a_peer_holds_it_kills_and_hangs_nobody(
     }
 }
 
-/// A process stopped (SIGSTOP: alive, not dead) while holding the lock:
-/// a call with a 100 ms timeout gives up at its own deadline with
-/// `LockTimeout`, not at the 5 s lock timeout; a dead holder is taken over.
+/// A process stopped (SIGSTOP: alive, not dead) while holding one side's
+/// lock: a timed call of that side gives up at its own 100 ms deadline with
+/// `LockTimeout`, not at the 5 s lock timeout, and a dead holder is taken
+/// over at once. The other side is not blocked at all: producers and
+/// consumers do not share a lock, so a get returns the stored item while a
+/// put's holder is stopped, and a put stores while a get's holder is
+/// stopped. (With version 1's single lock the get timed out too; the two
+/// locks changed that on purpose.)
 #[test]
-fn a_stopped_lock_holder_costs_a_timed_call_only_its_own_timeout() {
+fn a_stopped_lock_holder_costs_its_own_side_only_a_timed_calls_own_timeout() {
     let r = SharedBuffer::create(&unique("stopped"), Config::new(4, 32)).expect("create");
+    let five_s = Duration::from_secs(5);
     assert!(r.put(b"a").unwrap());
-    let mut holder = Actor::spawn(
-        ACTOR,
-        &["pause-stop", r.name(), "put-half-written", "put", "held"],
+
+    let holder = stop_inside(r.name(), Held::Producers);
+    let (put, took) = timed(|| r.put_timeout(b"b", Duration::from_millis(100)));
+    assert!(
+        matches!(put, Err(Error::LockTimeout { waited_ms: 100 })),
+        "{put:?}"
     );
-    assert_eq!(holder.next_line(), "paused");
-    holder.wait_stopped();
-    let t = Instant::now();
-    let got = r.get_timeout(Duration::from_millis(100));
-    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(100),
+        "gave up early: {took:?}"
+    );
+    assert!(
+        took < five_s / 2,
+        "waited for the 5 s lock timeout, not its own: {took:?}"
+    );
+    let (got, took) = timed(|| r.get_timeout(Duration::from_millis(100)));
+    assert_eq!(got.unwrap(), Some(b"a".to_vec()));
+    assert!(
+        took < Duration::from_millis(100),
+        "a get waited for the producers' lock: {took:?}"
+    );
+    holder.kill();
+    // Dead now: taken over at once, not after a lock timeout.
+    let (put, took) = timed(|| r.put(b"b"));
+    assert!(put.unwrap());
+    assert!(took < Duration::from_secs(1), "took over late: {took:?}");
+    assert_eq!(r.stats().unwrap().lock_recoveries, 1);
+
+    // The holder copies "b" out and stops before advancing head.
+    let holder = stop_inside(r.name(), Held::Consumers);
+    let (got, took) = timed(|| r.get_timeout(Duration::from_millis(100)));
     assert!(
         matches!(got, Err(Error::LockTimeout { waited_ms: 100 })),
         "{got:?}"
@@ -114,36 +224,57 @@ fn a_stopped_lock_holder_costs_a_timed_call_only_its_own_timeout() {
         "gave up early: {took:?}"
     );
     assert!(
-        took < Duration::from_millis(2500),
+        took < five_s / 2,
         "waited for the 5 s lock timeout, not its own: {took:?}"
     );
-    let t = Instant::now();
-    let put = r.put_timeout(b"b", Duration::from_millis(100));
-    assert!(matches!(put, Err(Error::LockTimeout { .. })), "{put:?}");
-    assert!(t.elapsed() < Duration::from_millis(2500));
+    let (put, took) = timed(|| r.put_timeout(b"c", Duration::from_millis(100)));
+    assert!(put.unwrap());
+    assert!(
+        took < Duration::from_millis(100),
+        "a put waited for the consumers' lock: {took:?}"
+    );
     holder.kill();
-    // Dead now: taken over at once.
-    assert_eq!(r.get().unwrap(), Some(b"a".to_vec()));
-    assert_eq!(r.stats().unwrap().lock_recoveries, 1);
+    let (got, took) = timed(|| r.get());
+    assert_eq!(
+        got.unwrap(),
+        Some(b"b".to_vec()),
+        "the dead get's item is still there"
+    );
+    assert!(took < Duration::from_secs(1), "took over late: {took:?}");
+    assert_eq!(r.get().unwrap(), Some(b"c".to_vec()));
+    assert_eq!(r.stats().unwrap().lock_recoveries, 2);
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Random values in the lock's words, with nobody holding the lock:
-    /// every call returns a typed outcome within its lock timeout.
+    /// Random values in both locks' lines (owner, sleepers, waiter registry
+    /// and the unused rest; the indices are left alone) and in the session
+    /// counter `next_token`, with nobody holding a lock: every call returns
+    /// a typed outcome within its lock timeout, a fresh session opens or
+    /// reports `CorruptHeader`, and an owner over the largest token is
+    /// `CorruptHeader` wherever it is read.
     #[test]
     fn fuzzed_lock_words_give_typed_outcomes(
-        owner in prop_oneof![Just(0u32), 1u32..1000, any::<u32>()],
-        sleepers in any::<u32>(),
-        next in any::<u32>(),
-        rest in any::<[u32; 13]>(),
+        producers_owner in prop_oneof![Just(0u32), 1u32..1000, any::<u32>()],
+        producers_rest in any::<[u32; 13]>(),
+        consumers_owner in prop_oneof![Just(0u32), 1u32..1000, any::<u32>()],
+        consumers_rest in any::<[u32; 13]>(),
+        next_token in any::<u32>(),
     ) {
         let config = Config::new(2, 16).lock_timeout(Duration::from_millis(50));
         let r = SharedBuffer::create(&unique("lock-fuzz"), config).expect("create");
-        let mut line = vec![owner, sleepers, next];
-        line.extend(rest);
-        poke(r.name(), LOCK_LINE, &words(&line));
+        for (offset, owner, rest) in [
+            (PRODUCER_LOCK_OFFSET, producers_owner, producers_rest),
+            (CONSUMER_LOCK_OFFSET, consumers_owner, consumers_rest),
+        ] {
+            let mut line = vec![owner];
+            line.extend(rest);
+            // From the lock's owner word to the end of its line.
+            prop_assert_eq!(offset % LINE + 4 * line.len(), LINE);
+            poke(r.name(), offset, &words(&line));
+        }
+        poke(r.name(), NEXT_TOKEN_OFFSET, &next_token.to_ne_bytes());
         // A fresh session draws its token from the damaged counter.
         let other = SharedBuffer::open_with_lock_timeout(r.name(), Duration::from_millis(50));
         prop_assert!(
@@ -160,18 +291,30 @@ proptest! {
             prop_assert!(typed(&stats), "{stats:?}");
         }
         prop_assert!(t.elapsed() < Duration::from_secs(2));
-        if owner > (1 << 31) - 1 {
+        // `len` takes the consumers' lock, then the producers'. It reaches
+        // the producers' only if the consumers' owner is not a live session
+        // (this process's own sessions are the only ones).
+        let live: Vec<u32> = std::iter::once(&r)
+            .chain(other.as_ref().ok())
+            .map(|ring| ring.session().expect("session"))
+            .collect();
+        if consumers_owner > MAX_TOKEN
+            || (producers_owner > MAX_TOKEN && !live.contains(&consumers_owner))
+        {
             let len = r.len();
             prop_assert!(matches!(len, Err(Error::CorruptHeader { .. })), "{:?}", len);
         }
     }
 }
 
+/// `head` and `tail` both at u64::MAX (any index derived from them would
+/// overflow): every put and get is `CorruptHeader`, never a panic, and the
+/// locks are released each time.
 #[test]
 fn head_and_tail_at_u64_max_are_a_typed_error_not_a_panic_or_a_wedge() {
     let r = SharedBuffer::create(&unique("u64max"), Config::new(4, 16)).expect("create");
-    poke(r.name(), 128, &u64::MAX.to_ne_bytes());
-    poke(r.name(), 192, &u64::MAX.to_ne_bytes());
+    poke(r.name(), HEAD_OFFSET, &u64::MAX.to_ne_bytes());
+    poke(r.name(), TAIL_OFFSET, &u64::MAX.to_ne_bytes());
     assert!(matches!(r.put(b"x"), Err(Error::CorruptHeader { .. })));
     assert!(matches!(r.get(), Err(Error::CorruptHeader { .. })));
     assert!(matches!(
@@ -182,10 +325,163 @@ fn head_and_tail_at_u64_max_are_a_typed_error_not_a_panic_or_a_wedge() {
         r.get_many(4, |_| ()),
         Err(Error::CorruptHeader { .. })
     ));
-    // Not wedged: the lock was released each time.
-    poke(r.name(), 128, &0u64.to_ne_bytes());
-    poke(r.name(), 192, &0u64.to_ne_bytes());
+    // Not wedged: the locks were released each time.
+    poke(r.name(), HEAD_OFFSET, &0u64.to_ne_bytes());
+    poke(r.name(), TAIL_OFFSET, &0u64.to_ne_bytes());
     assert!(r.put(b"x").unwrap());
+}
+
+/// Polls `count` of the ring's stats (a bounded poll: yields between reads,
+/// fails after 10 s) until it is at least `n`.
+fn until_waiting(r: &SharedBuffer, what: &str, count: impl Fn(&shmring::Stats) -> u32, n: u32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&r.stats().expect("stats")) < n {
+        assert!(Instant::now() < deadline, "no {what} started waiting");
+        std::thread::yield_now();
+    }
+}
+
+/// A consumer process SIGKILLed while asleep in `get_timeout` on an empty
+/// ring stays registered in `get_waiters` (it never deregisters); the next
+/// put's wake clears the registry, so it is not counted for ever, and the
+/// item put is still there to get. Likewise a producer killed asleep on a
+/// full ring is cleared from `put_waiters` by the next get.
+#[test]
+fn a_waiter_killed_asleep_is_not_counted_for_ever() {
+    let r = SharedBuffer::create(&unique("killed-asleep"), Config::new(1, 16)).expect("create");
+
+    let mut consumer = Actor::spawn(ACTOR, &["sleep-get", r.name(), "30000"]);
+    assert_eq!(consumer.next_line(), "waiting");
+    until_waiting(&r, "consumer", |s| s.waiting_consumers, 1);
+    consumer.kill();
+    assert!(r.put(b"one").unwrap());
+    assert_eq!(r.stats().unwrap().waiting_consumers, 0);
+    assert_eq!(r.get().unwrap(), Some(b"one".to_vec()));
+
+    assert!(r.put(b"two").unwrap());
+    let mut producer = Actor::spawn(ACTOR, &["sleep-put", r.name(), "three", "30000"]);
+    assert_eq!(producer.next_line(), "waiting");
+    until_waiting(&r, "producer", |s| s.waiting_producers, 1);
+    producer.kill();
+    assert_eq!(r.get().unwrap(), Some(b"two".to_vec()));
+    let stats = r.stats().unwrap();
+    assert_eq!(stats.waiting_producers, 0);
+    assert_eq!(stats.len, 0, "the killed producer stored its item");
+}
+
+/// Error variants a streaming process may report while the header is
+/// garbage: a lock or index out of range or held by someone else, or an
+/// item that fails its check.
+const STREAM_ERRORS: &[&str] = &["CorruptHeader", "LockTimeout", "Corrupt"];
+
+/// A process that keeps overwriting random 4-byte words of the first 512
+/// bytes of a segment (the whole header and the first slots) with random
+/// values, while a producer process and a consumer process stream items
+/// through the ring (from when 100 items went through), never makes them
+/// die by a signal or hang: both exit normally within their own deadline,
+/// and every error they met was a typed shmring error of a kind listed in
+/// `STREAM_ERRORS`. The ring may be garbage afterwards; its name is
+/// removed. The seed is printed; set `HOSTILE_SEED` to replay one.
+#[test]
+fn scribbling_over_the_header_while_others_stream_kills_and_hangs_nobody() {
+    let name = unique("scribble");
+    let _cleanup = Cleanup(name.clone());
+    let r = SharedBuffer::create(&name, Config::new(8, 32)).expect("create");
+    let deadline_ms = 5000;
+    let spawned = Instant::now();
+    let actors: Vec<Actor> = ["stream-put", "stream-get"]
+        .into_iter()
+        .map(|cmd| {
+            let mut a = Actor::spawn(ACTOR, &[cmd, &name, "1000000", &deadline_ms.to_string()]);
+            assert_eq!(a.next_line(), "opened", "{cmd}");
+            a
+        })
+        .collect();
+    // Scribble while they are mid-stream: holding locks, asleep on the
+    // indices' futexes.
+    let streaming = Instant::now() + Duration::from_secs(3);
+    while r.stats().expect("stats").gets < 100 {
+        assert!(Instant::now() < streaming, "the actors never streamed");
+        std::thread::yield_now();
+    }
+
+    let seed: u64 = std::env::var("HOSTILE_SEED")
+        .ok()
+        .map(|s| s.parse().expect("HOSTILE_SEED"))
+        .unwrap_or_else(|| {
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap();
+            t.as_nanos() as u64 ^ u64::from(std::process::id()) << 32
+        });
+    eprintln!("HOSTILE_SEED={seed}");
+    let mut x = seed | 1;
+    let mut next = move || {
+        // xorshift64
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(shm_path(&name))
+        .expect("segment file");
+    let scribble = Duration::from_millis(1500);
+    let start = Instant::now();
+    let mut writes = 0u64;
+    while start.elapsed() < scribble {
+        let (where_, what) = (next(), next());
+        let offset = (where_ % (2 * HEADER_SIZE as u64 / 4)) * 4;
+        // Zero, a small number (a live session's token, a small index) or
+        // anything.
+        let value = match what % 4 {
+            0 => 0,
+            1 => (what >> 32) as u32 % 16,
+            _ => (what >> 32) as u32,
+        };
+        file.write_all_at(&value.to_ne_bytes(), offset)
+            .expect("write segment");
+        writes += 1;
+    }
+    eprintln!("{writes} writes in {:?}", start.elapsed());
+
+    // Each actor checks its deadline between calls, and a call waits at
+    // most about 100 ms for a lock plus 10 ms for an item.
+    let limit = Duration::from_millis(deadline_ms + 3000);
+    for (actor, what) in actors.into_iter().zip(["producer", "consumer"]) {
+        let left = limit.saturating_sub(spawned.elapsed());
+        let Some((lines, status)) = actor.finish_within(left) else {
+            panic!("the {what} hung past its deadline (HOSTILE_SEED={seed})");
+        };
+        eprintln!("{what}: {lines:?}");
+        assert_eq!(
+            status.signal(),
+            None,
+            "the {what} died by a signal (HOSTILE_SEED={seed}): {lines:?}"
+        );
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "the {what} failed (HOSTILE_SEED={seed}): {lines:?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.starts_with("stopped ")),
+            "{what}: {lines:?}"
+        );
+        for line in lines.iter().filter(|l| l.starts_with("error ")) {
+            let kind = line.split(' ').nth(1).unwrap_or_default();
+            assert!(
+                STREAM_ERRORS.contains(&kind),
+                "the {what} met an unexpected error (HOSTILE_SEED={seed}): {line}"
+            );
+        }
+    }
+    drop(r);
+    assert!(
+        !std::path::Path::new(&shm_path(&name)).exists(),
+        "the segment outlived its creator"
+    );
 }
 
 #[test]

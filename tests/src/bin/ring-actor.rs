@@ -7,10 +7,20 @@
 //! ring-actor get-wait NAME TIMEOUT_MS                 one get_timeout; prints "item ..." or "none", then "elapsed_ms N"
 //! ring-actor pause NAME POINT OP [ITEM]               pause at POINT inside OP (put|get) and wait to be killed
 //! ring-actor pause-stop NAME POINT OP [ITEM]          print "paused" at POINT inside OP and stop (SIGSTOP); once continued, finish OP and print "done"
+//! ring-actor sleep-get NAME TIMEOUT_MS                print "waiting", then one get_timeout; prints "item ..." or "none"
+//! ring-actor sleep-put NAME ITEM TIMEOUT_MS           print "waiting", then one put_timeout; prints "stored" or "full"
+//! ring-actor stream-put NAME COUNT DEADLINE_MS        print "opened", put COUNT items "SEQ" (10 ms timed puts) or stop at the deadline
+//! ring-actor stream-get NAME COUNT DEADLINE_MS        print "opened", get COUNT items (10 ms timed gets) or stop at the deadline
 //! ring-actor create NAME CAPACITY ITEM_SIZE           create (not persistent), print "created", wait to be killed
 //! ring-actor try-create NAME CAPACITY ITEM_SIZE       create and close; print "created" or "error KIND: MESSAGE"
 //! ```
 //! Exit codes: 0 done, 3 a timeout expired, 1 an error (printed).
+//!
+//! `stream-put` and `stream-get` tolerate every error: they count each by
+//! its variant, go on until COUNT items or the deadline, and then print
+//! `put N` / `got N`, `stopped count|deadline` and one `error KIND COUNT`
+//! line per variant seen, and exit 0. Only a panic (exit 101) or a signal
+//! ends them otherwise.
 
 use shmring::hooks::{self, Point};
 use shmring::SharedBuffer;
@@ -34,6 +44,46 @@ fn point_of(name: &str) -> Point {
         "put-committed" => Point::PutCommitted,
         "get-copied" => Point::GetCopied,
         other => panic!("unknown point {other}"),
+    }
+}
+
+/// The variant name of `e`, as its `Debug` form starts with it.
+fn kind(e: &shmring::Error) -> String {
+    format!("{e:?}")
+        .chars()
+        .take_while(char::is_ascii_alphanumeric)
+        .collect()
+}
+
+/// Runs `op` until it has succeeded `count` times or `deadline` passed,
+/// counting errors by variant, and prints the summary described in the
+/// module docs (`done` names what succeeded: "put" or "got").
+fn stream(
+    done: &str,
+    count: u64,
+    deadline: Duration,
+    mut op: impl FnMut(u64) -> shmring::Result<bool>,
+) {
+    let start = Instant::now();
+    let mut ok = 0u64;
+    let mut errors = std::collections::BTreeMap::<String, u64>::new();
+    let stopped = loop {
+        if ok == count {
+            break "count";
+        }
+        if start.elapsed() >= deadline {
+            break "deadline";
+        }
+        match op(ok) {
+            Ok(true) => ok += 1,
+            Ok(false) => {}
+            Err(e) => *errors.entry(kind(&e)).or_default() += 1,
+        }
+    };
+    say(&format!("{done} {ok}"));
+    say(&format!("stopped {stopped}"));
+    for (kind, n) in errors {
+        say(&format!("error {kind} {n}"));
     }
 }
 
@@ -77,6 +127,40 @@ fn main() {
                 None => say("none"),
             }
             say(&format!("elapsed_ms {}", t.elapsed().as_millis()));
+            0
+        }
+        ["sleep-get", name, timeout] => {
+            let ring = SharedBuffer::open(name).expect("open");
+            say("waiting");
+            match ring.get_timeout(ms(timeout)).expect("get") {
+                Some(item) => say(&format!("item {}", String::from_utf8_lossy(&item))),
+                None => say("none"),
+            }
+            0
+        }
+        ["sleep-put", name, item, timeout] => {
+            let ring = SharedBuffer::open(name).expect("open");
+            say("waiting");
+            let stored = ring.put_timeout(item.as_bytes(), ms(timeout)).expect("put");
+            say(if stored { "stored" } else { "full" });
+            0
+        }
+        ["stream-put", name, count, deadline] => {
+            let ring = SharedBuffer::open(name).expect("open");
+            say("opened");
+            let wait = Duration::from_millis(10);
+            stream("put", count.parse().expect("count"), ms(deadline), |seq| {
+                ring.put_timeout(seq.to_string().as_bytes(), wait)
+            });
+            0
+        }
+        ["stream-get", name, count, deadline] => {
+            let ring = SharedBuffer::open(name).expect("open");
+            say("opened");
+            let wait = Duration::from_millis(10);
+            stream("got", count.parse().expect("count"), ms(deadline), |_| {
+                ring.get_timeout(wait).map(|item| item.is_some())
+            });
             0
         }
         ["pause", name, point, op, rest @ ..] => {
