@@ -58,10 +58,12 @@ rings=("$big_ring" "$small_ring")
 "$bin" create "$small_ring" --capacity 10 --item-size 64 2>/dev/null
 
 cat_pipe() { cat "$tmp/big" | cat >/dev/null; }
+# The same job as cat_pipe: one process reads FILE, another writes what it
+# gets to /dev/null, and the bytes cross between them.
 shmring_pipe() { # RING FILE
     "$bin" consume "$1" --quiet >/dev/null &
     local c=$!
-    cat "$2" | "$bin" produce "$1" --quiet
+    "$bin" produce "$1" --quiet --input "$2"
     wait "$c"
 }
 python_pipe() {

@@ -158,7 +158,9 @@ fn send_data(
     bar: &indicatif::ProgressBar,
 ) -> Result<Tally, Cause> {
     let size = ring.item_size();
-    let per_batch = (BATCH_BYTES / size).clamp(1, ring.capacity());
+    // Half the ring at most, so that the consumer drains one half while
+    // this producer fills the other, instead of taking turns.
+    let per_batch = (BATCH_BYTES / size).clamp(1, ring.capacity().div_ceil(2));
     let mut tally = Tally::default();
     let mut eof = false;
     let mut failed = None;
