@@ -43,7 +43,9 @@
 //! the other side's waiter registry (an RMW), issues a SeqCst fence,
 //! re-reads the index and sleeps only if it is unchanged. After its commit
 //! a side issues a SeqCst fence and reads the registry, waking every
-//! sleeper if it counts one. Of the two fences one comes first in the
+//! sleeper if it counts one. (On a segment the committer's fence becomes a
+//! compiler fence and the waiter's a `membarrier(2)` barrier that executes
+//! it in every committing process: `crate::sys::membarrier`.) Of the two fences one comes first in the
 //! single SeqCst order, and the load after the later fence sees the store
 //! before the earlier one: either the committer sees the registration or
 //! the waiter sees the commit (the store-buffering pattern; Drepper,
@@ -260,14 +262,23 @@ pub unsafe trait RingMemory: Send + Sync {
     /// Whether `deadline` has passed.
     fn passed(&self, deadline: Self::Deadline) -> bool;
     /// Sleeps while `index == expected`, until woken, `deadline`, or the
-    /// memory's nap ends; may return spuriously. The comparison and the
-    /// sleep are atomic with respect to [`wake_all`](Self::wake_all) (futex
-    /// semantics).
-    fn wait(&self, index: &Self::Word64, expected: u64, deadline: Self::Deadline);
+    /// memory's nap ends (a short one unless `covered`: see
+    /// [`waiter_fence`](Self::waiter_fence)); may return spuriously. The
+    /// comparison and the sleep are atomic with respect to
+    /// [`wake_all`](Self::wake_all) (futex semantics).
+    fn wait(&self, index: &Self::Word64, expected: u64, deadline: Self::Deadline, covered: bool);
     /// Wakes every sleeper on `index`.
     fn wake_all(&self, index: &Self::Word64);
-    /// A SeqCst fence (the facade's, in a model).
-    fn fence(&self);
+    /// The committer's half of the store-buffering pair, between its
+    /// commit and its read of the waiter registry: a SeqCst fence, or only
+    /// a compiler fence where every waiter's [`waiter_fence`](Self::waiter_fence)
+    /// is a barrier for this process too (`crate::sys::membarrier`).
+    fn commit_fence(&self);
+    /// The waiter's half, between its registration and its read of the
+    /// index: a SeqCst fence, and the barrier that stands in for the
+    /// committers' fences. False if this process could not issue that
+    /// barrier: then its sleep must be short.
+    fn waiter_fence(&self) -> bool;
     /// Polls `changed` for a while before a waiter registers and sleeps;
     /// true as soon as it returns true, false when the spin is over.
     fn spin(&self, changed: impl FnMut() -> bool) -> bool;
@@ -473,10 +484,10 @@ impl<M: RingMemory> Ring<M> {
         // later one sees the store before the earlier one.
         #[cfg(any(loom, shuttle))]
         if !self.faulty(Fault::RelaxedWaiterCount) {
-            self.mem.fence();
+            self.mem.commit_fence();
         }
         #[cfg(not(any(loom, shuttle)))]
-        self.mem.fence();
+        self.mem.commit_fence();
         let registry = waiters.load(Relaxed);
         if waiters::count(registry) != 0 {
             #[cfg(any(loom, shuttle))]
@@ -519,9 +530,9 @@ impl<M: RingMemory> Ring<M> {
         }
         let gen = waiters::generation(waiters.fetch_add(1, SeqCst));
         // Pairs with the committer's fence (see `signal`).
-        self.mem.fence();
+        let covered = self.mem.waiter_fence();
         if index.load(Relaxed) == seen {
-            self.mem.wait(index, seen, deadline);
+            self.mem.wait(index, seen, deadline, covered);
         }
         // Remove this registration unless a waker cleared it already.
         let mut w = waiters.load(Relaxed);

@@ -14,6 +14,7 @@ use crate::layout::{self, Geometry, Header, FLAG_PERSIST, INIT_PENDING, INIT_REA
 use crate::lock;
 use crate::name::RingName;
 use crate::sys::futex::{self, Deadline};
+use crate::sys::membarrier;
 use crate::sys::segment::{self, Created, Segment, Trust};
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::sync::atomic::{AtomicU32, AtomicU64};
@@ -115,6 +116,7 @@ impl SegmentMemory {
 
     /// Wraps `seg` as a session of its ring: claims a token.
     fn attach(seg: Segment, geometry: Geometry, lock_timeout: Duration) -> Result<Self> {
+        membarrier::register();
         let h = seg.header();
         let token = lock::claim(
             &h.counters.0.next_token,
@@ -203,14 +205,29 @@ unsafe impl RingMemory for SegmentMemory {
     fn passed(&self, deadline: Deadline) -> bool {
         deadline.passed()
     }
-    fn wait(&self, index: &AtomicU64, expected: u64, deadline: Deadline) {
-        futex::wait_low(index, expected, deadline.min(Deadline::after(WAIT_NAP)));
+    fn wait(&self, index: &AtomicU64, expected: u64, deadline: Deadline, covered: bool) {
+        let nap = if covered {
+            WAIT_NAP
+        } else {
+            membarrier::UNCOVERED_NAP
+        };
+        futex::wait_low(index, expected, deadline.min(Deadline::after(nap)));
     }
     fn wake_all(&self, index: &AtomicU64) {
         futex::wake_all_low(index);
     }
-    fn fence(&self) {
+    fn commit_fence(&self) {
+        if membarrier::registered() {
+            // Waiters' barriers stand in for the fence; keep the program
+            // order for the compiler.
+            std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+        } else {
+            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    fn waiter_fence(&self) -> bool {
         std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        membarrier::barrier()
     }
     /// Spins up to [`WAIT_SPIN`]: a futex sleep and wake cost 7-27 us on
     /// the machines measured, about what a peer needs to answer, so a

@@ -305,7 +305,7 @@ unsafe impl RingMemory for HeapMemory {
         deadline != u64::MAX && self.shared.clock.load(Acquire) >= deadline
     }
 
-    fn wait(&self, index: &AtomicU64, expected: u64, deadline: u64) {
+    fn wait(&self, index: &AtomicU64, expected: u64, deadline: u64, _covered: bool) {
         let f = self.futex(index);
         let guard = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
         // The kernel compares the current value. A plain load is enough
@@ -324,8 +324,15 @@ unsafe impl RingMemory for HeapMemory {
         f.cv.notify_all();
     }
 
-    fn fence(&self) {
+    /// A SeqCst fence on both sides: the models check the symmetric
+    /// protocol; the segment's membarrier substitution
+    /// (`crate::sys::membarrier`) is argued, not model-checked.
+    fn commit_fence(&self) {
         crate::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    }
+    fn waiter_fence(&self) -> bool {
+        crate::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+        true
     }
 
     /// One poll, so that the models explore the spin path of
