@@ -1031,15 +1031,6 @@ fn criterion_groups(c: &mut Criterion, plan: &Plan) {
     g.finish();
 }
 
-/// Median items/s over `runs` runs of `run`.
-fn median_rate(items: u64, runs: usize, mut run: impl FnMut() -> Duration) -> f64 {
-    let mut rates: Vec<f64> = (0..runs)
-        .map(|_| items as f64 / run().as_secs_f64())
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    rates[rates.len() / 2]
-}
-
 fn rate(r: f64) -> String {
     if r >= 1e6 {
         format!("{:>11.2} M", r / 1e6)
@@ -1050,15 +1041,39 @@ fn rate(r: f64) -> String {
 
 fn summary(plan: &Plan) {
     let (n, runs) = (plan.summary_items, plan.summary_runs);
-    let shm = |shape: Shape, what: &str| median_rate(n, runs, || must(what, shm_run(shape, n)));
-    let shm_1p1c = shm(SHM_1P1C, "shmring 1P1C 1024x64");
-    let shm_batch = shm(SHM_1P1C_BATCH, "shmring 1P1C 1024x64 batched");
-    let shm_small = shm(SHM_1P1C_SMALL, "shmring 1P1C 10x64");
-    let shm_small_batch = shm(SHM_1P1C_SMALL_BATCH, "shmring 1P1C 10x64 batched");
-    let shm_2p2c = shm(SHM_2P2C, "shmring 2P2C 1024x64");
-    let q_1p1c = median_rate(n, runs, || must("ArrayQueue 1P1C", queue_run(1, 1, n)));
-    let q_2p2c = median_rate(n, runs, || must("ArrayQueue 2P2C", queue_run(2, 2, n)));
-    let rtrb_1p1c = median_rate(n, runs, || must("rtrb 1P1C", rtrb_run(n)));
+    // The runs are interleaved, one of each scenario per round, so that
+    // each median spans the same stretch of time as its anchors' (on a
+    // small shared machine the speed of both drifts from minute to minute).
+    type Run = Box<dyn Fn() -> Duration>;
+    let shm = |shape: Shape, what: &'static str| -> Run {
+        Box::new(move || must(what, shm_run(shape, n)))
+    };
+    let scenarios: Vec<Run> = vec![
+        shm(SHM_1P1C, "shmring 1P1C 1024x64"),
+        shm(SHM_1P1C_BATCH, "shmring 1P1C 1024x64 batched"),
+        shm(SHM_1P1C_SMALL, "shmring 1P1C 10x64"),
+        shm(SHM_1P1C_SMALL_BATCH, "shmring 1P1C 10x64 batched"),
+        shm(SHM_2P2C, "shmring 2P2C 1024x64"),
+        Box::new(move || must("ArrayQueue 1P1C", queue_run(1, 1, n))),
+        Box::new(move || must("ArrayQueue 2P2C", queue_run(2, 2, n))),
+        Box::new(move || must("rtrb 1P1C", rtrb_run(n))),
+    ];
+    let mut rates = vec![Vec::new(); scenarios.len()];
+    for _ in 0..runs {
+        for (run, rates) in scenarios.iter().zip(&mut rates) {
+            rates.push(n as f64 / run().as_secs_f64());
+        }
+    }
+    let medians: Vec<f64> = rates
+        .into_iter()
+        .map(|mut r| {
+            r.sort_by(f64::total_cmp);
+            r[r.len() / 2]
+        })
+        .collect();
+    let (shm_1p1c, shm_batch, shm_small, shm_small_batch, shm_2p2c) =
+        (medians[0], medians[1], medians[2], medians[3], medians[4]);
+    let (q_1p1c, q_2p2c, rtrb_1p1c) = (medians[5], medians[6], medians[7]);
     let python = {
         let mut rates = Vec::new();
         let mut note = None;

@@ -109,8 +109,8 @@ impl SegmentMemory {
 
     fn lock_words(&self, side: Side) -> &layout::LockWords {
         match side {
-            Side::Producer => &self.header().producer.0.lock,
-            Side::Consumer => &self.header().consumer.0.lock,
+            Side::Producer => &self.header().producer_lock.0,
+            Side::Consumer => &self.header().consumer_lock.0,
         }
     }
 
@@ -120,7 +120,7 @@ impl SegmentMemory {
         let h = seg.header();
         let token = lock::claim(
             &h.counters.0.next_token,
-            &[&h.producer.0.lock, &h.consumer.0.lock],
+            &[&h.producer_lock.0, &h.consumer_lock.0],
             seg.fd(),
         )?;
         Ok(SegmentMemory {

@@ -1,4 +1,4 @@
-//! The segment layout, version 2: a 256-byte header of four 64-byte cache
+//! The segment layout, version 2: a 384-byte header of six 64-byte cache
 //! lines, then `capacity` slots. `specs/layout.md` documents it byte by byte
 //! and a snapshot test pins [`describe`] so that no change slips through.
 //!
@@ -16,7 +16,7 @@ pub const MAGIC: u64 = u64::from_ne_bytes(*b"shmring\0");
 /// Layout version written by and accepted by this library.
 pub const LAYOUT_VERSION: u32 = 2;
 /// Size of the header, bytes; slot 0 starts here.
-pub const HEADER_SIZE: usize = 256;
+pub const HEADER_SIZE: usize = 384;
 /// Bytes in front of each payload: `len: u32` and `crc: u32`.
 pub const SLOT_PREFIX: usize = 8;
 /// Largest capacity, items.
@@ -104,8 +104,6 @@ pub(crate) struct ProducerLine {
     /// low 32 bits are the futex word consumers waiting for an item sleep
     /// on.
     pub tail: AtomicU64,
-    /// The producers' lock.
-    pub lock: LockWords,
     /// Consumers registered as (about to be) sleeping on `tail`.
     pub get_waiters: AtomicU32,
     pub _reserved: AtomicU32,
@@ -120,8 +118,6 @@ pub(crate) struct ConsumerLine {
     /// commit point of a get. Its low 32 bits are the futex word producers
     /// waiting for space sleep on.
     pub head: AtomicU64,
-    /// The consumers' lock.
-    pub lock: LockWords,
     /// Producers registered as (about to be) sleeping on `head`.
     pub put_waiters: AtomicU32,
     pub _reserved: AtomicU32,
@@ -150,7 +146,12 @@ pub(crate) struct Counters {
 pub(crate) struct Header {
     pub id: Line<Identity>,
     pub producer: Line<ProducerLine>,
+    /// The producers' lock, alone on its line: its RMWs never wait for a
+    /// line that consumers read.
+    pub producer_lock: Line<LockWords>,
     pub consumer: Line<ConsumerLine>,
+    /// The consumers' lock, alone on its line.
+    pub consumer_lock: Line<LockWords>,
     pub counters: Line<Counters>,
 }
 
@@ -162,11 +163,9 @@ pub const TAIL_OFFSET: usize =
 pub const HEAD_OFFSET: usize =
     std::mem::offset_of!(Header, consumer) + std::mem::offset_of!(ConsumerLine, head);
 /// Offset of the producers' lock words (owner, then sleepers), bytes.
-pub const PRODUCER_LOCK_OFFSET: usize =
-    std::mem::offset_of!(Header, producer) + std::mem::offset_of!(ProducerLine, lock);
+pub const PRODUCER_LOCK_OFFSET: usize = std::mem::offset_of!(Header, producer_lock);
 /// Offset of the consumers' lock words (owner, then sleepers), bytes.
-pub const CONSUMER_LOCK_OFFSET: usize =
-    std::mem::offset_of!(Header, consumer) + std::mem::offset_of!(ConsumerLine, lock);
+pub const CONSUMER_LOCK_OFFSET: usize = std::mem::offset_of!(Header, consumer_lock);
 /// Offset of the session counter `next_token` (u32) in the counters line,
 /// bytes.
 pub const NEXT_TOKEN_OFFSET: usize =
@@ -322,7 +321,7 @@ pub fn describe() -> String {
         (
             offset_of!(Identity, slots_offset),
             4,
-            "slots_offset (u32) = 256",
+            "slots_offset (u32) = 384",
         ),
         (
             offset_of!(Identity, segment_size),
@@ -344,21 +343,24 @@ pub fn describe() -> String {
             "tail (u64, items stored; low half a futex)",
         ),
         (
-            p + offset_of!(ProducerLine, lock) + offset_of!(LockWords, owner),
-            4,
-            "producer lock owner (u32 futex) 0 free, else session token <= 2^31-1",
-        ),
-        (
-            p + offset_of!(ProducerLine, lock) + offset_of!(LockWords, sleepers),
-            4,
-            "producer lock sleepers (u32)",
-        ),
-        (
             p + offset_of!(ProducerLine, get_waiters),
             4,
             "get_waiters (u32)",
         ),
         (p + offset_of!(ProducerLine, _reserved), 4, "reserved"),
+    ]);
+    let pl = offset_of!(Header, producer_lock);
+    rows.extend([
+        (
+            pl + offset_of!(LockWords, owner),
+            4,
+            "producer lock owner (u32 futex) 0 free, else session token <= 2^31-1",
+        ),
+        (
+            pl + offset_of!(LockWords, sleepers),
+            4,
+            "producer lock sleepers (u32)",
+        ),
     ]);
     let c = offset_of!(Header, consumer);
     rows.extend([
@@ -368,21 +370,24 @@ pub fn describe() -> String {
             "head (u64, items consumed; low half a futex)",
         ),
         (
-            c + offset_of!(ConsumerLine, lock) + offset_of!(LockWords, owner),
-            4,
-            "consumer lock owner (u32 futex) 0 free, else session token <= 2^31-1",
-        ),
-        (
-            c + offset_of!(ConsumerLine, lock) + offset_of!(LockWords, sleepers),
-            4,
-            "consumer lock sleepers (u32)",
-        ),
-        (
             c + offset_of!(ConsumerLine, put_waiters),
             4,
             "put_waiters (u32)",
         ),
         (c + offset_of!(ConsumerLine, _reserved), 4, "reserved"),
+    ]);
+    let cl = offset_of!(Header, consumer_lock);
+    rows.extend([
+        (
+            cl + offset_of!(LockWords, owner),
+            4,
+            "consumer lock owner (u32 futex) 0 free, else session token <= 2^31-1",
+        ),
+        (
+            cl + offset_of!(LockWords, sleepers),
+            4,
+            "consumer lock sleepers (u32)",
+        ),
     ]);
     let k = offset_of!(Header, counters);
     rows.extend([
