@@ -58,6 +58,9 @@ struct Shape {
     /// Items per `put_many`/`get_many` call; 1: `put_timeout` and
     /// `get_into_timeout` per item.
     batch: u32,
+    /// A ring whose producer and consumer hold their roles for the session
+    /// (`Config::single_roles`): no lock on the data path.
+    single: bool,
 }
 
 const SHM_1P1C: Shape = Shape {
@@ -65,6 +68,7 @@ const SHM_1P1C: Shape = Shape {
     producers: 1,
     consumers: 1,
     batch: 1,
+    single: false,
 };
 /// 1P1C moving up to 32 items per lock acquisition.
 const SHM_1P1C_BATCH: Shape = Shape {
@@ -72,6 +76,7 @@ const SHM_1P1C_BATCH: Shape = Shape {
     producers: 1,
     consumers: 1,
     batch: 32,
+    single: false,
 };
 /// The original design's geometry (`Config::default()`): 10 x 64 B.
 const SHM_1P1C_SMALL: Shape = Shape {
@@ -79,6 +84,7 @@ const SHM_1P1C_SMALL: Shape = Shape {
     producers: 1,
     consumers: 1,
     batch: 1,
+    single: false,
 };
 /// The original geometry, moving up to 10 items per lock acquisition.
 const SHM_1P1C_SMALL_BATCH: Shape = Shape {
@@ -86,12 +92,23 @@ const SHM_1P1C_SMALL_BATCH: Shape = Shape {
     producers: 1,
     consumers: 1,
     batch: 10,
+    single: false,
+};
+/// [`SHM_1P1C`] on a ring with single roles: each side holds its lock for
+/// the session.
+const SHM_1P1C_SINGLE: Shape = Shape {
+    capacity: 1024,
+    producers: 1,
+    consumers: 1,
+    batch: 1,
+    single: true,
 };
 const SHM_2P2C: Shape = Shape {
     capacity: 1024,
     producers: 2,
     consumers: 2,
     batch: 1,
+    single: false,
 };
 
 /// Counts for one run of the bench.
@@ -630,9 +647,14 @@ fn ring_name(tag: &str) -> String {
     format!("bench-{tag}-{}-{n}", std::process::id())
 }
 
-fn create(name: &str, capacity: u32) -> Result<SharedBuffer, String> {
-    SharedBuffer::create(name, Config::new(capacity, ITEM as u32))
-        .map_err(|e| format!("create {name}: {e}"))
+fn create(name: &str, shape: Shape) -> Result<SharedBuffer, String> {
+    let config = Config::new(shape.capacity, ITEM as u32);
+    let config = if shape.single {
+        config.single_roles()
+    } else {
+        config
+    };
+    SharedBuffer::create(name, config).map_err(|e| format!("create {name}: {e}"))
 }
 
 // ---------------------------------------------------------------------------
@@ -644,7 +666,7 @@ fn shm_run(shape: Shape, items: u64) -> Result<Duration, String> {
     let name = ring_name("tp");
     // Declared before the children, so dropped after them: on an error the
     // children are dead before the segment is removed.
-    let ring = create(&name, shape.capacity)?;
+    let ring = create(&name, shape)?;
     // Consumers first: indices 0..consumers, then the producers.
     let c = shape.consumers as usize;
     let mut kids = Vec::with_capacity(c + shape.producers as usize);
@@ -826,10 +848,10 @@ fn queue_run(producers: u32, consumers: u32, items: u64) -> Result<Duration, Str
 /// puts an item on one ring and a pong child echoes it on another. Expect
 /// two modes: a waiter still in its short spin sees the item within a cache
 /// line transfer, one already asleep on the futex needs a kernel wake-up.
-fn latency_run(round_trips: usize) -> Result<Vec<u64>, String> {
+fn latency_run(round_trips: usize, shape: Shape) -> Result<Vec<u64>, String> {
     let (ping_name, pong_name) = (ring_name("ping"), ring_name("pong"));
-    let ping = create(&ping_name, SHM_1P1C.capacity)?;
-    let pong = create(&pong_name, SHM_1P1C.capacity)?;
+    let ping = create(&ping_name, shape)?;
+    let pong = create(&pong_name, shape)?;
     // Untimed round trips first: page faults, caches and CPU frequency
     // settle before the samples count.
     let warm = round_trips / 10;
@@ -1007,6 +1029,7 @@ fn criterion_groups(c: &mut Criterion, plan: &Plan) {
         .throughput(Throughput::Elements(batch));
     for (id, shape) in [
         ("1p1c_1024x64", SHM_1P1C),
+        ("1p1c_1024x64_single_roles", SHM_1P1C_SINGLE),
         ("1p1c_1024x64_batch32", SHM_1P1C_BATCH),
         ("1p1c_10x64", SHM_1P1C_SMALL),
         ("2p2c_1024x64", SHM_2P2C),
@@ -1054,6 +1077,7 @@ fn summary(plan: &Plan) {
         shm(SHM_1P1C_SMALL, "shmring 1P1C 10x64"),
         shm(SHM_1P1C_SMALL_BATCH, "shmring 1P1C 10x64 batched"),
         shm(SHM_2P2C, "shmring 2P2C 1024x64"),
+        shm(SHM_1P1C_SINGLE, "shmring 1P1C 1024x64 single roles"),
         Box::new(move || must("ArrayQueue 1P1C", queue_run(1, 1, n))),
         Box::new(move || must("ArrayQueue 2P2C", queue_run(2, 2, n))),
         Box::new(move || must("rtrb 1P1C", rtrb_run(n))),
@@ -1073,7 +1097,8 @@ fn summary(plan: &Plan) {
         .collect();
     let (shm_1p1c, shm_batch, shm_small, shm_small_batch, shm_2p2c) =
         (medians[0], medians[1], medians[2], medians[3], medians[4]);
-    let (q_1p1c, q_2p2c, rtrb_1p1c) = (medians[5], medians[6], medians[7]);
+    let shm_single = medians[5];
+    let (q_1p1c, q_2p2c, rtrb_1p1c) = (medians[6], medians[7], medians[8]);
     let python = {
         let mut rates = Vec::new();
         let mut note = None;
@@ -1096,7 +1121,11 @@ fn summary(plan: &Plan) {
             None => Ok(rates[rates.len() / 2]),
         }
     };
-    let lat = must("latency", latency_run(plan.round_trips));
+    let lat = must("latency", latency_run(plan.round_trips, SHM_1P1C));
+    let lat_single = must(
+        "latency, single roles",
+        latency_run(plan.round_trips, SHM_1P1C_SINGLE),
+    );
     let floor = must("cache-line ping-pong", line_latency_run(plan.round_trips));
 
     let mut out = String::new();
@@ -1110,6 +1139,7 @@ fn summary(plan: &Plan) {
     let _ = writeln!(out, "{:<48} {:>13}", "scenario", "items/s");
     let rows = [
         ("shmring 1P1C, 1024 x 64 B (processes)", shm_1p1c),
+        ("shmring 1P1C, 1024 x 64 B, single roles", shm_single),
         ("shmring 1P1C, 1024 x 64 B, put_many/get_many 32", shm_batch),
         ("shmring 1P1C, 10 x 64 B (processes)", shm_small),
         (
@@ -1142,6 +1172,14 @@ fn summary(plan: &Plan) {
         ("shmring 1P1C 1024x64 / rtrb 1P1C", shm_1p1c / rtrb_1p1c),
         ("shmring 1P1C 1024x64 / ArrayQueue 1P1C", shm_1p1c / q_1p1c),
         (
+            "shmring 1P1C single roles / rtrb 1P1C",
+            shm_single / rtrb_1p1c,
+        ),
+        (
+            "shmring 1P1C single roles / ArrayQueue 1P1C",
+            shm_single / q_1p1c,
+        ),
+        (
             "shmring 1P1C batched 32 / ArrayQueue 1P1C",
             shm_batch / q_1p1c,
         ),
@@ -1166,20 +1204,22 @@ fn summary(plan: &Plan) {
             }
         }
     }
-    let _ = writeln!(
-        out,
-        "\none-way latency, processes (ping-pong round trip / 2, {} round trips, 1024 x 64 B rings):",
-        lat.len()
-    );
-    let _ = writeln!(
-        out,
-        "  p50 {} ns   p90 {} ns   p99 {} ns   p99.9 {} ns   max {} ns",
-        percentile(&lat, 0.50),
-        percentile(&lat, 0.90),
-        percentile(&lat, 0.99),
-        percentile(&lat, 0.999),
-        percentile(&lat, 1.0)
-    );
+    for (lat, what) in [(&lat, ""), (&lat_single, ", single roles")] {
+        let _ = writeln!(
+            out,
+            "\none-way latency, processes (ping-pong round trip / 2, {} round trips, 1024 x 64 B rings{what}):",
+            lat.len()
+        );
+        let _ = writeln!(
+            out,
+            "  p50 {} ns   p90 {} ns   p99 {} ns   p99.9 {} ns   max {} ns",
+            percentile(lat, 0.50),
+            percentile(lat, 0.90),
+            percentile(lat, 0.99),
+            percentile(lat, 0.999),
+            percentile(lat, 1.0)
+        );
+    }
     let _ = writeln!(
         out,
         "one-way latency floor, processes (cache-line ping-pong / 2, {} round trips):",
@@ -1194,12 +1234,14 @@ fn summary(plan: &Plan) {
         percentile(&floor, 0.999),
         percentile(&floor, 1.0)
     );
-    let _ = writeln!(
-        out,
-        "shmring one-way p50 / ping-pong p50: {:.2}x; p99 / p99: {:.2}x",
-        percentile(&lat, 0.50) as f64 / percentile(&floor, 0.50).max(1) as f64,
-        percentile(&lat, 0.99) as f64 / percentile(&floor, 0.99).max(1) as f64
-    );
+    for (lat, what) in [(&lat, ""), (&lat_single, ", single roles")] {
+        let _ = writeln!(
+            out,
+            "shmring one-way p50 / ping-pong p50{what}: {:.2}x; p99 / p99: {:.2}x",
+            percentile(lat, 0.50) as f64 / percentile(&floor, 0.50).max(1) as f64,
+            percentile(lat, 0.99) as f64 / percentile(&floor, 0.99).max(1) as f64
+        );
+    }
     print!("{out}");
 }
 

@@ -49,6 +49,42 @@ pub(crate) struct SegmentMemory {
     lock_timeout: Duration,
     /// This handle's session token ([`crate::lock`]).
     token: u32,
+    /// By [`side_index`]: the side has a single role holder
+    /// (`Config::single_producer`, `single_consumer`), read from the
+    /// header's flags at create or open and never re-read.
+    single: [bool; 2],
+    /// By [`side_index`]: the [`thread_key`] of the thread of this handle
+    /// that holds the side's role, that is its lock, until the handle
+    /// closes; 0 if none. Process-local. The role is the thread's, not the
+    /// whole handle's: the holder's operations take no lock, so two threads
+    /// must not run them at once, and a check of a thread-local key is the
+    /// one check that costs no RMW.
+    held: [AtomicU64; 2],
+}
+
+/// Index of `side` in [`SegmentMemory::single`] and `held`.
+fn side_index(side: Side) -> usize {
+    match side {
+        Side::Producer => 0,
+        Side::Consumer => 1,
+    }
+}
+
+/// A key of the calling thread, unique in the process and never 0.
+fn thread_key() -> u64 {
+    use std::sync::atomic::Ordering::Relaxed;
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static KEY: u64 = NEXT.fetch_add(1, Relaxed);
+    }
+    KEY.with(|k| *k)
+}
+
+fn role_name(side: Side) -> &'static str {
+    match side {
+        Side::Producer => "producer",
+        Side::Consumer => "consumer",
+    }
 }
 
 /// A snapshot of a ring's state: the indices read consistently without a
@@ -93,12 +129,30 @@ pub struct Stats {
     pub created_unix_ns: u64,
 }
 
-/// Releases one side's lock when dropped, on every path.
-pub(crate) struct SegmentGuard<'a>(&'a SegmentMemory, Side);
+/// Releases one side's lock when dropped, on every path, unless the handle
+/// holds that side's role (then the lock stays until the handle closes).
+pub(crate) struct SegmentGuard<'a> {
+    mem: &'a SegmentMemory,
+    side: Side,
+    release: bool,
+}
 
 impl Drop for SegmentGuard<'_> {
     fn drop(&mut self) {
-        lock::release(self.0.lock_words(self.1), self.0.token);
+        if self.release {
+            lock::release(self.mem.lock_words(self.side), self.mem.token);
+        }
+    }
+}
+
+impl Drop for SegmentMemory {
+    /// Gives up the roles this handle holds (before the segment unmaps).
+    fn drop(&mut self) {
+        for side in [Side::Producer, Side::Consumer] {
+            if self.held[side_index(side)].load(Relaxed) != 0 {
+                lock::release(self.lock_words(side), self.token);
+            }
+        }
     }
 }
 
@@ -123,11 +177,17 @@ impl SegmentMemory {
             &[&h.producer_lock.0, &h.consumer_lock.0],
             seg.fd(),
         )?;
+        let flags = h.id.0.flags.load(Relaxed);
         Ok(SegmentMemory {
             seg,
             geometry,
             lock_timeout,
             token,
+            single: [
+                flags & layout::FLAG_SINGLE_PRODUCER != 0,
+                flags & layout::FLAG_SINGLE_CONSUMER != 0,
+            ],
+            held: [AtomicU64::new(0), AtomicU64::new(0)],
         })
     }
 }
@@ -186,14 +246,62 @@ unsafe impl RingMemory for SegmentMemory {
     }
 
     fn lock(&self, side: Side, wait: LockWait<Deadline>) -> Result<(SegmentGuard<'_>, Acquired)> {
-        let how = lock::acquire(
-            self.lock_words(side),
+        let i = side_index(side);
+        let words = self.lock_words(side);
+        if !self.single[i] {
+            let how = lock::acquire(words, self.seg.fd(), self.token, wait, self.lock_timeout)?;
+            let guard = SegmentGuard {
+                mem: self,
+                side,
+                release: true,
+            };
+            return Ok((guard, how));
+        }
+        let guard = SegmentGuard {
+            mem: self,
+            side,
+            release: false,
+        };
+        // A role holder's data path: a thread-local read and one plain
+        // load of its own lock line. Relaxed: the lock was acquired
+        // (Acquire) by this very thread when it took the role, and only it
+        // has written the side's words since.
+        let me = thread_key();
+        match self.held[i].load(Relaxed) {
+            0 => {}
+            k if k == me => {
+                if words.owner.load(Relaxed) == self.token {
+                    return Ok((guard, Acquired::Clean));
+                }
+                // Overwritten behind the holder's back (no live process
+                // takes a live holder's lock): take the role again below.
+                self.held[i].store(0, Relaxed);
+            }
+            _ => {
+                return Err(Error::RoleTaken {
+                    role: role_name(side),
+                })
+            }
+        }
+        // Taking the role: wait briefly for a holder that is closing, and
+        // report a live one as the role being taken.
+        let how = match lock::acquire(
+            words,
             self.seg.fd(),
             self.token,
-            wait,
+            LockWait::For(Duration::ZERO),
             self.lock_timeout,
-        )?;
-        Ok((SegmentGuard(self, side), how))
+        ) {
+            Ok(how) => how,
+            Err(Error::LockTimeout { .. }) => {
+                return Err(Error::RoleTaken {
+                    role: role_name(side),
+                })
+            }
+            Err(e) => return Err(e),
+        };
+        self.held[i].store(me, Relaxed);
+        Ok((guard, how))
     }
 
     /// Nothing to mark: the lock word already names this session.
@@ -356,8 +464,15 @@ impl SharedBuffer {
         id.capacity.store(geometry.capacity, Relaxed);
         id.item_size.store(geometry.item_size, Relaxed);
         id.slot_stride.store(geometry.slot_stride as u32, Relaxed);
-        id.flags
-            .store(if config.persist { FLAG_PERSIST } else { 0 }, Relaxed);
+        let flags = [
+            (config.persist, FLAG_PERSIST),
+            (config.single_producer, layout::FLAG_SINGLE_PRODUCER),
+            (config.single_consumer, layout::FLAG_SINGLE_CONSUMER),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .fold(0, |f, (_, bit)| f | bit);
+        id.flags.store(flags, Relaxed);
         id.creator_pid.store(std::process::id(), Relaxed);
         id.slots_offset.store(layout::HEADER_SIZE as u32, Relaxed);
         id.segment_size.store(geometry.segment_size as u64, Relaxed);

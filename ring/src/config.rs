@@ -35,6 +35,17 @@ pub struct Config {
     /// accepts (`None` by default: a segment owned by anyone else is
     /// refused with [`Error::Untrusted`](crate::Error::Untrusted)).
     pub trusted_uid: Option<u32>,
+    /// One producer at a time (`false` by default): the first thread to put
+    /// through a handle takes the producers' lock for that handle and keeps
+    /// it until the handle closes or its process dies, so its puts take no
+    /// lock at all; a put by any other handle, or by another thread of the
+    /// same handle, fails with [`Error::RoleTaken`](crate::Error::RoleTaken)
+    /// while it holds the role. Stored in the segment: every handle of the
+    /// ring follows it.
+    pub single_producer: bool,
+    /// One consumer at a time, as [`single_producer`](Self::single_producer)
+    /// for gets.
+    pub single_consumer: bool,
 }
 
 impl Default for Config {
@@ -46,6 +57,8 @@ impl Default for Config {
             persist: false,
             lock_timeout: Duration::from_secs(5),
             trusted_uid: None,
+            single_producer: false,
+            single_consumer: false,
         }
     }
 }
@@ -75,6 +88,28 @@ impl Config {
     /// Sets the lock timeout.
     pub fn lock_timeout(mut self, timeout: Duration) -> Self {
         self.lock_timeout = timeout;
+        self
+    }
+
+    /// Makes the ring single-producer and single-consumer: each role is
+    /// held by one handle for as long as it is open (see
+    /// [`single_producer`](Self::single_producer)), which takes the locks
+    /// off the data path. For one producer process and one consumer
+    /// process, the case of streams.
+    ///
+    /// ```
+    /// # use shmring::{Config, SharedBuffer, Error};
+    /// # let name = format!("doc-spsc-{}", std::process::id());
+    /// let ring = SharedBuffer::create(&name, Config::new(8, 64).single_roles())?;
+    /// assert!(ring.put(b"mine")?);
+    /// let other = SharedBuffer::open(&name)?;
+    /// assert!(matches!(other.put(b"too"), Err(Error::RoleTaken { .. })));
+    /// assert_eq!(other.get()?.as_deref(), Some(&b"mine"[..]));
+    /// # Ok::<(), shmring::Error>(())
+    /// ```
+    pub fn single_roles(mut self) -> Self {
+        self.single_producer = true;
+        self.single_consumer = true;
         self
     }
 

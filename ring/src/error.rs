@@ -120,6 +120,15 @@ pub enum Error {
         /// What is wrong with the object, in words.
         reason: String,
     },
+    /// The ring has a single producer (or consumer), and another live
+    /// handle holds that role
+    /// ([`Config::single_producer`](crate::Config::single_producer)). Nothing
+    /// was stored or taken.
+    #[error("this ring has a single {role}, and another live handle holds that role")]
+    RoleTaken {
+        /// `"producer"` or `"consumer"`.
+        role: &'static str,
+    },
     /// An operation on a handle that has been closed.
     #[error("the ring handle is closed")]
     Closed,

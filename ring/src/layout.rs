@@ -33,6 +33,12 @@ pub const INIT_READY: u32 = 1;
 
 /// `flags` bit: the segment outlives its creator.
 pub const FLAG_PERSIST: u32 = 1;
+/// `flags` bit: one producer at a time holds the producers' lock for its
+/// session (`Config::single_producer`).
+pub const FLAG_SINGLE_PRODUCER: u32 = 2;
+/// `flags` bit: one consumer at a time holds the consumers' lock for its
+/// session (`Config::single_consumer`).
+pub const FLAG_SINGLE_CONSUMER: u32 = 4;
 
 /// Slot strides are multiples of this, bytes (one cache line), so that no
 /// two slots share a line.
@@ -244,6 +250,10 @@ pub(crate) fn validate(id: &Identity, file_len: u64) -> Result<Geometry> {
         Ok(g) => g,
         Err(e) => return corrupt(format!("stored geometry: {e}")),
     };
+    let flags = id.flags.load(Relaxed);
+    if flags & !(FLAG_PERSIST | FLAG_SINGLE_PRODUCER | FLAG_SINGLE_CONSUMER) != 0 {
+        return corrupt(format!("flags {flags:#x} has unknown bits"));
+    }
     let stride = id.slot_stride.load(Relaxed) as usize;
     if stride != geometry.slot_stride {
         return corrupt(format!(
@@ -316,7 +326,11 @@ pub fn describe() -> String {
             4,
             "slot_stride (u32, bytes)",
         ),
-        (offset_of!(Identity, flags), 4, "flags (u32) bit 0 persist"),
+        (
+            offset_of!(Identity, flags),
+            4,
+            "flags (u32) bit 0 persist, 1 single producer, 2 single consumer",
+        ),
         (offset_of!(Identity, creator_pid), 4, "creator_pid (u32)"),
         (
             offset_of!(Identity, slots_offset),
