@@ -190,6 +190,14 @@ pub fn heap_ring(capacity: u32, item_size: u32) -> HeapRing {
     HeapRing::new(HeapMemory::new(capacity, item_size).expect("model ring geometry"))
 }
 
+/// A fresh heap ring with single roles ([`HeapMemory::with_single_roles`]).
+///
+/// # Panics
+/// On a geometry that [`HeapMemory::new`] refuses.
+pub fn heap_ring_single(capacity: u32, item_size: u32) -> HeapRing {
+    HeapRing::new(HeapMemory::with_single_roles(capacity, item_size).expect("model ring geometry"))
+}
+
 /// [`heap_ring`] with the seeded `fault` switched on (loom and shuttle
 /// builds only).
 ///

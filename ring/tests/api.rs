@@ -684,3 +684,67 @@ fn batches_in_place_fill_and_drain_across_the_wrap() {
     assert_eq!(r.len().unwrap(), 0, "an oversize batch publishes nothing");
     assert_eq!(r.put_many_with(2, |_| None).unwrap(), 0);
 }
+
+#[test]
+fn single_roles_are_held_by_one_thread_of_one_handle_until_it_closes() {
+    let name = unique("single-roles");
+    let r = SharedBuffer::create(&name, Config::new(4, 8).single_roles()).unwrap();
+    assert!(
+        r.put(b"a").unwrap(),
+        "the first put takes the producer role"
+    );
+    let mut other = SharedBuffer::open(&name).unwrap();
+    assert!(matches!(
+        other.put(b"b"),
+        Err(Error::RoleTaken { role: "producer" })
+    ));
+    assert_eq!(
+        other.get().unwrap(),
+        Some(b"a".to_vec()),
+        "the consumer role is free"
+    );
+    assert!(matches!(
+        r.get(),
+        Err(Error::RoleTaken { role: "consumer" })
+    ));
+    // Another thread of the role holder's own handle is refused too: the
+    // holder's operations take no lock.
+    std::thread::scope(|s| {
+        let put = s.spawn(|| r.put(b"c")).join().unwrap();
+        assert!(
+            matches!(put, Err(Error::RoleTaken { role: "producer" })),
+            "{put:?}"
+        );
+    });
+    assert_eq!(r.len().unwrap(), 0, "the refused put stored nothing");
+    // Closing gives the role up: the next producer takes it.
+    other.close().unwrap();
+    let third = SharedBuffer::open(&name).unwrap();
+    assert!(
+        third.get().unwrap().is_none(),
+        "the consumer role is free again"
+    );
+    drop(r);
+    assert!(third.put(b"d").unwrap(), "the producer role is free again");
+    assert_eq!(third.get().unwrap(), Some(b"d".to_vec()));
+}
+
+#[test]
+fn a_single_role_ring_says_so_in_its_flags_and_plain_rings_refuse_nobody() {
+    let plain = ring("plain-roles", 4, 8);
+    let other = SharedBuffer::open(plain.name()).unwrap();
+    assert!(plain.put(b"a").unwrap());
+    assert!(other.put(b"b").unwrap(), "a plain ring has no roles");
+    let single = SharedBuffer::create(&unique("flags"), Config::new(2, 8).single_roles()).unwrap();
+    let flags = u32::from_ne_bytes(peek(single.name(), 28, 4).try_into().unwrap());
+    assert_eq!(
+        flags & 6,
+        6,
+        "bits 1 and 2: single producer, single consumer"
+    );
+    poke(single.name(), 28, &(flags | 8).to_ne_bytes());
+    assert!(matches!(
+        SharedBuffer::open(single.name()),
+        Err(Error::CorruptHeader { .. })
+    ));
+}

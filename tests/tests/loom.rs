@@ -19,7 +19,7 @@
 #![cfg(loom)]
 
 use ringcheck_models::{self as models, KillPoint, Wait};
-use shmring::model::{heap_ring, heap_ring_with_fault, Fault, HeapRing};
+use shmring::model::{heap_ring, heap_ring_single, heap_ring_with_fault, Fault, HeapRing};
 
 /// Preemption bound when `LOOM_MAX_PREEMPTIONS` is not set.
 const DEFAULT_PREEMPTIONS: usize = 3;
@@ -137,6 +137,53 @@ fn loom_put_timeout_expires_only_after_the_clock_moves() {
 #[test]
 fn loom_two_producers_one_consumer_keep_per_producer_order() {
     model_bounded(2, || models::two_producers_one_consumer(heap_ring(2, 4)));
+}
+
+/// Single roles: no lock on the data path, the producer's and the
+/// consumer's slot accesses ordered by the indices alone.
+#[test]
+fn loom_single_roles_put_get() {
+    model(|| models::put_get(heap_ring_single(2, 4)));
+}
+
+#[test]
+fn loom_single_roles_blocked_get_woken_by_put() {
+    model(|| models::get_woken_by_put(heap_ring_single(1, 4), Wait::Forever));
+}
+
+/// A single producer killed mid-put or after its commit, while a consumer
+/// waits: once it is dead, the next producer takes its role over, and the
+/// dead put took effect exactly when it had committed (the waiting consumer
+/// gets the dead producer's item first if, and only if, it committed).
+fn single_producer_killed_at(point: KillPoint) {
+    use ringcheck_models::{CrashModelRing, ModelRing};
+    let ring = heap_ring_single(2, 4);
+    let consumer = HeapRing::new(ring.memory().handle());
+    let c = loom::thread::spawn(move || consumer.get(Wait::Forever));
+    let victim = ring.handle_killed_at(point);
+    let v = loom::thread::spawn(move || victim.put(b"dead", Wait::Forever));
+    assert_eq!(v.join().unwrap(), Err(models::OpError::Abandoned));
+    assert_eq!(
+        ring.put(b"next", Wait::Forever),
+        Ok(true),
+        "the role is taken over"
+    );
+    let first = c.join().unwrap().expect("get").expect("an item");
+    let rest = ring.get(Wait::No).expect("get");
+    if point == KillPoint::PutCommitted {
+        assert_eq!(
+            (&first[..], rest.as_deref()),
+            (&b"dead"[..], Some(&b"next"[..]))
+        );
+    } else {
+        assert_eq!((&first[..], rest), (&b"next"[..], None));
+    }
+}
+
+#[test]
+fn loom_single_roles_killed_producer_hands_its_role_over() {
+    model(|| single_producer_killed_at(KillPoint::PutHalfWritten));
+    model(|| single_producer_killed_at(KillPoint::PutCommitted));
 }
 
 /// The in-place calls: a producer writes two items in slots (`put_with`,

@@ -209,3 +209,32 @@ fn a_consumer_killed_asleep_is_not_counted_as_waiting_after_the_next_put() {
     assert!(r.put(b"x").unwrap());
     assert_eq!(r.stats().unwrap().waiting_consumers, 0);
 }
+
+/// A single-role ring whose producer holds its role and is killed (here
+/// right after a commit): the next producer takes the role over at once
+/// (the kernel dropped the dead session's record lock), the committed item
+/// is there, and a stopped, live holder keeps the role (`RoleTaken`).
+#[test]
+fn a_dead_single_producer_hands_its_role_over_and_a_live_one_keeps_it() {
+    let r = SharedBuffer::create(&unique("single-dies"), Config::new(4, 32).single_roles())
+        .expect("create");
+    let mut holder = Actor::spawn(
+        ACTOR,
+        &["pause-stop", r.name(), "put-committed", "put", "held"],
+    );
+    assert_eq!(holder.next_line(), "paused");
+    holder.wait_stopped();
+    let t = std::time::Instant::now();
+    assert!(
+        matches!(r.put(b"mine"), Err(Error::RoleTaken { role: "producer" })),
+        "a stopped holder is alive and keeps its role"
+    );
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    holder.kill();
+    let t = std::time::Instant::now();
+    assert!(r.put(b"mine").expect("take the role over"));
+    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    assert_eq!(r.stats().unwrap().lock_recoveries, 1);
+    assert_eq!(r.get().unwrap().as_deref(), Some(&b"held"[..]));
+    assert_eq!(r.get().unwrap().as_deref(), Some(&b"mine"[..]));
+}

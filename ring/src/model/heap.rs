@@ -100,6 +100,18 @@ struct Shared {
     tail_futex: Futex,
     /// Logical milliseconds.
     clock: AtomicU64,
+    /// Single roles (`Config::single_roles`): each side's lock is held by
+    /// one handle for its life instead of per operation.
+    single: bool,
+    /// By [`index`]: the id of the handle holding the side's role, 0 if
+    /// none (single roles only).
+    role_holder: [AtomicU64; 2],
+    /// Ids of handles killed at a kill point: their roles may be taken
+    /// over, as the kernel's record locks show a dead session. Only touched
+    /// between loom's scheduling points, so a `std` mutex never blocks.
+    killed: std::sync::Mutex<Vec<u64>>,
+    /// Source of handle ids (from 1).
+    next_id: std::sync::atomic::AtomicU64,
     /// `capacity` slots of `SLOT_PREFIX + item_size` bytes: len (u32 ne),
     /// crc (u32 ne), payload.
     slots: Box<[UnsafeCell<Box<[u8]>>]>,
@@ -122,11 +134,14 @@ fn index(side: Side) -> usize {
     }
 }
 
-/// Holds one side's model lock.
+/// Holds one side's model lock (released when dropped), or stands for the
+/// role a handle holds.
 #[derive(Debug)]
-pub struct HeapGuard<'a> {
-    _held: MutexGuard<'a, ()>,
-    side: Side,
+pub enum HeapGuard<'a> {
+    /// A lock held for one operation.
+    Locked(#[allow(dead_code)] MutexGuard<'a, ()>, Side),
+    /// A single role, held for the handle's life.
+    Held(#[allow(dead_code)] Side),
 }
 
 /// One handle on a heap ring. See the module docs.
@@ -134,6 +149,18 @@ pub struct HeapGuard<'a> {
 pub struct HeapMemory {
     shared: Arc<Shared>,
     kill_at: Option<Point>,
+    /// This handle's id, unique in its ring, never 0.
+    id: u64,
+}
+
+impl Drop for HeapMemory {
+    /// Gives up the roles this handle holds, as closing a segment handle
+    /// does (a killed handle's stay with it, to be taken over).
+    fn drop(&mut self) {
+        for word in &self.shared.role_holder {
+            let _ = word.compare_exchange(self.id, 0, Release, Relaxed);
+        }
+    }
 }
 
 impl HeapMemory {
@@ -179,23 +206,42 @@ impl HeapMemory {
             head_futex: Futex::new(),
             tail_futex: Futex::new(),
             clock: AtomicU64::new(0),
+            single: false,
+            role_holder: [AtomicU64::new(0), AtomicU64::new(0)],
+            killed: std::sync::Mutex::new(Vec::new()),
+            next_id: std::sync::atomic::AtomicU64::new(1),
             slots,
         })
     }
 
     fn from_shared(shared: Shared) -> Self {
+        Self::on(Arc::new(shared), None)
+    }
+
+    fn on(shared: Arc<Shared>, kill_at: Option<Point>) -> Self {
+        let id = shared.next_id.fetch_add(1, Relaxed);
         HeapMemory {
-            shared: Arc::new(shared),
-            kill_at: None,
+            shared,
+            kill_at,
+            id,
         }
+    }
+
+    /// [`new`](Self::new) with single roles, as `Config::single_roles`:
+    /// the first handle to put (get) holds the side for its life, others
+    /// get `Error::RoleTaken`, and a killed holder's role is taken over.
+    ///
+    /// # Errors
+    /// As [`new`](Self::new).
+    pub fn with_single_roles(capacity: u32, item_size: u32) -> Result<Self> {
+        let mut shared = Self::shared(capacity, item_size)?;
+        shared.single = true;
+        Ok(Self::from_shared(shared))
     }
 
     /// Another handle on the same ring, as another process would open.
     pub fn handle(&self) -> Self {
-        HeapMemory {
-            shared: Arc::clone(&self.shared),
-            kill_at: None,
-        }
+        Self::on(Arc::clone(&self.shared), None)
     }
 
     /// A handle whose first operation to reach `point` abandons itself
@@ -203,9 +249,39 @@ impl HeapMemory {
     /// instant (the model ring reports `OpError::Abandoned`). Use it for one
     /// operation.
     pub fn handle_killed_at(&self, point: KillPoint) -> Self {
-        HeapMemory {
-            shared: Arc::clone(&self.shared),
-            kill_at: Some(super::point(point)),
+        Self::on(Arc::clone(&self.shared), Some(super::point(point)))
+    }
+
+    /// The single-role lock of `side`: held for the handle's life.
+    fn take_role(&self, side: Side) -> Result<(HeapGuard<'_>, Acquired)> {
+        let word = &self.shared.role_holder[index(side)];
+        let held = HeapGuard::Held(side);
+        let taken = || Error::RoleTaken {
+            role: match side {
+                Side::Producer => "producer",
+                Side::Consumer => "consumer",
+            },
+        };
+        // Acquire: the previous holder's writes, released when it gave the
+        // role up (or made before it was killed), are visible.
+        let cur = word.load(Acquire);
+        if cur == self.id {
+            return Ok((held, Acquired::Clean));
+        }
+        let dead = cur != 0
+            && self
+                .shared
+                .killed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(&cur);
+        if cur != 0 && !dead {
+            return Err(taken());
+        }
+        match word.compare_exchange(cur, self.id, Acquire, Relaxed) {
+            Ok(_) if dead => Ok((held, Acquired::OwnerDied)),
+            Ok(_) => Ok((held, Acquired::Clean)),
+            Err(_) => Err(taken()),
         }
     }
 
@@ -271,6 +347,9 @@ unsafe impl RingMemory for HeapMemory {
     /// Waits for the model mutex however long: a lock held for ever is a
     /// deadlock that loom and shuttle report.
     fn lock(&self, side: Side, _wait: LockWait<u64>) -> Result<(HeapGuard<'_>, Acquired)> {
+        if self.shared.single {
+            return self.take_role(side);
+        }
         // A model thread that panicked holding the lock fails the model
         // anyway; poisoning adds nothing.
         let i = index(side);
@@ -282,11 +361,13 @@ unsafe impl RingMemory for HeapMemory {
         } else {
             Acquired::Clean
         };
-        Ok((HeapGuard { _held: guard, side }, how))
+        Ok((HeapGuard::Locked(guard, side), how))
     }
 
     fn mark_consistent(&self, guard: &HeapGuard<'_>) {
-        self.shared.owner_died[index(guard.side)].store(false, Relaxed);
+        if let HeapGuard::Locked(_, side) = guard {
+            self.shared.owner_died[index(*side)].store(false, Relaxed);
+        }
     }
 
     fn deadline(&self, timeout: Duration) -> u64 {
@@ -410,8 +491,13 @@ unsafe impl RingMemory for HeapMemory {
                 Point::GetCopied => Side::Consumer,
             };
             // Called with the side's lock held: its next locker sees the
-            // flag.
+            // flag (or, with single roles, that this handle is dead).
             self.shared.owner_died[index(side)].store(true, Relaxed);
+            self.shared
+                .killed
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(self.id);
             // The sleepers' naps run out (module docs).
             self.wake_everyone();
             return Err(HeapError::Abandoned);
