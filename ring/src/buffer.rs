@@ -212,7 +212,6 @@ unsafe impl RingMemory for SegmentMemory {
     type Word32 = AtomicU32;
     type Guard<'a> = SegmentGuard<'a>;
     type Deadline = Deadline;
-    /// Polls before sleeping: a futex sleep and wake cost 7-27 us on the
 
     fn capacity(&self) -> u32 {
         self.geometry.capacity
