@@ -125,6 +125,10 @@ pub struct Stats {
     pub creator_pid: u32,
     /// The segment outlives its creator.
     pub persist: bool,
+    /// One producer at a time holds its role (`Config::single_producer`).
+    pub single_producer: bool,
+    /// One consumer at a time holds its role (`Config::single_consumer`).
+    pub single_consumer: bool,
     /// Creation time, nanoseconds since the Unix epoch.
     pub created_unix_ns: u64,
 }
@@ -1010,6 +1014,8 @@ impl SharedBuffer {
             waiting_producers: crate::waiters::count(h.consumer.0.put_waiters.load(Relaxed)),
             creator_pid: h.id.0.creator_pid.load(Relaxed),
             persist: self.persist,
+            single_producer: ring.memory().single[0],
+            single_consumer: ring.memory().single[1],
             created_unix_ns: h.id.0.created_unix_ns.load(Relaxed),
         })
     }

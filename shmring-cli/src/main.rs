@@ -78,6 +78,12 @@ enum Cmd {
         /// Permission bits of the segment, octal.
         #[arg(long, default_value = "600", value_parser = parse_mode)]
         mode: u32,
+        /// One producer and one consumer at a time, each holding its role
+        /// (the ring's lock for its side) until it closes: no lock on the
+        /// data path. Another producer or consumer is refused while the
+        /// holder lives.
+        #[arg(long)]
+        single_roles: bool,
     },
     /// Stream a file (or stdin) into the ring as one framed stream: a
     /// header, items of up to item_size bytes (waiting when full), a
@@ -205,10 +211,11 @@ fn main() -> ExitCode {
             capacity,
             item_size,
             mode,
+            single_roles,
         } => {
             let (capacity, item_size) =
                 check_geometry(capacity, item_size).unwrap_or_else(|m| usage_error("create", m));
-            create(&name, capacity, item_size, mode)
+            create(&name, capacity, item_size, mode, single_roles)
         }
         Cmd::Produce {
             name,
@@ -283,8 +290,19 @@ pub(crate) fn summary(verb: &str, id: StreamId, bytes: u64, items: u64, took: Du
     )
 }
 
-fn create(name: &str, capacity: u32, item_size: u32, mode: u32) -> Result<(), Failure> {
+fn create(
+    name: &str,
+    capacity: u32,
+    item_size: u32,
+    mode: u32,
+    single_roles: bool,
+) -> Result<(), Failure> {
     let config = Config::new(capacity, item_size).mode(mode).persist(true);
+    let config = if single_roles {
+        config.single_roles()
+    } else {
+        config
+    };
     let ring = SharedBuffer::create(name, config).map_err(|e| match e {
         shmring::Error::NoSpace { needed, dir } => Failure::of(
             name,
@@ -387,6 +405,15 @@ fn stat(name: &str, trust: Option<u32>) -> Result<(), Failure> {
         s.waiting_consumers, s.waiting_producers
     );
     println!("persist         {}", if s.persist { "yes" } else { "no" });
+    println!(
+        "roles           {}",
+        match (s.single_producer, s.single_consumer) {
+            (true, true) => "one producer and one consumer at a time",
+            (true, false) => "one producer at a time, any consumers",
+            (false, true) => "any producers, one consumer at a time",
+            (false, false) => "any producers and consumers",
+        }
+    );
     println!(
         "creator         pid {}, {}",
         s.creator_pid,

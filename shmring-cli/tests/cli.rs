@@ -18,14 +18,17 @@ fn stderr(o: &Output) -> String {
 }
 
 #[rstest]
-#[case::original_geometry(10, 64, 4_000_000)]
-#[case::large_items(256, 65536, 4_000_000)]
-#[case::odd_tail(3, 1000, 4_000_003)]
-#[case::empty_file(10, 64, 0)]
+#[case::original_geometry(10, 64, 4_000_000, false)]
+#[case::large_items(256, 65536, 4_000_000, false)]
+#[case::odd_tail(3, 1000, 4_000_003, false)]
+#[case::empty_file(10, 64, 0, false)]
+#[case::single_roles(10, 64, 4_000_000, true)]
+#[case::single_roles_large_items(256, 65536, 4_000_000, true)]
 fn a_file_produced_in_one_process_arrives_byte_identical_in_another(
     #[case] capacity: u32,
     #[case] item_size: u32,
     #[case] len: usize,
+    #[case] single_roles: bool,
 ) {
     let name = unique("file");
     let _cleanup = Cleanup(name.clone());
@@ -34,8 +37,19 @@ fn a_file_produced_in_one_process_arrives_byte_identical_in_another(
     let data = random_bytes(len, 0x9e37_79b9_7f4a_7c15 ^ len as u64);
     std::fs::write(&input, &data).unwrap();
     let (cap, size) = (capacity.to_string(), item_size.to_string());
-    let o = run(&["create", &name, "--capacity", &cap, "--item-size", &size]);
+    let mut create = vec!["create", &name, "--capacity", &cap, "--item-size", &size];
+    if single_roles {
+        create.push("--single-roles");
+    }
+    let o = run(&create);
     assert!(o.status.success(), "create: {}", stderr(&o));
+    let stat = run(&["stat", &name]);
+    let roles = String::from_utf8_lossy(&stat.stdout).into_owned();
+    assert_eq!(
+        roles.contains("one producer and one consumer at a time"),
+        single_roles,
+        "{roles}"
+    );
     let consumer = Command::new(BIN)
         .args(["consume", &name, "--output", output.to_str().unwrap()])
         .stderr(Stdio::piped())

@@ -157,6 +157,13 @@ impl Drop for HeapMemory {
     /// Gives up the roles this handle holds, as closing a segment handle
     /// does (a killed handle's stay with it, to be taken over).
     fn drop(&mut self) {
+        // Plain rings hold no roles. A handle dropped while its thread
+        // unwinds from a failed model must not touch loom's or shuttle's
+        // atomics (they panic then, which aborts the process); the model
+        // has failed anyway.
+        if !self.shared.single || std::thread::panicking() {
+            return;
+        }
         for word in &self.shared.role_holder {
             let _ = word.compare_exchange(self.id, 0, Release, Relaxed);
         }
