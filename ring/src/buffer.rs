@@ -348,7 +348,9 @@ unsafe impl RingMemory for SegmentMemory {
     /// and pays at most twice the optimum when it is not. The clock is read
     /// every 64 polls.
     fn spin(&self, mut changed: impl FnMut() -> bool) -> bool {
-        let deadline = Deadline::after(WAIT_SPIN);
+        // The clock is read only once the first 64 polls found nothing:
+        // most waits end sooner.
+        let mut deadline = None;
         loop {
             for _ in 0..64 {
                 if changed() {
@@ -356,7 +358,10 @@ unsafe impl RingMemory for SegmentMemory {
                 }
                 std::hint::spin_loop();
             }
-            if deadline.passed() {
+            if deadline
+                .get_or_insert_with(|| Deadline::after(WAIT_SPIN))
+                .passed()
+            {
                 return false;
             }
         }
