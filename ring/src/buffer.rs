@@ -2,7 +2,7 @@
 //! [`RingMemory`] for the algorithm in [`crate::algorithm`].
 //!
 //! The segment supplies the header words (`std` atomics in shared memory),
-//! the ring lock of [`crate::lock`] (plain words, owner death witnessed by
+//! the ring's two locks of [`crate::lock`] (plain words, owner death witnessed by
 //! the kernel's record locks), process-shared futexes on CLOCK_MONOTONIC
 //! deadlines, and slots whose every access is bounds-checked against the
 //! validated geometry.

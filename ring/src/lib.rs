@@ -18,8 +18,13 @@
 //!
 //! # Guarantees
 //! - FIFO, every stored item is returned exactly once, whichever process
-//!   takes it; operations are linearizable (each takes effect inside one
-//!   critical section of the ring's lock).
+//!   takes it; operations are linearizable (each takes effect at one store
+//!   of `tail` or `head`, made inside its side's critical section).
+//! - Producers and consumers do not share a lock: puts take the producers'
+//!   lock, gets the consumers' (the two-lock queue of Michael and Scott,
+//!   PODC 1996), and on a ring with single roles
+//!   ([`Config::single_roles`]) each side's one handle holds its lock for
+//!   its life, so the data path takes no lock at all.
 //! - `put` on a full ring stores nothing and returns `false`; `get` on an
 //!   empty ring returns `None`. An item is 0 to `item_size` bytes; a 0-byte
 //!   item is an item. Oversize items are refused with [`Error::TooLarge`].
@@ -28,8 +33,8 @@
 //!   [`Error::Corrupt`] for a damaged item, which is consumed so that later
 //!   items stay reachable.
 //! - A process may be killed at any instant, inside the critical section
-//!   too: the lock is a word in the segment naming its owner's session, and
-//!   the kernel witnesses a session's death (an open-file-description
+//!   too: each lock is a word in the segment naming its owner's session,
+//!   and the kernel witnesses a session's death (an open-file-description
 //!   record lock that dies with its process), so the next process to want
 //!   the lock takes it over. Each put and get commits with one 8-byte store
 //!   (of `tail` or `head`) made last in the critical section, so a dead
@@ -37,9 +42,13 @@
 //!   slot is beyond `tail` and is never delivered.
 //! - No call blocks forever: every wait, for the lock too, ends at the
 //!   caller's CLOCK_MONOTONIC deadline (the `*_timeout` calls) or at
-//!   [`Config::lock_timeout`] (the others). Waiting is a short spin, then
-//!   futex sleeps of at most 100 ms; every put and get wakes the sleepers of
-//!   the other side, with no lost wake-ups (see [`SharedBuffer::put_timeout`]).
+//!   [`Config::lock_timeout`] (the others). Waiting is a spin of up to
+//!   20 us, then futex sleeps of at most 100 ms; every put and get wakes the
+//!   sleepers of the other side, with no lost wake-ups (see
+//!   [`SharedBuffer::put_timeout`]).
+//! - In place: [`SharedBuffer::put_with`] and [`SharedBuffer::get_with`]
+//!   (and their batch forms) write and read items in their slots, without
+//!   a copy, with the same guarantees.
 //! - The segment is untrusted input: `open` follows no symbolic link and
 //!   refuses objects of other users; magic, layout version and geometry are
 //!   checked on open, the lock word on every read, head and tail on every
@@ -81,7 +90,7 @@
 //! would save is about forty lines. The race is handled in `open`: an object
 //! shorter than the header is polled until its creator sizes it, and a
 //! header whose `init_state` is not yet ready is waited for on a futex.
-//! Locking is the crate's own (`specs/layout.md`, "Lock"): a glibc robust
+//! Locking is the crate's own (`specs/layout.md`, "Locks"): a glibc robust
 //! mutex keeps list pointers in the segment that glibc writes through, so
 //! any process able to write the segment could crash its peers. Waits are
 //! raw futexes, not `raw_sync` (no robust mutex; timed waits fail with

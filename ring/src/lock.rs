@@ -1,4 +1,4 @@
-//! The lock of a segment ring: plain words in the segment, validated on
+//! The locks of a segment ring (one per side): plain words in the segment, validated on
 //! every read, and the kernel as the only witness of an owner's death.
 //!
 //! # Sessions
