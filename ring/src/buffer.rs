@@ -894,8 +894,9 @@ impl SharedBuffer {
     /// panics, or the process dies inside it, none of the batch is consumed.
     ///
     /// # Errors
-    /// [`Error::Corrupt`] for the first item that failed its check; every
-    /// other taken item went to `read`, and all are consumed. Otherwise as
+    /// [`Error::Corrupt`] when the oldest item failed its check: it alone
+    /// is consumed (`read` never sees it). A damaged item after good ones
+    /// ends the batch before it, and the next call reports it. Otherwise as
     /// [`get`](Self::get).
     ///
     /// ```

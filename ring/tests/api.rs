@@ -748,3 +748,23 @@ fn a_single_role_ring_says_so_in_its_flags_and_plain_rings_refuse_nobody() {
         Err(Error::CorruptHeader { .. })
     ));
 }
+
+#[test]
+fn a_damaged_item_after_good_ones_ends_an_in_place_batch_before_it() {
+    let r = ring("many-with-corrupt", 4, 8);
+    r.put_many(&[b"good", b"bad", b"next"]).unwrap();
+    // Damage the second item's payload (slot 1).
+    let stride = (8 + 8u64).next_multiple_of(64);
+    poke(r.name(), HEADER + stride + 8, b"X");
+    let mut seen = Vec::new();
+    let took = r
+        .get_many_with(10, |item| {
+            seen.push(item.to_vec());
+            true
+        })
+        .unwrap();
+    assert_eq!((took, seen.as_slice()), (1, &[b"good".to_vec()][..]));
+    let err = r.get_many_with(10, |_| panic!("a damaged item reached the reader"));
+    assert!(matches!(err, Err(Error::Corrupt { seq: 1, .. })), "{err:?}");
+    assert_eq!(r.get().unwrap(), Some(b"next".to_vec()));
+}

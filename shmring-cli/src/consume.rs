@@ -20,6 +20,19 @@ const NAP: Duration = Duration::from_millis(150);
 /// in items).
 const BATCH_BYTES: usize = 64 * 1024;
 
+/// Bytes of the output buffer for items of `item_size` bytes. A write of at
+/// least the buffer's size bypasses the buffer, so items of 16 KiB and more
+/// go from their slot to the kernel with no copy in between; smaller ones
+/// are gathered into writes of 1 MiB (a syscall per item would cost more
+/// than the copy).
+fn write_buffer(item_size: usize) -> usize {
+    if item_size >= 16 * 1024 {
+        item_size
+    } else {
+        1 << 20
+    }
+}
+
 /// Placeholder for the stream number in an output path.
 pub const STREAM_NUMBER: &str = "%n";
 
@@ -199,7 +212,7 @@ impl Consumer {
         match (record, &self.stream) {
             (Record::Header(header), None) => {
                 self.streams += 1;
-                let sink = Sink::open(self.opts.output.as_deref(), self.streams)?;
+                let sink = Sink::open(self.opts.output.as_deref(), self.streams, self.item_size)?;
                 self.stream = Some(Open {
                     bar: progress(header.total_len),
                     header,
@@ -347,10 +360,11 @@ enum Sink {
 
 impl Sink {
     /// The sink of stream number `n` (from 1).
-    fn open(template: Option<&Path>, n: u64) -> Result<Sink, Cause> {
+    fn open(template: Option<&Path>, n: u64, item_size: usize) -> Result<Sink, Cause> {
+        let capacity = write_buffer(item_size);
         let Some(template) = template else {
             return Ok(Sink::Stdout(
-                BufWriter::with_capacity(1 << 20, io::stdout().lock()),
+                BufWriter::with_capacity(capacity, io::stdout().lock()),
                 0,
             ));
         };
@@ -361,7 +375,7 @@ impl Sink {
         );
         let create = |p: &Path| {
             File::create(p)
-                .map(|f| BufWriter::with_capacity(1 << 20, f))
+                .map(|f| BufWriter::with_capacity(capacity, f))
                 .map_err(|source| Cause::Output {
                     path: p.display().to_string(),
                     source,

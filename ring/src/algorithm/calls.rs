@@ -223,6 +223,7 @@ impl<M: RingMemory> Ring<M> {
                 }
                 taken.push((at, len, crc, seq));
             }
+            m.at(Point::GetCopied)?;
             m.head().store(head + n, Release);
             drop(guard);
             self.signal_producers();
@@ -252,9 +253,9 @@ impl<M: RingMemory> Ring<M> {
     /// empty). If `read` panics, none of this batch is consumed.
     ///
     /// # Errors
-    /// [`Error::Corrupt`] for the first item that failed its check (every
-    /// other taken item went to `read`; all are consumed), and the lock's
-    /// errors.
+    /// [`Error::Corrupt`] when the oldest item failed its check (it alone is
+    /// consumed; a damaged item after good ones ends the batch before it),
+    /// and the lock's errors.
     pub fn get_many_with(
         &self,
         max: usize,

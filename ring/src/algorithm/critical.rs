@@ -196,9 +196,14 @@ impl<M: RingMemory> Ring<M> {
             // SAFETY: as above.
             unsafe { m.write_prefix(seq, len as u32, crc) };
             n += 1;
+            if n == 1 {
+                // Written but not published: a death here loses the batch.
+                m.at(Point::PutHalfWritten)?;
+            }
         }
         if n > 0 {
             m.tail().store(tail + n, Release);
+            m.at(Point::PutCommitted)?;
         }
         drop(guard);
         if n > 0 {
@@ -247,9 +252,18 @@ impl<M: RingMemory> Ring<M> {
             match verdict {
                 Some(false) => break,
                 Some(true) => {}
+                // A damaged item after good ones ends the batch before it:
+                // `read` has not seen it, so it cannot have asked to stop
+                // there, and the next call (for which it is the first item)
+                // consumes and reports it.
+                None if taken > 0 => break,
+                // The oldest item is damaged: consume it alone, so that the
+                // items behind it stay reachable, and report it.
                 None => {
                     m.count(Counter::CorruptItem);
-                    first_bad.get_or_insert(seq);
+                    first_bad = Some(seq);
+                    taken = 1;
+                    break;
                 }
             }
             taken += 1;

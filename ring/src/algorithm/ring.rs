@@ -286,22 +286,30 @@ impl<M: RingMemory> Ring<M> {
     /// Runs `f(head, tail)` on a consistent snapshot of the indices, taken
     /// without any lock, so that it never waits for a producer or consumer
     /// that holds one (for example a producer blocked in a read inside
-    /// `put_many_with`). `tail` is read before and after `head`: if it did
-    /// not move, `head` was read while `tail` had that value, and the pair
-    /// satisfies the invariant unless the segment is damaged. After 64
-    /// reads that each saw `tail` move it takes both locks instead (the
-    /// consumers' first, the one order anything takes both in).
+    /// `put_many_with`), and never takes a role of a single-role ring. It
+    /// reads `tail`, `head`, `tail`: if `tail` did not move, `head` was read
+    /// while `tail` had that value; and alternately `head`, `tail`, `head`,
+    /// with the sides swapped. Either pair satisfies the invariant unless
+    /// the segment is damaged. Only if both sides moved across each of 128
+    /// such readings does it take both locks (the consumers' first, the one
+    /// order anything takes both in).
     ///
     /// # Errors
     /// As [`len`](Self::len).
     pub fn snapshot<R>(&self, f: impl FnOnce(u64, u64) -> R) -> Result<R> {
         let m = &self.mem;
         for _ in 0..64 {
-            let before = m.tail().load(Acquire);
+            let tail = m.tail().load(Acquire);
             let head = m.head().load(Acquire);
-            if m.tail().load(Acquire) == before {
-                layout::check_indices(head, before, m.capacity())?;
-                return Ok(f(head, before));
+            if m.tail().load(Acquire) == tail {
+                layout::check_indices(head, tail, m.capacity())?;
+                return Ok(f(head, tail));
+            }
+            let head = m.head().load(Acquire);
+            let tail = m.tail().load(Acquire);
+            if m.head().load(Acquire) == head {
+                layout::check_indices(head, tail, m.capacity())?;
+                return Ok(f(head, tail));
             }
         }
         let _consumers = self.lock(Side::Consumer, LockWait::Configured)?;
