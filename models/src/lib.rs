@@ -101,7 +101,7 @@ pub trait ModelRing: Send + Sync + Sized + 'static {
     fn advance_clock(&self);
 }
 
-/// Where a [`CrashModelRing`] handle dies, holding the ring's lock.
+/// Where a [`CrashModelRing`] handle dies, holding its side's lock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KillPoint {
     /// A put has written part of its payload; nothing is published.

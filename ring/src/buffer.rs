@@ -80,13 +80,6 @@ fn thread_key() -> u64 {
     KEY.with(|k| *k)
 }
 
-fn role_name(side: Side) -> &'static str {
-    match side {
-        Side::Producer => "producer",
-        Side::Consumer => "consumer",
-    }
-}
-
 /// A snapshot of a ring's state: the indices read consistently without a
 /// lock (`head` and `tail` as they were at one instant), the counters
 /// (advisory) just after.
@@ -110,9 +103,9 @@ pub struct Stats {
     pub empty_gets: u64,
     /// Items that failed their integrity check.
     pub corrupt_items: u64,
-    /// Times a process took over the lock from a dead owner.
+    /// Times a process took over a lock (either side's) from a dead owner.
     pub lock_recoveries: u64,
-    /// Pid of the last process that recovered the lock (0: none).
+    /// Pid of the last process that recovered a lock (0: none).
     pub last_recovery_pid: u32,
     /// Consumers registered as sleeping for an item (advisory: a waiter
     /// killed while asleep stays counted until the next put wakes the
@@ -280,11 +273,7 @@ unsafe impl RingMemory for SegmentMemory {
                 // takes a live holder's lock): take the role again below.
                 self.held[i].store(0, Relaxed);
             }
-            _ => {
-                return Err(Error::RoleTaken {
-                    role: role_name(side),
-                })
-            }
+            _ => return Err(Error::RoleTaken { role: side.role() }),
         }
         // Taking the role: wait briefly for a holder that is closing, and
         // report a live one as the role being taken.
@@ -296,11 +285,7 @@ unsafe impl RingMemory for SegmentMemory {
             self.lock_timeout,
         ) {
             Ok(how) => how,
-            Err(Error::LockTimeout { .. }) => {
-                return Err(Error::RoleTaken {
-                    role: role_name(side),
-                })
-            }
+            Err(Error::LockTimeout { .. }) => return Err(Error::RoleTaken { role: side.role() }),
             Err(e) => return Err(e),
         };
         self.held[i].store(me, Relaxed);

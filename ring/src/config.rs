@@ -25,10 +25,13 @@ pub struct Config {
     /// Keep the segment after the creator closes or exits (removed by
     /// [`SharedBuffer::remove`](crate::SharedBuffer::remove) or `shmring rm`).
     pub persist: bool,
-    /// Longest wait for the ring's lock in any operation. A live process that
-    /// holds the lock longer (it was stopped, say) makes the operation fail
-    /// with [`Error::LockTimeout`](crate::Error::LockTimeout); a dead one is
-    /// recovered from at once.
+    /// Longest wait for a side's lock in the calls without a timeout of
+    /// their own (`put`, `get`, the batches, `len`'s rare locked path); the
+    /// `*_timeout` calls wait for a lock until their own deadline, but at
+    /// least 100 ms. A live process that holds the lock longer (it was
+    /// stopped, say) makes the call fail with
+    /// [`Error::LockTimeout`](crate::Error::LockTimeout); a dead one is
+    /// taken over within one 50 ms nap.
     pub lock_timeout: Duration,
     /// A user, besides this process's effective uid, whose segments
     /// [`SharedBuffer::open_with_config`](crate::SharedBuffer::open_with_config)
@@ -92,7 +95,7 @@ impl Config {
     }
 
     /// Makes the ring single-producer and single-consumer: each role is
-    /// held by one handle for as long as it is open (see
+    /// held by one thread of one handle for as long as the handle is open (see
     /// [`single_producer`](Self::single_producer)), which takes the locks
     /// off the data path. For one producer process and one consumer
     /// process, the case of streams.

@@ -124,7 +124,7 @@ pub enum Error {
     /// handle holds that role
     /// ([`Config::single_producer`](crate::Config::single_producer)). Nothing
     /// was stored or taken.
-    #[error("this ring has a single {role}, and another live handle holds that role")]
+    #[error("this ring has a single {role}, and another live handle (or another thread of this one) holds that role")]
     RoleTaken {
         /// `"producer"` or `"consumer"`.
         role: &'static str,

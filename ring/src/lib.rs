@@ -40,9 +40,11 @@
 //!   (of `tail` or `head`) made last in the critical section, so a dead
 //!   owner left either its whole operation or none of it; a half-written
 //!   slot is beyond `tail` and is never delivered.
-//! - No call blocks forever: every wait, for the lock too, ends at the
-//!   caller's CLOCK_MONOTONIC deadline (the `*_timeout` calls) or at
-//!   [`Config::lock_timeout`] (the others). Waiting is a spin of up to
+//! - No call blocks forever: every wait, for a lock too, ends at the
+//!   caller's CLOCK_MONOTONIC deadline (the `*_timeout` calls; a live lock
+//!   holder is waited for at least 100 ms, so that an owner preempted for a
+//!   few ms does not fail a short call) or at [`Config::lock_timeout`] (the
+//!   others). Waiting is a spin of up to
 //!   20 us, then futex sleeps of at most 100 ms; every put and get wakes the
 //!   sleepers of the other side, with no lost wake-ups (see
 //!   [`SharedBuffer::put_timeout`]).

@@ -192,9 +192,7 @@ pub fn acquire(
         if owner.load(SeqCst) == cur {
             futex::wait(owner, cur, deadline.min(Deadline::after(LOCK_NAP)));
         }
-        let _ = line
-            .sleepers
-            .fetch_update(Relaxed, Relaxed, |w| waiters::deregistered(w, gen));
+        waiters::deregister(&line.sleepers, gen);
     }
 }
 
@@ -205,12 +203,7 @@ pub fn release(line: &LockWords, own: u32) {
     // SeqCst: one half of the store-buffering pair with the sleepers'
     // registration (module docs); Release for the critical section.
     let _ = line.owner.compare_exchange(own, 0, SeqCst, Relaxed);
-    let registry = line.sleepers.load(SeqCst);
-    if waiters::count(registry) != 0 {
-        // Every sleeper is woken and registers afresh if it sleeps again.
-        let _ =
-            line.sleepers
-                .compare_exchange(registry, waiters::cleared(registry), SeqCst, Relaxed);
+    if waiters::take(&line.sleepers, line.sleepers.load(SeqCst)) {
         futex::wake_all(&line.owner);
     }
 }

@@ -13,11 +13,14 @@
 //!
 //! The clearing keeps the store-buffering argument of the wake-up protocol
 //! (a waiter's registration, an RMW, is followed by its read of the futex
-//! word; the waker's bump is followed by its read of the registry): a
+//! word; the waker's commit is followed by its read of the registry): a
 //! registration the waker clears was made before the waker's read, and
 //! the `FUTEX_WAKE` that follows the clear reaches that waiter whether it
-//! is asleep already or about to compare the futex word, which the bump
+//! is asleep already or about to compare the futex word, which the commit
 //! has changed.
+
+use crate::sync::AtomicWord;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 
 /// Bits of a registry word that count registrations.
 pub const COUNT_BITS: u32 = 16;
@@ -42,6 +45,30 @@ pub fn cleared(w: u32) -> u32 {
 /// `w` is of another generation or counts none (nothing to remove).
 pub fn deregistered(w: u32, gen: u32) -> Option<u32> {
     (generation(w) == gen && count(w) != 0).then(|| w - 1)
+}
+
+/// Removes one registration of generation `gen` from the registry `word`,
+/// unless a waker already cleared it.
+pub(crate) fn deregister(word: &impl AtomicWord<u32>, gen: u32) {
+    let mut w = word.load(Relaxed);
+    while let Some(less) = deregistered(w, gen) {
+        match word.compare_exchange(w, less, Relaxed, Relaxed) {
+            Ok(_) => break,
+            Err(now) => w = now,
+        }
+    }
+}
+
+/// Whether the registry value `seen` (read by a waker after its commit or
+/// release) counts registrations; if so they are cleared (one exchange,
+/// skipped if the word changed meanwhile) and the caller must wake every
+/// sleeper, who registers afresh if it sleeps again.
+pub(crate) fn take(word: &impl AtomicWord<u32>, seen: u32) -> bool {
+    if count(seen) == 0 {
+        return false;
+    }
+    let _ = word.compare_exchange(seen, cleared(seen), SeqCst, Relaxed);
+    true
 }
 
 #[cfg(test)]

@@ -64,7 +64,7 @@ pub struct Options {
 }
 
 /// Consumes streams from ring `name`. Items are read in place, a batch per
-/// lock acquisition, and written out straight from their slots; the batch
+/// lock acquisition, and written out from their slots (`write_buffer`); the batch
 /// stops before any item after the last stream asked for, which stays in
 /// the ring.
 pub fn consume(name: &str, opts: Options, trust: Option<u32>) -> Result<(), Failure> {

@@ -105,7 +105,7 @@ enum Cmd {
     },
     /// Write a framed stream from the ring to a file (or stdout), verify
     /// its trailer, and exit; with --follow, stream after stream. A stream
-    /// whose producer died (noticed within about a second) or was
+    /// whose producer died (noticed within about 150 ms of the ring running empty) or was
     /// restarted, with missing items, or whose checksum differs, fails
     /// with exit code 3.
     #[command(after_help = help("shmring consume jobs --output copy.bin    (or: shmring consume jobs --follow --output 'part-%n.bin')"))]
@@ -175,20 +175,16 @@ fn geometry_limits() -> String {
 
 /// Checks a geometry given on the command line against shmring's limits.
 fn check_geometry(capacity: u64, item_size: u64) -> Result<(u32, u32), String> {
-    let capacity_ok = u32::try_from(capacity)
-        .ok()
-        .filter(|c| (1..=MAX_CAPACITY).contains(c));
-    let item_size_ok = u32::try_from(item_size)
-        .ok()
-        .filter(|s| (1..=MAX_ITEM_SIZE).contains(s));
-    let reason = match (capacity_ok, item_size_ok) {
-        (None, _) => format!("capacity {capacity} is outside 1..={MAX_CAPACITY} items"),
-        (_, None) => format!("item size {item_size} is outside 1..={MAX_ITEM_SIZE} bytes"),
-        (Some(c), Some(s)) => match shmring::Geometry::new(c, s) {
+    // The library's checks and wording; only values past u32, which it
+    // cannot be given, are worded here, the same way.
+    let reason = match (u32::try_from(capacity), u32::try_from(item_size)) {
+        (Ok(c), Ok(s)) => match shmring::Geometry::new(c, s) {
             Ok(_) => return Ok((c, s)),
             Err(shmring::Error::InvalidConfig { reason }) => reason,
             Err(e) => e.to_string(),
         },
+        (Err(_), _) => format!("capacity {capacity} is outside 1..={MAX_CAPACITY} items"),
+        (_, Err(_)) => format!("item size {item_size} is outside 1..={MAX_ITEM_SIZE} bytes"),
     };
     Err(format!("invalid geometry: {reason}; {}", geometry_limits()))
 }

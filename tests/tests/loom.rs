@@ -186,6 +186,49 @@ fn loom_single_roles_killed_producer_hands_its_role_over() {
     model(|| single_producer_killed_at(KillPoint::PutCommitted));
 }
 
+/// A batch put killed before its commit (after writing its first item)
+/// publishes nothing; killed after its commit, before unlocking and waking,
+/// it published all of it. A concurrent in-place batch get sees all of the
+/// batch or none of it, and the next producer takes the dead one's lock
+/// over.
+fn batch_killed_at(point: KillPoint) {
+    use ringcheck_models::CrashModelRing;
+    let ring = heap_ring(4, 4);
+    let victim = ring.handle_killed_at(point);
+    let consumer = HeapRing::new(ring.memory().handle());
+    let v = loom::thread::spawn(move || victim.put_many(&[b"a", b"b"]));
+    let c = loom::thread::spawn(move || {
+        let mut got = Vec::new();
+        consumer
+            .get_many_with(4, |item| {
+                got.push(item.to_vec());
+                true
+            })
+            .expect("get_many_with");
+        got
+    });
+    assert_eq!(v.join().unwrap(), Err(models::OpError::Abandoned));
+    let early = c.join().unwrap();
+    assert_eq!(ring.put_many(&[b"c"]), Ok(1), "the lock is taken over");
+    let mut all = early.clone();
+    ring.get_many(4, |item| all.push(item.to_vec()))
+        .expect("drain");
+    let dead: Vec<Vec<u8>> = match point {
+        KillPoint::PutCommitted => vec![b"a".to_vec(), b"b".to_vec()],
+        _ => vec![],
+    };
+    assert!(early.is_empty() || early == dead, "a torn batch: {early:?}");
+    let mut want = dead;
+    want.push(b"c".to_vec());
+    assert_eq!(all, want);
+}
+
+#[test]
+fn loom_batch_put_killed_publishes_all_or_nothing() {
+    model(|| batch_killed_at(KillPoint::PutHalfWritten));
+    model(|| batch_killed_at(KillPoint::PutCommitted));
+}
+
 /// The in-place calls: a producer writes two items in slots (`put_with`,
 /// then a batch of one with `put_many_with`) while a consumer reads them in
 /// their slots (`get_with`, waiting, then `get_many_with`); loom's cells

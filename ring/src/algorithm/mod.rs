@@ -100,6 +100,17 @@ pub enum Side {
     Consumer,
 }
 
+impl Side {
+    /// `"producer"` or `"consumer"`: the role of this side, as
+    /// [`Error::RoleTaken`] names it.
+    pub fn role(self) -> &'static str {
+        match self {
+            Side::Producer => "producer",
+            Side::Consumer => "consumer",
+        }
+    }
+}
+
 /// How a lock was acquired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Acquired {

@@ -161,17 +161,13 @@ impl<M: RingMemory> Ring<M> {
         #[cfg(not(any(loom, shuttle)))]
         self.mem.commit_fence();
         let registry = waiters.load(Relaxed);
-        if waiters::count(registry) != 0 {
-            #[cfg(any(loom, shuttle))]
-            if self.faulty(Fault::MissedNotify) {
-                return;
-            }
-            // Every registered sleeper is woken just below, and registers
-            // afresh if it sleeps again: clear the registry, so that one
-            // killed asleep is forgotten (crate::waiters). A failed
-            // exchange (someone registered meanwhile) just skips the
-            // clearing this time.
-            let _ = waiters.compare_exchange(registry, waiters::cleared(registry), SeqCst, Relaxed);
+        #[cfg(any(loom, shuttle))]
+        if self.faulty(Fault::MissedNotify) && waiters::count(registry) != 0 {
+            return;
+        }
+        // Clearing the registry forgets a sleeper killed asleep
+        // (crate::waiters).
+        if waiters::take(waiters, registry) {
             self.mem.wake_all(index);
         }
     }
@@ -206,14 +202,7 @@ impl<M: RingMemory> Ring<M> {
         if index.load(Relaxed) == seen {
             self.mem.wait(index, seen, deadline, covered);
         }
-        // Remove this registration unless a waker cleared it already.
-        let mut w = waiters.load(Relaxed);
-        while let Some(less) = waiters::deregistered(w, gen) {
-            match waiters.compare_exchange(w, less, Relaxed, Relaxed) {
-                Ok(_) => break,
-                Err(now) => w = now,
-            }
-        }
+        waiters::deregister(waiters, gen);
         true
     }
 

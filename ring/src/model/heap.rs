@@ -263,12 +263,7 @@ impl HeapMemory {
     fn take_role(&self, side: Side) -> Result<(HeapGuard<'_>, Acquired)> {
         let word = &self.shared.role_holder[index(side)];
         let held = HeapGuard::Held(side);
-        let taken = || Error::RoleTaken {
-            role: match side {
-                Side::Producer => "producer",
-                Side::Consumer => "consumer",
-            },
-        };
+        let taken = || Error::RoleTaken { role: side.role() };
         // Acquire: the previous holder's writes, released when it gave the
         // role up (or made before it was killed), are visible.
         let cur = word.load(Acquire);

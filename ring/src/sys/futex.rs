@@ -75,12 +75,13 @@ fn low_half(word: &AtomicU64) -> *const u32 {
 /// woken by [`wake_all_low`] or `deadline`. Returns on wake, value change,
 /// signal or timeout alike.
 ///
-/// The low half of a 64-bit index is a sound futex word for the ring: an
-/// index cannot move by a multiple of 2^32 between a waiter's read and its
-/// sleep, since it moves at most `capacity` (at most 2^24) before the
-/// waiter's own side moves. The address goes to the kernel as a raw
-/// pointer; no Rust reference to the half is made, so there is no
-/// mixed-size access in the program.
+/// The low half of a 64-bit index serves the ring as a futex word: for
+/// the index to move by a multiple of 2^32 between a waiter's read and its
+/// sleep, 2^32 operations would have to complete in that window, and even
+/// then the miss costs one capped nap, since every sleep of the ring ends
+/// within 100 ms. The address goes to the kernel as a raw pointer; no Rust
+/// reference to the half is made, so there is no mixed-size access in the
+/// program.
 pub fn wait_low(word: &AtomicU64, expected: u64, deadline: Deadline) {
     let ts = deadline.timespec();
     let ts = libc::timespec {

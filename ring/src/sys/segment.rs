@@ -29,10 +29,11 @@ pub struct Segment {
 }
 
 // SAFETY: the mapping is plain shared memory; all access to it goes through
-// atomics, or raw copies made under the ring's lock.
+// atomics, or raw copies made by the slot's owner (the side whose lock or
+// role covers it).
 unsafe impl Send for Segment {}
 // SAFETY: as above; `&Segment` hands out only `&Header` (atomics) and
-// copies under the ring's lock.
+// copies by the slot's owner.
 unsafe impl Sync for Segment {}
 
 /// Outcome of [`Segment::create`] when the name is taken.
@@ -217,7 +218,7 @@ impl Segment {
     }
 
     /// Reads the `(len, crc)` prefix of the slot of item `seq`. Call under
-    /// the ring lock.
+    /// the lock of the side that owns the slot.
     pub fn read_prefix(&self, g: &Geometry, seq: u64) -> (u32, u32) {
         let p = self.slot(g, seq);
         let mut raw = [0u8; SLOT_PREFIX];
@@ -236,8 +237,13 @@ impl Segment {
     /// # Safety
     /// The caller owns the slot (the ring's protocol keeps every
     /// well-behaved process from writing it meanwhile). A process that
-    /// breaks the protocol can change the bytes under `f`: `f` may see
-    /// inconsistent values, but never memory outside the slot.
+    /// breaks the protocol can change the bytes under `f`. In Rust's model
+    /// that is a data race on memory behind a shared reference, as for any
+    /// mapping shared with another process; the compiler cannot see the
+    /// other process's stores, so what `f` can get is inconsistent bytes
+    /// (which is why `get_with` documents that its CRC check can be
+    /// outrun, and the copying gets check their private copy), never an
+    /// access outside the slot.
     pub unsafe fn with_payload<R>(
         &self,
         g: &Geometry,
