@@ -109,6 +109,7 @@ mod error;
 pub mod hooks;
 pub mod layout;
 mod lock;
+mod memory;
 #[cfg(feature = "model")]
 pub mod model;
 mod name;
