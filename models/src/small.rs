@@ -127,6 +127,35 @@ pub fn get_woken_by_put<R: ModelRing>(ring: R, wait: Wait) {
     check(vec![lp, lc], ring.capacity(), true);
 }
 
+/// A consumer blocks twice in a row on an empty ring while a producer puts
+/// two items, one at a time: each put must wake the consumer waiting at
+/// that moment. This is the shape of a lost wake-up that shuttle found in
+/// an earlier wake-up protocol: the first put's wake, delayed after its
+/// read of the waiter registry, cleared the registration the consumer made
+/// for its *second* wait, and the second put then saw no one registered
+/// (`shmring`'s `waiters` module tells the story). A lost wake-up is a
+/// deadlock.
+pub fn get_woken_twice<R: ModelRing>(ring: R) {
+    let len = ring.item_size().min(4);
+    let clock = Arc::new(AtomicU64::new(0));
+    let c = spawn(&ring, 1, &clock, move |r, log| {
+        [log.get(r, Wait::Forever), log.get(r, Wait::Forever)]
+    });
+    let p = spawn(&ring, 0, &clock, move |r, log| {
+        for seq in 0..2 {
+            assert_eq!(log.put(r, &item(0, seq, len), Wait::No), Ok(true));
+        }
+    });
+    let (lp, ()) = join(p);
+    let (lc, got) = join(c);
+    assert_eq!(
+        got,
+        [Ok(Some(item(0, 0, len))), Ok(Some(item(0, 1, len)))],
+        "the waiting gets"
+    );
+    check(vec![lp, lc], ring.capacity(), true);
+}
+
 /// A producer blocks in a put on a full ring (waiting `wait`, which must
 /// not expire) and a consumer's get must wake it. A lost wake-up is a
 /// deadlock.

@@ -160,7 +160,7 @@ fn plans() -> impl Strategy<Value = Vec<Plan>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(3000))]
+    #![proptest_config(ringcheck_models::proptest_config("checker", 3000))]
 
     #[test]
     fn generated_histories_are_linearizable_and_the_checker_agrees(p in plans(), cap in 1..4usize) {

@@ -1,4 +1,4 @@
-//! The segment layout, version 2: a 384-byte header of six 64-byte cache
+//! The segment layout, version 3: a 384-byte header of six 64-byte cache
 //! lines, then `capacity` slots. `specs/layout.md` documents it byte by byte
 //! and a snapshot test pins [`describe`] so that no change slips through.
 //!
@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 /// native-endian u64.
 pub const MAGIC: u64 = u64::from_ne_bytes(*b"shmring\0");
 /// Layout version written by and accepted by this library.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 /// Size of the header, bytes; slot 0 starts here.
 pub const HEADER_SIZE: usize = 384;
 /// Bytes in front of each payload: `len: u32` and `crc: u32`.
@@ -92,11 +92,11 @@ pub(crate) struct Identity {
 #[repr(C)]
 pub(crate) struct LockWords {
     /// 0 when free, else the session token (`1..=MAX_TOKEN`) of the handle
-    /// that holds the lock; a futex word that lock waiters sleep on.
+    /// that holds the lock.
     pub owner: AtomicU32,
-    /// Handles registered as (about to be) sleeping on `owner`
-    /// (`crate::waiters`); a hint for the unlocker, never trusted for
-    /// progress (sleeps are capped).
+    /// Handles registered as (about to be) waiting for `owner` to change,
+    /// and the futex word they sleep on (`crate::waiters`); a hint for the
+    /// unlocker, never trusted for progress (sleeps are capped).
     pub sleepers: AtomicU32,
 }
 
@@ -106,11 +106,10 @@ pub(crate) struct LockWords {
 pub(crate) struct ProducerLine {
     /// Items ever stored. Invariant: `head <= tail <= head + capacity`; the
     /// next item goes to slot `tail % capacity`. Written only under the
-    /// producers' lock; one Release store is the commit point of a put. Its
-    /// low 32 bits are the futex word consumers waiting for an item sleep
-    /// on.
+    /// producers' lock; one Release store is the commit point of a put.
     pub tail: AtomicU64,
-    /// Consumers registered as (about to be) sleeping on `tail`.
+    /// Consumers registered as (about to be) waiting for `tail` to move,
+    /// and the futex word they sleep on (`crate::waiters`).
     pub get_waiters: AtomicU32,
     pub _reserved: AtomicU32,
 }
@@ -121,10 +120,10 @@ pub(crate) struct ProducerLine {
 pub(crate) struct ConsumerLine {
     /// Items ever consumed. The oldest item lives in slot `head % capacity`.
     /// Written only under the consumers' lock; one Release store is the
-    /// commit point of a get. Its low 32 bits are the futex word producers
-    /// waiting for space sleep on.
+    /// commit point of a get.
     pub head: AtomicU64,
-    /// Producers registered as (about to be) sleeping on `head`.
+    /// Producers registered as (about to be) waiting for `head` to move,
+    /// and the futex word they sleep on.
     pub put_waiters: AtomicU32,
     pub _reserved: AtomicU32,
 }
@@ -312,7 +311,7 @@ pub fn describe() -> String {
         (
             offset_of!(Identity, layout_version),
             4,
-            "layout_version (u32) = 2",
+            "layout_version (u32) = 3",
         ),
         (
             offset_of!(Identity, init_state),
@@ -354,12 +353,12 @@ pub fn describe() -> String {
         (
             p + offset_of!(ProducerLine, tail),
             8,
-            "tail (u64, items stored; low half a futex)",
+            "tail (u64, items stored)",
         ),
         (
             p + offset_of!(ProducerLine, get_waiters),
             4,
-            "get_waiters (u32)",
+            "get_waiters (u32 futex)",
         ),
         (p + offset_of!(ProducerLine, _reserved), 4, "reserved"),
     ]);
@@ -368,12 +367,12 @@ pub fn describe() -> String {
         (
             pl + offset_of!(LockWords, owner),
             4,
-            "producer lock owner (u32 futex) 0 free, else session token <= 2^31-1",
+            "producer lock owner (u32) 0 free, else session token <= 2^31-1",
         ),
         (
             pl + offset_of!(LockWords, sleepers),
             4,
-            "producer lock sleepers (u32)",
+            "producer lock sleepers (u32 futex)",
         ),
     ]);
     let c = offset_of!(Header, consumer);
@@ -381,12 +380,12 @@ pub fn describe() -> String {
         (
             c + offset_of!(ConsumerLine, head),
             8,
-            "head (u64, items consumed; low half a futex)",
+            "head (u64, items consumed)",
         ),
         (
             c + offset_of!(ConsumerLine, put_waiters),
             4,
-            "put_waiters (u32)",
+            "put_waiters (u32 futex)",
         ),
         (c + offset_of!(ConsumerLine, _reserved), 4, "reserved"),
     ]);
@@ -395,12 +394,12 @@ pub fn describe() -> String {
         (
             cl + offset_of!(LockWords, owner),
             4,
-            "consumer lock owner (u32 futex) 0 free, else session token <= 2^31-1",
+            "consumer lock owner (u32) 0 free, else session token <= 2^31-1",
         ),
         (
             cl + offset_of!(LockWords, sleepers),
             4,
-            "consumer lock sleepers (u32)",
+            "consumer lock sleepers (u32 futex)",
         ),
     ]);
     let k = offset_of!(Header, counters);

@@ -33,16 +33,20 @@
 //!
 //! # Sleeping
 //! After a short spin a waiter registers in `lock_sleepers` (RMW, SeqCst),
-//! re-reads the word (SeqCst) and, if it still holds the same owner,
-//! sleeps on it with `FUTEX_WAIT_BITSET`; the releaser exchanges the word
-//! (SeqCst) and then reads `lock_sleepers` (SeqCst), waking all if it is
-//! not 0. Either the releaser sees the registration or the waiter sees the
-//! release (store buffering, as for the ring's futexes). A sleep lasts at
-//! most [`LOCK_NAP`], after which the waiter checks the owner's liveness and
-//! its own deadline again: a dead owner wakes nobody, and a hostile write to
-//! `lock_sleepers` can only cost a nap. `lock_sleepers` is a registry that
-//! heals (`crate::waiters`): a releaser that wakes sleepers clears it, so a
-//! waiter killed asleep costs at most one spare `FUTEX_WAKE`.
+//! re-reads the word (SeqCst) and, if it still holds the same owner and
+//! its registration still stands, sleeps on `lock_sleepers` with
+//! `FUTEX_WAIT_BITSET`; the releaser exchanges the word (SeqCst) and then
+//! reads `lock_sleepers` (SeqCst), and if it counts sleepers clears it (a
+//! new generation) and wakes all sleepers on it. Either the releaser sees
+//! the registration or the waiter sees the release (store buffering, as
+//! for the ring's waits), and a clear changes the word the sleepers
+//! compare, so no waiter sleeps with its registration cleared
+//! (`crate::waiters`). A sleep lasts at most [`LOCK_NAP`], after which the
+//! waiter checks the owner's liveness and its own deadline again: a dead
+//! owner wakes nobody, and a hostile write to `lock_sleepers` can only
+//! cost a nap. `lock_sleepers` is a registry that heals: a releaser that
+//! wakes sleepers clears it, so a waiter killed asleep costs at most one
+//! spare `FUTEX_WAKE`.
 
 use crate::algorithm::{Acquired, LockWait};
 use crate::error::{Error, Result};
@@ -188,9 +192,15 @@ pub fn acquire(
                 waited_ms: waited.as_millis() as u64,
             });
         }
-        let gen = waiters::generation(line.sleepers.fetch_add(1, SeqCst));
+        let gen = waiters::register(&line.sleepers);
         if owner.load(SeqCst) == cur {
-            futex::wait(owner, cur, deadline.min(Deadline::after(LOCK_NAP)));
+            if let Some(word) = waiters::current(&line.sleepers, gen) {
+                futex::wait(
+                    &line.sleepers,
+                    word,
+                    deadline.min(Deadline::after(LOCK_NAP)),
+                );
+            }
         }
         waiters::deregister(&line.sleepers, gen);
     }
@@ -204,6 +214,6 @@ pub fn release(line: &LockWords, own: u32) {
     // registration (module docs); Release for the critical section.
     let _ = line.owner.compare_exchange(own, 0, SeqCst, Relaxed);
     if waiters::take(&line.sleepers, line.sleepers.load(SeqCst)) {
-        futex::wake_all(&line.owner);
+        futex::wake_all(&line.sleepers);
     }
 }

@@ -231,16 +231,16 @@ unsafe impl RingMemory for SegmentMemory {
     fn passed(&self, deadline: Deadline) -> bool {
         deadline.passed()
     }
-    fn wait(&self, index: &AtomicU64, expected: u64, deadline: Deadline, covered: bool) {
+    fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline, covered: bool) {
         let nap = if covered {
             WAIT_NAP
         } else {
             membarrier::UNCOVERED_NAP
         };
-        futex::wait_low(index, expected, deadline.min(Deadline::after(nap)));
+        futex::wait(word, expected, deadline.min(Deadline::after(nap)));
     }
-    fn wake_all(&self, index: &AtomicU64) {
-        futex::wake_all_low(index);
+    fn wake_all(&self, word: &AtomicU32) {
+        futex::wake_all(word);
     }
     fn commit_fence(&self) {
         if membarrier::registered() {

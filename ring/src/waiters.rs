@@ -1,23 +1,56 @@
-//! Waiter registries that heal: a 32-bit word counting the processes
-//! registered as (about to be) sleeping on a futex, in its low
-//! [`COUNT_BITS`] bits, under a generation in its high bits.
+//! Waiter registries that heal, and the futex words sleepers wait on: a
+//! 32-bit word counting the processes registered as (about to be)
+//! sleeping, in its low [`COUNT_BITS`] bits, under a generation in its high
+//! bits.
 //!
-//! A waker that finds registrations clears them all at once (a new
-//! generation, count 0) and then wakes every sleeper; a woken waiter that
-//! sleeps again registers afresh. A waiter that returns from its sleep
-//! unwoken (timeout, nap, spurious return) removes its own registration,
-//! but only if the generation is still the one it registered in: otherwise
-//! a waker has already cleared it, and decrementing would remove someone
-//! else's. So a waiter killed asleep is counted only until the next wake,
-//! instead of for ever.
+//! # Protocol
+//! A waiter registers (`fetch_add(1)`, SeqCst), which tells it the
+//! generation `g` it registered in; issues its half of the store-buffering
+//! pair (a SeqCst fence); re-reads the condition it waits for (an index, a
+//! lock word) and, if it still blocks, reads the registry again and sleeps
+//! **on the registry word itself**, expecting the value it just read, but
+//! only if that value is still of generation `g` ([`current`]). On return,
+//! it removes its own registration if the generation is still `g`
+//! ([`deregister`]).
 //!
-//! The clearing keeps the store-buffering argument of the wake-up protocol
-//! (a waiter's registration, an RMW, is followed by its read of the futex
-//! word; the waker's commit is followed by its read of the registry): a
-//! registration the waker clears was made before the waker's read, and
-//! the `FUTEX_WAKE` that follows the clear reaches that waiter whether it
-//! is asleep already or about to compare the futex word, which the commit
-//! has changed.
+//! A waker changes the condition, issues its half of the pair, and reads
+//! the registry. If it counts registrations, the waker moves the word to a
+//! new generation with count 0 ([`take`]: a compare-exchange retried until
+//! it succeeds, so the generation always moves) and then wakes every
+//! sleeper on the word. A woken waiter that must still wait registers
+//! afresh.
+//!
+//! # Why the sleep is on the registry
+//! Every clear is followed by a wake on the very word whose change the
+//! sleepers compare, so a registration that a clear removes belongs to a
+//! waiter that either is asleep on the word (and the wake reaches it) or
+//! has not compared yet (and its compare fails: the generation moved).
+//! Whichever waker cleared it, no waiter sleeps unregistered. The
+//! store-buffering pair gives the rest: either the waker's read of the
+//! registry sees the registration (and it clears and wakes), or the
+//! waiter's re-read sees the changed condition (and it does not sleep).
+//!
+//! An earlier design slept on the condition's own word (an index's low
+//! half, the lock word) and cleared the registry by one compare-exchange
+//! from the value the waker had read. shuttle found the hole: a waker
+//! `W` read a registration of consumer `C` (`C` then saw `W`'s commit and
+//! took the item without sleeping, deregistering), `C` blocked again on
+//! the *next* empty ring and registered again, restoring the very value
+//! `W` had read; `W`'s exchange succeeded and cleared `C`'s new
+//! registration, `W`'s wake reached nobody (`C` had not slept yet), and `C`
+//! slept on the index with its registration gone. The next commit saw a
+//! count of 0 and did not wake it: a lost wake-up, a hang in the models,
+//! a 100 ms stall per occurrence in processes, where every sleep is capped.
+//! A clear could remove a registration whose waiter it never wakes; now the
+//! clear itself is what that waiter's futex compares.
+//!
+//! # Healing
+//! A waiter killed asleep stays counted only until the next wake clears
+//! the registry, instead of for ever; a waiter that returns unwoken
+//! (timeout, nap, spurious return) removes only its own registration, and
+//! only in the generation it registered in: after a clear, decrementing
+//! would remove someone else's. A hostile write to the word costs a
+//! spurious return or a spare wake, and at most one capped nap.
 
 use crate::sync::AtomicWord;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
@@ -47,6 +80,21 @@ pub fn deregistered(w: u32, gen: u32) -> Option<u32> {
     (generation(w) == gen && count(w) != 0).then(|| w - 1)
 }
 
+/// Registers one waiter in `word` (SeqCst: the waiter's half of the
+/// store-buffering pair starts here); returns the generation it registered
+/// in.
+pub(crate) fn register(word: &impl AtomicWord<u32>) -> u32 {
+    generation(word.fetch_add(1, SeqCst))
+}
+
+/// The registry's value to sleep on, if it is still of generation `gen`;
+/// `None` once a waker cleared the registration (the caller must not
+/// sleep: the waker's wake may already have gone out).
+pub(crate) fn current(word: &impl AtomicWord<u32>, gen: u32) -> Option<u32> {
+    let w = word.load(SeqCst);
+    (generation(w) == gen).then_some(w)
+}
+
 /// Removes one registration of generation `gen` from the registry `word`,
 /// unless a waker already cleared it.
 pub(crate) fn deregister(word: &impl AtomicWord<u32>, gen: u32) {
@@ -60,14 +108,19 @@ pub(crate) fn deregister(word: &impl AtomicWord<u32>, gen: u32) {
 }
 
 /// Whether the registry value `seen` (read by a waker after its commit or
-/// release) counts registrations; if so they are cleared (one exchange,
-/// skipped if the word changed meanwhile) and the caller must wake every
-/// sleeper, who registers afresh if it sleeps again.
+/// release) counts registrations; if so the registry moves to a new
+/// generation with count 0 and the caller must wake every sleeper on
+/// `word`. The exchange is retried until it succeeds, whatever the word
+/// became meanwhile: registrations made since `seen` are cleared too, which
+/// is safe because their waiters compare this word before they sleep.
 pub(crate) fn take(word: &impl AtomicWord<u32>, seen: u32) -> bool {
     if count(seen) == 0 {
         return false;
     }
-    let _ = word.compare_exchange(seen, cleared(seen), SeqCst, Relaxed);
+    let mut w = seen;
+    while let Err(now) = word.compare_exchange(w, cleared(w), SeqCst, Relaxed) {
+        w = now;
+    }
     true
 }
 

@@ -248,7 +248,7 @@ fn a_stopped_lock_holder_costs_its_own_side_only_a_timed_calls_own_timeout() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ringcheck_models::proptest_config("hostile", 64))]
 
     /// Random values in both locks' lines (owner, sleepers and the unused
     /// rest: each lock has a line of its own) and in the session

@@ -106,6 +106,15 @@ fn loom_blocked_get_woken_by_put() {
     model(|| models::get_woken_by_put(heap_ring(1, 4), Wait::Forever));
 }
 
+/// Two waits in a row, each woken by its own put: the regression model of
+/// the lost wake-up shuttle found (`Fault::SleepUnregistered` is that
+/// protocol's hole, and `loom_finds_sleep_unregistered` requires loom to
+/// find it in this very model).
+#[test]
+fn loom_get_woken_twice() {
+    model(|| models::get_woken_twice(heap_ring(2, 4)));
+}
+
 #[test]
 fn loom_blocked_get_with_timeout_woken_by_put() {
     model(|| models::get_woken_by_put(heap_ring(1, 4), Wait::Ms(3_600_000)));
@@ -385,4 +394,12 @@ fn loom_finds_commit_before_copy() {
             model(move || models::wrap_around(heap_ring_with_fault(1, 4, f)))
         },
     );
+}
+
+#[test]
+fn loom_finds_sleep_unregistered() {
+    finds("loom_finds_sleep_unregistered", "deadlock", || {
+        let f = Fault::SleepUnregistered;
+        model(move || models::get_woken_twice(heap_ring_with_fault(2, 4, f)))
+    });
 }

@@ -40,7 +40,7 @@ fn models_std_small_models_hold_on_os_threads() {
 // doc test of `shmring::model` checks it).
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ringcheck_models::proptest_config("models_std_scenarios_hold_on_os_threads", 24))]
 
     #[test]
     fn models_std_scenarios_hold_on_os_threads(s in models::scenario_strategy(20)) {

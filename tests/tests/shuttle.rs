@@ -13,6 +13,27 @@
 //! Budget: `SHMRING_SHUTTLE_ITERATIONS` schedules per scheduler and
 //! scenario (default 50) and `PROPTEST_CASES` scenarios (default 16).
 //!
+//! # Seeds
+//! Every run checks the same cases: proptest draws the scenarios from a
+//! fixed seed (`ringcheck_models::seeds`, printed on stderr), and each
+//! scenario's schedulers are seeded from the scenario itself. The nightly
+//! command draws fresh scenarios and explores deeper:
+//!
+//! ```text
+//! PROPTEST_RNG_SEED=random PROPTEST_CASES=200 SHMRING_SHUTTLE_ITERATIONS=500 \
+//!   RUSTFLAGS="--cfg shuttle" CARGO_TARGET_DIR=target/shuttle \
+//!   cargo nextest run -p ringspec-tests --profile shuttle
+//! ```
+//!
+//! A failure on the correct core writes two regression files, to commit:
+//! proptest's (`proptest-regressions/tests/shuttle.txt`, the scenario's
+//! seed) and this file's own (`shuttle-regressions/<crc>.json`: the
+//! scenario, the scheduler, its seed and budget, and the failing
+//! schedule). `shuttle_regressions_pass` re-runs every record with its
+//! scheduler, seed and budget on each run, so a failure found at depth is
+//! checked by every later CI run, at that depth, even once the code
+//! changed and the recorded schedule no longer applies.
+//!
 //! A failure prints the scenario as JSON, the scheduler and its seed, and
 //! shuttle's encoded schedule, with the command that replays it exactly:
 //!
@@ -26,10 +47,12 @@
 
 use proptest::prelude::*;
 use ringcheck_models::{self as models, env_or, Scenario, Wait};
+use serde::{Deserialize, Serialize};
 use shmring::model::{heap_ring, heap_ring_with_fault, Fault, HeapRing};
 use shuttle::scheduler::{PctScheduler, RandomScheduler};
 use shuttle::{Config, Runner};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::PathBuf;
 
 /// Mixed with a CRC of the scenario into the schedulers' seed: each
 /// scenario gets its own schedules, and a scenario's run is a function of
@@ -79,36 +102,122 @@ fn message(payload: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "(no message)".into())
 }
 
+/// Which of shuttle's schedulers a run used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Scheduler {
+    /// `RandomScheduler`.
+    Random,
+    /// `PctScheduler` at depth [`PCT_DEPTH`].
+    Pct,
+}
+
+/// Runs `s` with `scheduler` seeded with `seed` for `iterations`
+/// schedules; the panic's message on a failure.
+fn run_with(
+    s: &Scenario,
+    fault: Option<Fault>,
+    scheduler: Scheduler,
+    seed: u64,
+    iterations: usize,
+) -> Result<(), String> {
+    catch_unwind(AssertUnwindSafe(|| match scheduler {
+        Scheduler::Random => {
+            Runner::new(RandomScheduler::new_from_seed(seed, iterations), config())
+                .run(body(s, fault))
+        }
+        Scheduler::Pct => Runner::new(
+            PctScheduler::new_from_seed(seed, PCT_DEPTH, iterations),
+            config(),
+        )
+        .run(body(s, fault)),
+    }))
+    .map(drop)
+    .map_err(message)
+}
+
+/// A failure of the correct core, kept so that every later run checks it
+/// again (`shuttle-regressions/*.json`).
+#[derive(Debug, Serialize, Deserialize)]
+struct Regression {
+    /// What was found, in words.
+    note: String,
+    scenario: Scenario,
+    scheduler: Scheduler,
+    seed: u64,
+    iterations: usize,
+    /// shuttle's encoded failing schedule, as found (it replays the
+    /// failure only on the code that had it).
+    schedule: String,
+}
+
+fn regressions_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("shuttle-regressions")
+}
+
+/// Writes `r` as `shuttle-regressions/<crc of the scenario>.json`; returns
+/// the path, or why it could not.
+fn record(r: &Regression) -> Result<PathBuf, String> {
+    let json = serde_json::to_string_pretty(r).map_err(|e| e.to_string())?;
+    let dir = regressions_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let scenario = serde_json::to_string(&r.scenario).map_err(|e| e.to_string())?;
+    let path = dir.join(format!("{:08x}.json", crc32fast::hash(scenario.as_bytes())));
+    std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
 /// Runs `s` under the random, then the PCT scheduler. On a failure returns
-/// a report with everything needed to replay it.
+/// a report with everything needed to replay it, and, on the correct core
+/// (`fault` is `None`), records it as a regression file.
 fn explore(s: &Scenario, fault: Option<Fault>) -> Result<(), String> {
     let n = iterations();
     let seed = seed_of(s);
-    let random = catch_unwind(AssertUnwindSafe(|| {
-        Runner::new(RandomScheduler::new_from_seed(seed, n), config()).run(body(s, fault))
-    }));
-    let outcome = match random {
-        Ok(_) => catch_unwind(AssertUnwindSafe(|| {
-            Runner::new(PctScheduler::new_from_seed(seed, PCT_DEPTH, n), config())
-                .run(body(s, fault))
-        }))
-        .map(drop)
-        .map_err(|p| ("pct", p)),
-        Err(p) => Err(("random", p)),
-    };
-    outcome.map_err(|(scheduler, payload)| {
-        let msg = message(payload);
+    let outcome = run_with(s, fault, Scheduler::Random, seed, n)
+        .map_err(|m| (Scheduler::Random, m))
+        .and_then(|()| {
+            run_with(s, fault, Scheduler::Pct, seed, n).map_err(|m| (Scheduler::Pct, m))
+        });
+    outcome.map_err(|(scheduler, msg)| {
         let json = serde_json::to_string(s).expect("scenario to JSON");
         let schedule = schedule_of(&msg).unwrap_or_default();
         let fault_env = fault.map_or(String::new(), |f| format!("SHMRING_SHUTTLE_FAULT={f:?} "));
+        let recorded = match fault {
+            Some(_) => String::new(),
+            None => match record(&Regression {
+                note: format!("found by shuttle_scenarios_are_linearizable: {}", first_line(&msg)),
+                scenario: s.clone(),
+                scheduler,
+                seed,
+                iterations: n,
+                schedule: schedule.clone(),
+            }) {
+                Ok(path) => format!("\nrecorded as {} (commit it)", path.display()),
+                Err(e) => format!("\nnot recorded: {e}"),
+            },
+        };
         format!(
-            "shuttle ({scheduler} scheduler, seed {seed:#x}, {n} iterations) found a failing \
+            "shuttle ({scheduler:?} scheduler, seed {seed:#x}, {n} iterations) found a failing \
              schedule of scenario\n{json}\n{msg}\nreplay:\n  {fault_env}SHMRING_SHUTTLE_SCENARIO='{json}' \
              SHMRING_SHUTTLE_SCHEDULE='{schedule}' RUSTFLAGS=\"--cfg shuttle\" \
              CARGO_TARGET_DIR=target/shuttle cargo nextest run -p ringspec-tests -E \
-             'test(shuttle_replay)'"
+             'test(shuttle_replay)'{recorded}"
         )
     })
+}
+
+/// The line of a replay's failure saying that the schedule no longer fits
+/// the code (rather than that the code failed), if it is one.
+fn diverged(msg: &str) -> Option<&str> {
+    msg.lines().find(|l| {
+        l.contains("scheduled task is not runnable")
+            || l.contains("schedule ended early")
+            || l.contains("but next schedule step is")
+    })
+}
+
+fn first_line(msg: &str) -> &str {
+    msg.lines().next().unwrap_or("")
 }
 
 /// The encoded schedule in a shuttle failure message: the hex lines between
@@ -123,11 +232,7 @@ fn schedule_of(msg: &str) -> Option<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: cases(),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(models::proptest_config("shuttle_scenarios_are_linearizable", cases()))]
 
     #[test]
     fn shuttle_scenarios_are_linearizable(s in models::scenario_strategy(30)) {
@@ -209,6 +314,72 @@ fn shuttle_finds_commit_before_copy() {
 }
 
 #[test]
+fn shuttle_finds_sleep_unregistered() {
+    finds(Fault::SleepUnregistered);
+}
+
+/// The regression records, each run with its scheduler, seed and budget.
+fn regressions() -> Vec<(PathBuf, Regression)> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(regressions_dir())
+        .expect("shuttle-regressions/ is readable")
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("a readable record");
+            let r = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{}: not a regression record: {e}", p.display()));
+            (p, r)
+        })
+        .collect()
+}
+
+/// Every recorded failure of the correct core passes now, explored as it
+/// was found (same scheduler, seed and number of schedules).
+#[test]
+fn shuttle_regressions_pass() {
+    let all = regressions();
+    assert!(
+        !all.is_empty(),
+        "shuttle-regressions/ holds the known findings"
+    );
+    for (path, r) in &all {
+        eprintln!(
+            "shuttle regression {}: {:?} scheduler, seed {:#x}, {} iterations",
+            path.display(),
+            r.scheduler,
+            r.seed,
+            r.iterations
+        );
+        if let Err(msg) = run_with(&r.scenario, None, r.scheduler, r.seed, r.iterations) {
+            panic!("{} fails again:\n{msg}", path.display());
+        }
+    }
+}
+
+/// The lost wake-up of the earlier protocol, as found: its record, run with
+/// the seeded fault that reopens its hole (`Fault::SleepUnregistered`),
+/// still deadlocks, so `shuttle_regressions_pass` would catch its return.
+#[test]
+fn shuttle_regression_lost_wakeup_catches_its_fault() {
+    let path = regressions_dir().join("lost-wakeup-registry-aba.json");
+    let text = std::fs::read_to_string(&path).expect("the finding's record");
+    let r: Regression = serde_json::from_str(&text).expect("a regression record");
+    let err = run_with(
+        &r.scenario,
+        Some(Fault::SleepUnregistered),
+        r.scheduler,
+        r.seed,
+        r.iterations,
+    )
+    .expect_err("the record's exploration finds the reopened hole");
+    assert!(err.contains("deadlock"), "not a lost wake-up:\n{err}");
+}
+
+#[test]
 fn shuttle_passes_the_correct_core_on_the_contended_scenario() {
     explore(&contended(), None).unwrap_or_else(|r| panic!("{r}"));
 }
@@ -231,7 +402,28 @@ fn shuttle_replay() {
         (Some(json), Some(schedule)) => {
             let s: Scenario =
                 serde_json::from_str(&json).expect("SHMRING_SHUTTLE_SCENARIO is a scenario");
-            shuttle::replay(body(&s, fault), &schedule);
+            let replayed = catch_unwind(AssertUnwindSafe(|| {
+                shuttle::replay(body(&s, fault), &schedule)
+            }))
+            .map_err(message);
+            match replayed {
+                Ok(()) => eprintln!("shuttle_replay: the schedule ran to its end and passed"),
+                // A schedule names the task to run at each step; code that
+                // changed since it was recorded takes other steps, and
+                // shuttle stops where the schedule no longer fits. The
+                // scenario is then explored afresh, as its regression
+                // record is.
+                Err(m) if diverged(&m).is_some() => {
+                    let why = diverged(&m).unwrap_or_default();
+                    let why: String = why.chars().take(120).collect();
+                    eprintln!(
+                        "shuttle_replay: the schedule does not fit this code ({why}...); \
+                         exploring the scenario with both schedulers instead"
+                    );
+                    explore(&s, fault).unwrap_or_else(|r| panic!("{r}"));
+                }
+                Err(m) => panic!("the replayed schedule fails:\n{m}"),
+            }
         }
         (None, None) => {
             Runner::new(

@@ -35,9 +35,8 @@ fn the_built_in_ring_leaks_no_segment() {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: ringcheck_models::env_or("PROPTEST_CASES", 24),
         max_shrink_iters: 100,
-        ..ProptestConfig::default()
+        ..ringcheck_models::proptest_config("generated_multi_process_scenarios_pass_on_the_built_in_ring", 24)
     })]
 
     #[test]

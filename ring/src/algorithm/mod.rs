@@ -37,24 +37,26 @@
 //! overflow): a value out of range is [`Error::CorruptHeader`].
 //!
 //! # Waiting
-//! A waiter sleeps on the low 32 bits of the other side's index (a futex
-//! word; the index moves by at most `capacity` before the waiter's side
-//! does, so its low half tells every change apart). A waiter registers in
-//! the other side's waiter registry (an RMW), issues a SeqCst fence,
-//! re-reads the index and sleeps only if it is unchanged. After its commit
-//! a side issues a SeqCst fence and reads the registry, waking every
-//! sleeper if it counts one. (On a segment the committer's fence becomes a
-//! compiler fence and the waiter's a `membarrier(2)` barrier that executes
-//! it in every committing process: `crate::sys::membarrier`.) Of the two fences one comes first in the
-//! single SeqCst order, and the load after the later fence sees the store
-//! before the earlier one: either the committer sees the registration or
-//! the waiter sees the commit (the store-buffering pattern; Drepper,
-//! "Futexes Are Tricky", 2011), and the futex wait compares the word
-//! atomically, so no wake-up is lost; an uncontended operation pays a fence and a read of its own line,
-//! no RMW on a line the other side reads. A waker also clears the registry,
-//! and a waiter back from an unwoken sleep removes only its own
-//! registration, so a waiter killed asleep is not counted for ever
-//! (`crate::waiters`).
+//! A waiter registers in the other side's waiter registry (an RMW that
+//! also tells it the registry's generation), issues a SeqCst fence,
+//! re-reads the index and, if it is unchanged and its registration still
+//! stands, sleeps on the registry word itself (a futex word). After its
+//! commit a side issues a SeqCst fence and reads the registry; if it counts
+//! a sleeper, it clears the registry (a new generation) and wakes every
+//! sleeper on it. (On a segment the committer's fence becomes a compiler
+//! fence and the waiter's a `membarrier(2)` barrier that executes it in
+//! every committing process: `crate::sys::membarrier`.) Of the two fences
+//! one comes first in the single SeqCst order, and the load after the
+//! later fence sees the store before the earlier one: either the committer
+//! sees the registration or the waiter sees the commit (the
+//! store-buffering pattern; Drepper, "Futexes Are Tricky", 2011). A clear
+//! changes the very word the sleepers compare and is followed by a wake on
+//! it, so a waiter whose registration was cleared either is asleep and
+//! woken or fails its compare (`crate::waiters` tells the lost wake-up
+//! that sleeping on the index allowed). An uncontended operation pays a
+//! fence and a read of the registry, no RMW on a line the other side
+//! reads. A waiter back from an unwoken sleep removes only its own
+//! registration, so a waiter killed asleep is not counted for ever.
 //!
 //! The wake comes after the commit, so a process that dies between the two
 //! leaves the sleepers asleep: every sleep is capped (the memory's nap), and
@@ -202,13 +204,20 @@ pub enum Fault {
     /// A get commits `head` before it copies the slot out, so a producer
     /// may overwrite the slot while it is being read.
     CommitBeforeCopy,
+    /// A waiter sleeps on the waiter registry's current value without
+    /// checking that its own registration still stands, so a waker that
+    /// cleared it (and whose wake went out before the sleep) leaves it
+    /// asleep unregistered, and the next commit does not wake it: the
+    /// lost wake-up shuttle found in the earlier protocol
+    /// (`crate::waiters`).
+    SleepUnregistered,
 }
 
 #[cfg(any(loom, shuttle))]
 impl Fault {
     /// Every fault, in declaration order.
     #[cfg_attr(not(feature = "model"), allow(dead_code))]
-    pub const ALL: [Fault; 7] = [
+    pub const ALL: [Fault; 8] = [
         Fault::MissedNotify,
         Fault::CommitOutsideLock,
         Fault::PublishBeforeWrite,
@@ -216,6 +225,7 @@ impl Fault {
         Fault::WakeBeforeCommit,
         Fault::RelaxedIndexRefresh,
         Fault::CommitBeforeCopy,
+        Fault::SleepUnregistered,
     ];
 }
 
@@ -252,13 +262,15 @@ pub unsafe trait RingMemory: Send + Sync {
     fn capacity(&self) -> u32;
     /// Largest item, bytes; at least 1.
     fn item_size(&self) -> u32;
-    /// Items ever consumed; producers waiting for space sleep on it.
+    /// Items ever consumed.
     fn head(&self) -> &Self::Word64;
-    /// Items ever stored; consumers waiting for an item sleep on it.
+    /// Items ever stored.
     fn tail(&self) -> &Self::Word64;
-    /// Producers registered as sleeping on `head`.
+    /// Producers registered as waiting for `head` to move; they sleep on
+    /// this word (`crate::waiters`).
     fn put_waiters(&self) -> &Self::Word32;
-    /// Consumers registered as sleeping on `tail`.
+    /// Consumers registered as waiting for `tail` to move; they sleep on
+    /// this word.
     fn get_waiters(&self) -> &Self::Word32;
     /// Adds one to a statistics counter.
     fn count(&self, counter: Counter);
@@ -281,14 +293,16 @@ pub unsafe trait RingMemory: Send + Sync {
     fn deadline(&self, timeout: Duration) -> Self::Deadline;
     /// Whether `deadline` has passed.
     fn passed(&self, deadline: Self::Deadline) -> bool;
-    /// Sleeps while `index == expected`, until woken, `deadline`, or the
-    /// memory's nap ends (a short one unless `covered`: see
+    /// Sleeps while `*word == expected` (a waiter registry,
+    /// `crate::waiters`), until woken, `deadline`, or the memory's nap ends
+    /// (a short one unless `covered`: see
     /// [`waiter_fence`](Self::waiter_fence)); may return spuriously. The
     /// comparison and the sleep are atomic with respect to
-    /// [`wake_all`](Self::wake_all) (futex semantics).
-    fn wait(&self, index: &Self::Word64, expected: u64, deadline: Self::Deadline, covered: bool);
-    /// Wakes every sleeper on `index`.
-    fn wake_all(&self, index: &Self::Word64);
+    /// [`wake_all`](Self::wake_all) on the same word: the contract of
+    /// `FUTEX_WAIT` (futex(2)).
+    fn wait(&self, word: &Self::Word32, expected: u32, deadline: Self::Deadline, covered: bool);
+    /// Wakes every sleeper on `word` (`FUTEX_WAKE` of all).
+    fn wake_all(&self, word: &Self::Word32);
     /// The committer's half of the store-buffering pair, between its
     /// commit and its read of the waiter registry: a SeqCst fence, or only
     /// a compiler fence where every waiter's [`waiter_fence`](Self::waiter_fence)

@@ -9,7 +9,7 @@ use crate::layout;
 use crate::sync::AtomicWord;
 use crate::waiters;
 use std::sync::atomic::AtomicU64 as LocalU64;
-use std::sync::atomic::Ordering::{Acquire, Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::time::Duration;
 
 /// What an attempt found when it could not proceed: the other side's index
@@ -81,8 +81,8 @@ impl<M: RingMemory> Ring<M> {
             self.mem.count(Counter::LockRecovery);
             self.mem.mark_consistent(&guard);
             match side {
-                Side::Producer => self.mem.wake_all(self.mem.tail()),
-                Side::Consumer => self.mem.wake_all(self.mem.head()),
+                Side::Producer => self.signal_consumers(),
+                Side::Consumer => self.signal_producers(),
             }
         }
         Ok(guard)
@@ -148,9 +148,9 @@ impl<M: RingMemory> Ring<M> {
         Ok(if n == 0 { Err(Blocked(tail)) } else { Ok(n) })
     }
 
-    /// After a commit of `index`: wakes the other side's sleepers registered
-    /// in `waiters`, if any. See the module docs.
-    pub(super) fn signal(&self, index: &M::Word64, waiters: &M::Word32) {
+    /// After a commit: wakes the other side's sleepers registered in
+    /// `waiters`, if any. See the module docs.
+    pub(super) fn signal(&self, waiters: &M::Word32) {
         // The fence pairs with the waiter's, after its registration: of
         // two SeqCst fences one precedes the other, and the load after the
         // later one sees the store before the earlier one.
@@ -168,16 +168,16 @@ impl<M: RingMemory> Ring<M> {
         // Clearing the registry forgets a sleeper killed asleep
         // (crate::waiters).
         if waiters::take(waiters, registry) {
-            self.mem.wake_all(index);
+            self.mem.wake_all(waiters);
         }
     }
 
     pub(super) fn signal_consumers(&self) {
-        self.signal(self.mem.tail(), self.mem.get_waiters());
+        self.signal(self.mem.get_waiters());
     }
 
     pub(super) fn signal_producers(&self) {
-        self.signal(self.mem.head(), self.mem.put_waiters());
+        self.signal(self.mem.put_waiters());
     }
 
     /// Waits until `index` differs from `seen` or `deadline` passes; false
@@ -196,11 +196,24 @@ impl<M: RingMemory> Ring<M> {
         if self.mem.passed(deadline) {
             return false;
         }
-        let gen = waiters::generation(waiters.fetch_add(1, SeqCst));
+        let gen = waiters::register(waiters);
         // Pairs with the committer's fence (see `signal`).
         let covered = self.mem.waiter_fence();
         if index.load(Relaxed) == seen {
-            self.mem.wait(index, seen, deadline, covered);
+            // Sleep on the registry, only while this registration stands:
+            // a waker that cleared it changed the word and wakes it
+            // (`crate::waiters`).
+            #[cfg(any(loom, shuttle))]
+            let current = if self.faulty(Fault::SleepUnregistered) {
+                Some(waiters.load(Relaxed))
+            } else {
+                waiters::current(waiters, gen)
+            };
+            #[cfg(not(any(loom, shuttle)))]
+            let current = waiters::current(waiters, gen);
+            if let Some(word) = current {
+                self.mem.wait(waiters, word, deadline, covered);
+            }
         }
         waiters::deregister(waiters, gen);
         true

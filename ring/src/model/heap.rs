@@ -14,11 +14,15 @@
 //!   `OpError::Abandoned`); the next locker of that side is told
 //!   [`Acquired::OwnerDied`], as the segment lock reports a session that
 //!   the kernel saw die (`crate::lock`).
-//! - **futex**: one facade `Mutex` + `Condvar` per index (`head`, `tail`);
-//!   the comparison with the expected value happens under that mutex, and
-//!   `wake_all` takes it, which is the atomicity `FUTEX_WAIT` gives. With no
-//!   timeout, a lost wake-up leaves the waiter asleep for ever, which loom
-//!   and shuttle report as a deadlock.
+//! - **futex**: one facade `Mutex` + `Condvar` per futex word (the two
+//!   waiter registries); `wait` compares the word with the expected value
+//!   under that mutex and blocks on the condition variable without
+//!   releasing it in between, and `wake_all` takes the mutex to notify:
+//!   the contract of `FUTEX_WAIT` / `FUTEX_WAKE` (futex(2)), where the
+//!   compare and the enqueue are atomic with respect to a wake on the same
+//!   word, and a wake reaches exactly the sleepers enqueued before it. With
+//!   no timeout, a lost wake-up leaves the waiter asleep for ever, which
+//!   loom and shuttle report as a deadlock.
 //! - **capped sleeps**: the segment's sleeps end after a nap (100 ms) even
 //!   unwoken, which is what recovers a sleeper whose waker died between its
 //!   commit and its wake. The model ends every sleep when a handle is
@@ -94,10 +98,10 @@ struct Shared {
     /// cleared by `mark_consistent`; each read and written only under its
     /// side's lock, so a std atomic (outside the model) is enough.
     owner_died: [std::sync::atomic::AtomicBool; 2],
-    /// Sleepers on `head` (producers waiting for space).
-    head_futex: Futex,
-    /// Sleepers on `tail` (consumers waiting for an item).
-    tail_futex: Futex,
+    /// Sleepers on `put_waiters` (producers waiting for space).
+    put_futex: Futex,
+    /// Sleepers on `get_waiters` (consumers waiting for an item).
+    get_futex: Futex,
     /// Logical milliseconds.
     clock: AtomicU64,
     /// Single roles (`Config::single_roles`): each side's lock is held by
@@ -210,8 +214,8 @@ impl HeapMemory {
                 std::sync::atomic::AtomicBool::new(false),
                 std::sync::atomic::AtomicBool::new(false),
             ],
-            head_futex: Futex::new(),
-            tail_futex: Futex::new(),
+            put_futex: Futex::new(),
+            get_futex: Futex::new(),
             clock: AtomicU64::new(0),
             single: false,
             role_holder: [AtomicU64::new(0), AtomicU64::new(0)],
@@ -295,17 +299,17 @@ impl HeapMemory {
     }
 
     fn wake_everyone(&self) {
-        for f in [&self.shared.head_futex, &self.shared.tail_futex] {
+        for f in [&self.shared.put_futex, &self.shared.get_futex] {
             let _g = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
             f.cv.notify_all();
         }
     }
 
-    fn futex(&self, index: &AtomicU64) -> &Futex {
-        if std::ptr::eq(index, &self.shared.head) {
-            &self.shared.head_futex
+    fn futex(&self, word: &AtomicU32) -> &Futex {
+        if std::ptr::eq(word, &self.shared.put_waiters) {
+            &self.shared.put_futex
         } else {
-            &self.shared.tail_futex
+            &self.shared.get_futex
         }
     }
 
@@ -388,21 +392,21 @@ unsafe impl RingMemory for HeapMemory {
         deadline != u64::MAX && self.shared.clock.load(Acquire) >= deadline
     }
 
-    fn wait(&self, index: &AtomicU64, expected: u64, deadline: u64, _covered: bool) {
-        let f = self.futex(index);
+    fn wait(&self, word: &AtomicU32, expected: u32, deadline: u64, _covered: bool) {
+        let f = self.futex(word);
         let guard = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
-        // The kernel compares the current value. A plain load is enough
-        // here: a waker that saw this sleeper's registration stored the
-        // index before it takes this futex's mutex to wake, so either that
-        // happens before this load (which then sees the new value) or the
-        // wake reaches the sleeper in `cv.wait`.
-        if index.load(Acquire) == expected && !self.passed(deadline) {
+        // The kernel compares the current value under the futex's bucket
+        // lock, which a wake takes too. A waker changes the word before it
+        // takes this mutex to wake, so either its change happens before
+        // this load (which then sees it: coherence after the mutex's
+        // acquire) or its wake finds this sleeper in `cv.wait`.
+        if word.load(Relaxed) == expected && !self.passed(deadline) {
             drop(f.cv.wait(guard).unwrap_or_else(|e| e.into_inner()));
         }
     }
 
-    fn wake_all(&self, index: &AtomicU64) {
-        let f = self.futex(index);
+    fn wake_all(&self, word: &AtomicU32) {
+        let f = self.futex(word);
         let _g = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
         f.cv.notify_all();
     }

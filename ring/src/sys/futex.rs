@@ -8,7 +8,7 @@
 use rustix::thread::futex;
 use rustix::time::{clock_gettime, ClockId, Timespec};
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 /// Nanoseconds of CLOCK_MONOTONIC: the same clock in every process of the
@@ -58,66 +58,4 @@ pub fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) {
 /// Wakes every process sleeping on `word`.
 pub fn wake_all(word: &AtomicU32) {
     let _ = futex::wake(word, futex::Flags::empty(), i32::MAX as u32);
-}
-
-/// Address of the low 32 bits of `word`, the futex word of a 64-bit index.
-fn low_half(word: &AtomicU64) -> *const u32 {
-    let base = word.as_ptr().cast::<u32>();
-    if cfg!(target_endian = "little") {
-        base
-    } else {
-        // SAFETY: the second u32 of an 8-byte object is in bounds.
-        unsafe { base.add(1) }
-    }
-}
-
-/// Sleeps while the low 32 bits of `*word` equal those of `expected`, until
-/// woken by [`wake_all_low`] or `deadline`. Returns on wake, value change,
-/// signal or timeout alike.
-///
-/// The low half of a 64-bit index serves the ring as a futex word: for
-/// the index to move by a multiple of 2^32 between a waiter's read and its
-/// sleep, 2^32 operations would have to complete in that window, and even
-/// then the miss costs one capped nap, since every sleep of the ring ends
-/// within 100 ms. The address goes to the kernel as a raw pointer; no Rust
-/// reference to the half is made, so there is no mixed-size access in the
-/// program.
-pub fn wait_low(word: &AtomicU64, expected: u64, deadline: Deadline) {
-    let ts = deadline.timespec();
-    let ts = libc::timespec {
-        tv_sec: ts.tv_sec as libc::time_t,
-        tv_nsec: ts.tv_nsec as libc::c_long,
-    };
-    // SAFETY: the address is that of a live, 4-byte aligned u32 inside
-    // `word` (an AtomicU64 is 8-byte aligned), which the kernel reads
-    // atomically; `ts` lives across the call. FUTEX_WAIT_BITSET takes an
-    // absolute CLOCK_MONOTONIC deadline. The result is ignored: every
-    // return (wake, EAGAIN, EINTR, ETIMEDOUT) leads the caller to re-check.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            low_half(word),
-            libc::FUTEX_WAIT_BITSET,
-            expected as u32,
-            &ts as *const libc::timespec,
-            std::ptr::null::<u32>(),
-            libc::FUTEX_BITSET_MATCH_ANY,
-        );
-    }
-}
-
-/// Wakes every process sleeping on the low half of `word` ([`wait_low`]).
-pub fn wake_all_low(word: &AtomicU64) {
-    // SAFETY: as in `wait_low`; FUTEX_WAKE only reads the address as a key.
-    unsafe {
-        libc::syscall(
-            libc::SYS_futex,
-            low_half(word),
-            libc::FUTEX_WAKE,
-            i32::MAX,
-            std::ptr::null::<libc::timespec>(),
-            std::ptr::null::<u32>(),
-            0,
-        );
-    }
 }
