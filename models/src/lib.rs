@@ -37,7 +37,8 @@ pub use scenario::{run_scenario, scenario_strategy, Scenario};
 pub use seeds::proptest_config;
 pub use small::{
     boundaries, get_woken_by_put, get_woken_twice, owner_killed, put_get, put_timeout_expires,
-    put_woken_by_get, timeout_expires, two_producers_one_consumer, wrap_around,
+    put_woken_by_get, timeout_expires, two_producers_contend, two_producers_one_consumer,
+    wrap_around,
 };
 pub use threads::item;
 

@@ -156,6 +156,30 @@ pub fn get_woken_twice<R: ModelRing>(ring: R) {
     check(vec![lp, lc], ring.capacity(), true);
 }
 
+/// Two producers put one item each into an empty ring of capacity 2
+/// without waiting, so that they contend for the producers' lock (one may
+/// sleep on it until the other releases it); the main thread drains. Both
+/// puts succeed and both items arrive once. A lost wake-up of the lock is
+/// a deadlock.
+pub fn two_producers_contend<R: ModelRing>(ring: R) {
+    assert!(ring.capacity() >= 2, "room for both items");
+    let len = ring.item_size().min(4);
+    let clock = Arc::new(AtomicU64::new(0));
+    let producers: Vec<_> = (0..2)
+        .map(|p| {
+            spawn(&ring, p, &clock, move |r, log| {
+                assert_eq!(log.put(r, &item(p, 0, len), Wait::No), Ok(true));
+            })
+        })
+        .collect();
+    let mut logs: Vec<Log> = producers.into_iter().map(|h| join(h).0).collect();
+    let mut main = Log::new(2, &clock);
+    let got = drain(&ring, &mut main);
+    assert_eq!(got.len(), 2, "both items arrive");
+    logs.push(main);
+    check(logs, ring.capacity(), true);
+}
+
 /// A producer blocks in a put on a full ring (waiting `wait`, which must
 /// not expire) and a consumer's get must wake it. A lost wake-up is a
 /// deadlock.

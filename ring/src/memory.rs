@@ -67,7 +67,7 @@ pub(crate) struct SegmentGuard<'a> {
 impl Drop for SegmentGuard<'_> {
     fn drop(&mut self) {
         if self.release {
-            lock::release(self.mem.lock_words(self.side), self.mem.token);
+            lock::release(&self.mem.lock_sys(self.side), self.mem.token);
         }
     }
 }
@@ -77,7 +77,7 @@ impl Drop for SegmentMemory {
     fn drop(&mut self) {
         for side in [Side::Producer, Side::Consumer] {
             if self.held[side_index(side)].load(Relaxed) != 0 {
-                lock::release(self.lock_words(side), self.token);
+                lock::release(&self.lock_sys(side), self.token);
             }
         }
     }
@@ -86,6 +86,13 @@ impl Drop for SegmentMemory {
 impl SegmentMemory {
     pub(crate) fn header(&self) -> &Header {
         self.seg.header()
+    }
+
+    fn lock_sys(&self, side: Side) -> lock::SegmentLock<'_> {
+        lock::SegmentLock {
+            line: self.lock_words(side),
+            fd: self.seg.fd(),
+        }
     }
 
     fn lock_words(&self, side: Side) -> &layout::LockWords {
@@ -175,7 +182,7 @@ unsafe impl RingMemory for SegmentMemory {
         let i = side_index(side);
         let words = self.lock_words(side);
         if !self.single[i] {
-            let how = lock::acquire(words, self.seg.fd(), self.token, wait, self.lock_timeout)?;
+            let how = lock::acquire(&self.lock_sys(side), self.token, wait, self.lock_timeout)?;
             let guard = SegmentGuard {
                 mem: self,
                 side,
@@ -208,8 +215,7 @@ unsafe impl RingMemory for SegmentMemory {
         // Taking the role: wait briefly for a holder that is closing, and
         // report a live one as the role being taken.
         let how = match lock::acquire(
-            words,
-            self.seg.fd(),
+            &self.lock_sys(side),
             self.token,
             LockWait::For(Duration::ZERO),
             self.lock_timeout,
@@ -243,17 +249,10 @@ unsafe impl RingMemory for SegmentMemory {
         futex::wake_all(word);
     }
     fn commit_fence(&self) {
-        if membarrier::registered() {
-            // Waiters' barriers stand in for the fence; keep the program
-            // order for the compiler.
-            std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
-        } else {
-            std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        }
+        membarrier::commit_fence();
     }
     fn waiter_fence(&self) -> bool {
-        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
-        membarrier::barrier()
+        membarrier::waiter_fence()
     }
     /// Spins up to [`WAIT_SPIN`]: a futex sleep and wake cost 7-27 us on
     /// the machines measured, about what a peer needs to answer, so a

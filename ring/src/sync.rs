@@ -41,19 +41,19 @@ use std::sync::atomic::Ordering;
 pub(crate) use loom::{
     cell::UnsafeCell,
     hint::spin_loop,
-    sync::{atomic, Arc, Condvar, Mutex, MutexGuard},
+    sync::{atomic, Arc, Condvar, Mutex},
 };
 
 #[cfg(all(feature = "model", shuttle, not(loom)))]
 pub(crate) use shuttle::{
     hint::spin_loop,
-    sync::{atomic, Arc, Condvar, Mutex, MutexGuard},
+    sync::{atomic, Arc, Condvar, Mutex},
 };
 
 #[cfg(all(feature = "model", not(any(loom, shuttle))))]
 pub(crate) use std::{
     hint::spin_loop,
-    sync::{atomic, Arc, Condvar, Mutex, MutexGuard},
+    sync::{atomic, Arc, Condvar, Mutex},
 };
 
 #[cfg(all(feature = "model", not(loom)))]

@@ -313,6 +313,49 @@ fn loom_batches_are_all_or_nothing() {
     });
 }
 
+/// The producers' lock under contention: the lock algorithm of the
+/// segment (`shmring::lock`: test-and-test-and-set word, sleepers registry,
+/// futex), on model atomics.
+#[test]
+fn loom_two_producers_contend_for_the_lock() {
+    model(|| models::two_producers_contend(heap_ring(2, 4)));
+}
+
+/// A producer dies holding the producers' lock (mid-put); two producers
+/// then both find its token dead. Exactly one takes the lock over at a
+/// time (the exchange of the dead token decides), both puts succeed, and
+/// the dead put left nothing.
+fn dead_owner_two_successors(ring: HeapRing) {
+    use ringcheck_models::{CrashModelRing, ModelRing};
+    let victim = ring.handle_killed_at(KillPoint::PutHalfWritten);
+    assert_eq!(
+        victim.put(b"dead", Wait::No),
+        Err(models::OpError::Abandoned)
+    );
+    let successors: Vec<_> = [b"s0", b"s1"]
+        .into_iter()
+        .map(|item| {
+            let h = HeapRing::new(ring.memory().handle());
+            loom::thread::spawn(move || h.put(item, Wait::No))
+        })
+        .collect();
+    for s in successors {
+        assert_eq!(s.join().unwrap(), Ok(true), "a successor's put");
+    }
+    let mut got = vec![
+        ring.get(Wait::No).expect("get").expect("an item"),
+        ring.get(Wait::No).expect("get").expect("an item"),
+    ];
+    assert_eq!(ring.get(Wait::No), Ok(None), "the dead put left nothing");
+    got.sort();
+    assert_eq!(got, [b"s0".to_vec(), b"s1".to_vec()]);
+}
+
+#[test]
+fn loom_dead_lock_owner_is_taken_over_by_one_successor_at_a_time() {
+    model(|| dead_owner_two_successors(heap_ring(2, 4)));
+}
+
 #[test]
 fn loom_owner_killed_mid_put_leaves_nothing() {
     model(|| models::owner_killed(heap_ring(2, 4), KillPoint::PutHalfWritten));
@@ -402,4 +445,24 @@ fn loom_finds_sleep_unregistered() {
         let f = Fault::SleepUnregistered;
         model(move || models::get_woken_twice(heap_ring_with_fault(2, 4, f)))
     });
+}
+
+#[test]
+fn loom_finds_release_skips_sleepers() {
+    finds("loom_finds_release_skips_sleepers", "deadlock", || {
+        let f = Fault::ReleaseSkipsSleepers;
+        model(move || models::two_producers_contend(heap_ring_with_fault(2, 4, f)))
+    });
+}
+
+#[test]
+fn loom_finds_takeover_without_exchange() {
+    finds(
+        "loom_finds_takeover_without_exchange",
+        "Concurrent write accesses",
+        || {
+            let f = Fault::TakeoverWithoutExchange;
+            model(move || dead_owner_two_successors(heap_ring_with_fault(2, 4, f)))
+        },
+    );
 }

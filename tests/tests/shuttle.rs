@@ -171,7 +171,11 @@ fn record(r: &Regression) -> Result<PathBuf, String> {
 /// a report with everything needed to replay it, and, on the correct core
 /// (`fault` is `None`), records it as a regression file.
 fn explore(s: &Scenario, fault: Option<Fault>) -> Result<(), String> {
-    let n = iterations();
+    explore_n(s, fault, iterations())
+}
+
+/// [`explore`] with `n` schedules per scheduler.
+fn explore_n(s: &Scenario, fault: Option<Fault>, n: usize) -> Result<(), String> {
     let seed = seed_of(s);
     let outcome = run_with(s, fault, Scheduler::Random, seed, n)
         .map_err(|m| (Scheduler::Random, m))
@@ -242,6 +246,11 @@ proptest! {
     }
 }
 
+/// Schedules per scheduler that [`finds`] may spend on a seeded fault: the
+/// lock's own steps (the segment's algorithm, run by the model) widen the
+/// windows the faults need, and a fault is found long before this.
+const FIND_ITERATIONS: usize = 400;
+
 /// A scenario with enough contention for every seeded fault.
 fn contended() -> Scenario {
     let puts = |n: usize| {
@@ -266,7 +275,7 @@ fn contended() -> Scenario {
 /// the schedule it printed and requires the same failure.
 fn finds(fault: Fault) {
     let s = contended();
-    let report = match explore(&s, Some(fault)) {
+    let report = match explore_n(&s, Some(fault), FIND_ITERATIONS) {
         Ok(()) => panic!("shuttle did not find {fault:?}"),
         Err(report) => report,
     };
@@ -314,8 +323,8 @@ fn shuttle_finds_commit_before_copy() {
 }
 
 #[test]
-fn shuttle_finds_sleep_unregistered() {
-    finds(Fault::SleepUnregistered);
+fn shuttle_finds_release_skips_sleepers() {
+    finds(Fault::ReleaseSkipsSleepers);
 }
 
 /// The regression records, each run with its scheduler, seed and budget.
@@ -360,23 +369,63 @@ fn shuttle_regressions_pass() {
     }
 }
 
-/// The lost wake-up of the earlier protocol, as found: its record, run with
-/// the seeded fault that reopens its hole (`Fault::SleepUnregistered`),
-/// still deadlocks, so `shuttle_regressions_pass` would catch its return.
+/// A producer dies holding the producers' lock (mid-put); two producers
+/// then both find its token dead and race to take the lock over. Both
+/// puts succeed and both items arrive once.
+fn dead_owner_two_successors(fault: Option<Fault>) -> impl Fn() + Send + Sync + 'static {
+    use ringcheck_models::{CrashModelRing, KillPoint, ModelRing, OpError};
+    move || {
+        let ring = match fault {
+            None => heap_ring(2, 4),
+            Some(f) => heap_ring_with_fault(2, 4, f),
+        };
+        let victim = ring.handle_killed_at(KillPoint::PutHalfWritten);
+        assert_eq!(victim.put(b"dead", Wait::No), Err(OpError::Abandoned));
+        let successors: Vec<_> = [b"s0", b"s1"]
+            .into_iter()
+            .map(|item| {
+                let h = ring.handle();
+                shuttle::thread::spawn(move || h.put(item, Wait::No))
+            })
+            .collect();
+        for s in successors {
+            assert_eq!(s.join().unwrap(), Ok(true), "a successor's put");
+        }
+        let mut got = Vec::new();
+        while let Ok(Some(v)) = ring.get(Wait::No) {
+            got.push(v);
+        }
+        got.sort();
+        assert_eq!(got, [b"s0".to_vec(), b"s1".to_vec()], "each item once");
+    }
+}
+
 #[test]
-fn shuttle_regression_lost_wakeup_catches_its_fault() {
-    let path = regressions_dir().join("lost-wakeup-registry-aba.json");
-    let text = std::fs::read_to_string(&path).expect("the finding's record");
-    let r: Regression = serde_json::from_str(&text).expect("a regression record");
-    let err = run_with(
-        &r.scenario,
-        Some(Fault::SleepUnregistered),
-        r.scheduler,
-        r.seed,
-        r.iterations,
-    )
-    .expect_err("the record's exploration finds the reopened hole");
-    assert!(err.contains("deadlock"), "not a lost wake-up:\n{err}");
+fn shuttle_dead_lock_owner_is_taken_over_by_one_successor_at_a_time() {
+    let n = iterations();
+    Runner::new(RandomScheduler::new_from_seed(SEED, n), config())
+        .run(dead_owner_two_successors(None));
+    Runner::new(PctScheduler::new_from_seed(SEED, PCT_DEPTH, n), config())
+        .run(dead_owner_two_successors(None));
+}
+
+#[test]
+fn shuttle_finds_takeover_without_exchange() {
+    let found = catch_unwind(AssertUnwindSafe(|| {
+        Runner::new(
+            RandomScheduler::new_from_seed(SEED, FIND_ITERATIONS),
+            config(),
+        )
+        .run(dead_owner_two_successors(Some(
+            Fault::TakeoverWithoutExchange,
+        )))
+    }))
+    .map_err(message)
+    .expect_err("shuttle did not find TakeoverWithoutExchange");
+    assert!(
+        found.contains("each item once"),
+        "another failure:\n{found}"
+    );
 }
 
 #[test]

@@ -190,8 +190,10 @@ pub enum Fault {
     /// A put publishes `tail` (and unlocks) before it writes the slot, so a
     /// consumer can read a slot that is still being written.
     PublishBeforeWrite,
-    /// The committer reads the waiter registry without the SeqCst fence
-    /// after its commit, breaking the store-buffering pair.
+    /// Committers read the waiter registries without the SeqCst fence
+    /// after their commit (and lock releasers without theirs, which would
+    /// otherwise stand between a put's commit and its read of the
+    /// consumers' registry), breaking the store-buffering pair.
     RelaxedWaiterCount,
     /// A put wakes the consumers before its commit instead of after it, so
     /// a woken consumer finds nothing, sleeps again, and is never woken for
@@ -211,13 +213,21 @@ pub enum Fault {
     /// lost wake-up shuttle found in the earlier protocol
     /// (`crate::waiters`).
     SleepUnregistered,
+    /// The lock's release exchanges its word to 0 but never reads its
+    /// sleepers, so a waiter asleep on the lock is never woken
+    /// (`crate::lock`).
+    ReleaseSkipsSleepers,
+    /// A waiter that finds the lock's owner dead stores its own token
+    /// instead of exchanging the dead one for it, so two waiters that saw
+    /// the same death both take the lock over (`crate::lock`).
+    TakeoverWithoutExchange,
 }
 
 #[cfg(any(loom, shuttle))]
 impl Fault {
     /// Every fault, in declaration order.
     #[cfg_attr(not(feature = "model"), allow(dead_code))]
-    pub const ALL: [Fault; 8] = [
+    pub const ALL: [Fault; 10] = [
         Fault::MissedNotify,
         Fault::CommitOutsideLock,
         Fault::PublishBeforeWrite,
@@ -226,6 +236,8 @@ impl Fault {
         Fault::RelaxedIndexRefresh,
         Fault::CommitBeforeCopy,
         Fault::SleepUnregistered,
+        Fault::ReleaseSkipsSleepers,
+        Fault::TakeoverWithoutExchange,
     ];
 }
 

@@ -6,14 +6,23 @@
 //! process of a real deployment opens its own mapping. The pieces model the
 //! production primitives:
 //!
-//! - **locks**: per side (producers, consumers), a facade `Mutex` plus an
-//!   owner-died flag. A handle made with [`HeapMemory::handle_killed_at`]
-//!   abandons its operation at the given [`KillPoint`] while holding its
-//!   side's lock, as a process SIGKILLed there would
-//!   ([`HeapError::Abandoned`], which the model ring reports as
-//!   `OpError::Abandoned`); the next locker of that side is told
-//!   [`Acquired::OwnerDied`], as the segment lock reports a session that
-//!   the kernel saw die (`crate::lock`).
+//! - **locks**: the segment's lock algorithm itself (`crate::lock`: the
+//!   test-and-test-and-set owner word, the takeover of a dead owner's
+//!   token by exchange, the sleepers registry and its futex), on model
+//!   atomics, one owner word and one registry per side. A handle's id is
+//!   its session token. A handle made with
+//!   [`HeapMemory::handle_killed_at`] abandons its operation at the given
+//!   [`KillPoint`] while holding its side's lock, as a process SIGKILLed
+//!   there would ([`HeapError::Abandoned`], which the model ring reports as
+//!   `OpError::Abandoned`): its lock word keeps its token. The kernel's
+//!   answer to "does this session live?" is the model's input: a handle is
+//!   dead once it abandoned an operation, and the death publishes what it
+//!   wrote before it (a facade mutex), as the kernel's release of a dead
+//!   process's record locks does. The next locker of that side finds the
+//!   dead token and takes the lock over ([`Acquired::OwnerDied`]). Lock
+//!   waits never time out in the models (a lock held for ever is a
+//!   deadlock that loom and shuttle report), and the lock's polls before
+//!   sleeping are one, as the ring's.
 //! - **futex**: one facade `Mutex` + `Condvar` per futex word (the two
 //!   waiter registries); `wait` compares the word with the expected value
 //!   under that mutex and blocks on the condition variable without
@@ -23,12 +32,16 @@
 //!   word, and a wake reaches exactly the sleepers enqueued before it. With
 //!   no timeout, a lost wake-up leaves the waiter asleep for ever, which
 //!   loom and shuttle report as a deadlock.
-//! - **capped sleeps**: the segment's sleeps end after a nap (100 ms) even
-//!   unwoken, which is what recovers a sleeper whose waker died between its
-//!   commit and its wake. The model ends every sleep when a handle is
-//!   killed (its abandonment wakes all sleepers), and only then: a nap that
-//!   ended at any other time would hide the lost wake-ups the models are
-//!   there to find.
+//! - **capped sleeps**: the segment's sleeps end after a nap (100 ms for
+//!   the ring, 50 ms for a lock) even unwoken, which is what recovers a
+//!   sleeper whose waker died between its commit and its wake. In the
+//!   model only a death ends a sleep unwoken: a kill wakes every sleeper,
+//!   and each handle's first sleep that starts after a death it has not
+//!   yet seen returns at once (that sleep's nap, which would have ended
+//!   after the death), so a waiter that compared its futex word just
+//!   before the dead handle's commit still looks again. A nap that ended
+//!   at any other time would hide the lost wake-ups the models are there
+//!   to find.
 //! - **clock**: a logical clock in milliseconds that only
 //!   [`HeapMemory::advance_clock`] moves; a timeout of `Duration::MAX`
 //!   never expires.
@@ -42,7 +55,7 @@ use crate::algorithm::{Acquired, Counter, LockWait, Point, RingMemory, Side};
 use crate::error::{Error, Result};
 use crate::layout::{Geometry, SLOT_PREFIX};
 use crate::sync::atomic::{AtomicU32, AtomicU64};
-use crate::sync::{Arc, Condvar, Mutex, MutexGuard, UnsafeCell};
+use crate::sync::{Arc, Condvar, Mutex, UnsafeCell};
 use ringcheck_models::KillPoint;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Duration;
@@ -92,12 +105,13 @@ struct Shared {
     tail: AtomicU64,
     put_waiters: AtomicU32,
     get_waiters: AtomicU32,
-    /// The producers' and the consumers' lock, by [`side`].
-    locks: [Mutex<()>; 2],
-    /// Set by a handle that abandons an operation inside a side's lock,
-    /// cleared by `mark_consistent`; each read and written only under its
-    /// side's lock, so a std atomic (outside the model) is enough.
-    owner_died: [std::sync::atomic::AtomicBool; 2],
+    /// The producers' and the consumers' lock owner words, by [`index`]:
+    /// 0 free, else the holder's id (`crate::lock`).
+    lock_owner: [AtomicU32; 2],
+    /// Their sleepers registries (`crate::waiters`).
+    lock_sleepers: [AtomicU32; 2],
+    /// Sleepers on `lock_sleepers`, by [`index`].
+    lock_futex: [Futex; 2],
     /// Sleepers on `put_waiters` (producers waiting for space).
     put_futex: Futex,
     /// Sleepers on `get_waiters` (consumers waiting for an item).
@@ -110,10 +124,15 @@ struct Shared {
     /// By [`index`]: the id of the handle holding the side's role, 0 if
     /// none (single roles only).
     role_holder: [AtomicU64; 2],
-    /// Ids of handles killed at a kill point: their roles may be taken
-    /// over, as the kernel's record locks show a dead session. Only touched
-    /// between loom's scheduling points, so a `std` mutex never blocks.
-    killed: std::sync::Mutex<Vec<u64>>,
+    /// Ids of handles killed at a kill point: their locks and roles may be
+    /// taken over, as the kernel's record locks show a dead session. A
+    /// facade mutex: the death happens before every answer that reports
+    /// it, as the kernel orders a process's exit before the release of its
+    /// record locks.
+    killed: Mutex<Vec<u64>>,
+    /// Handles killed so far; a sleep that starts after a death its handle
+    /// has not seen yet ends at once (module docs).
+    deaths: AtomicU64,
     /// Source of handle ids (from 1).
     next_id: std::sync::atomic::AtomicU64,
     /// `capacity` slots of `SLOT_PREFIX + item_size` bytes: len (u32 ne),
@@ -130,7 +149,8 @@ unsafe impl Sync for Shared {}
 // SAFETY: the slot cells own plain bytes.
 unsafe impl Send for Shared {}
 
-/// Index of `side` in [`Shared::locks`] and [`Shared::owner_died`].
+/// Index of `side` in [`Shared::lock_owner`] and the other per-side
+/// arrays.
 fn index(side: Side) -> usize {
     match side {
         Side::Producer => 0,
@@ -138,14 +158,98 @@ fn index(side: Side) -> usize {
     }
 }
 
-/// Holds one side's model lock (released when dropped), or stands for the
-/// role a handle holds.
+/// Holds one side's lock (released when dropped, unless the handle was
+/// killed holding it), or stands for the role a handle holds.
 #[derive(Debug)]
 pub enum HeapGuard<'a> {
     /// A lock held for one operation.
-    Locked(#[allow(dead_code)] MutexGuard<'a, ()>, Side),
+    Locked(&'a HeapMemory, Side),
     /// A single role, held for the handle's life.
     Held(#[allow(dead_code)] Side),
+}
+
+impl Drop for HeapGuard<'_> {
+    fn drop(&mut self) {
+        if let HeapGuard::Locked(mem, side) = *self {
+            // A killed handle's lock stays held by its dead token, to be
+            // taken over; a model thread unwinding from a failed model must
+            // not touch the model's atomics (they panic then).
+            if !mem.is_dead() && !std::thread::panicking() {
+                crate::lock::release(&mem.lock_sys(side), mem.token());
+            }
+        }
+    }
+}
+
+/// One side's lock of a heap ring, as the lock algorithm sees it.
+struct HeapLock<'a> {
+    mem: &'a HeapMemory,
+    i: usize,
+}
+
+impl crate::lock::LockSys for HeapLock<'_> {
+    type Word = AtomicU32;
+    /// Lock waits never run out in the models.
+    type Deadline = u64;
+    const SPIN: u32 = 1;
+    fn owner(&self) -> &AtomicU32 {
+        &self.mem.shared.lock_owner[self.i]
+    }
+    fn sleepers(&self) -> &AtomicU32 {
+        &self.mem.shared.lock_sleepers[self.i]
+    }
+    fn alive(&self, own: u32, token: u32) -> Result<bool> {
+        Ok(token == own || !self.mem.killed(u64::from(token)))
+    }
+    fn after(&self, _d: Duration) -> u64 {
+        u64::MAX
+    }
+    fn passed(&self, _d: u64) -> bool {
+        false
+    }
+    fn since(&self, _started: u64) -> Duration {
+        Duration::ZERO
+    }
+    fn sleep(&self, word: &AtomicU32, expected: u32, _deadline: u64) {
+        let f = &self.mem.shared.lock_futex[self.i];
+        futex_wait(f, word, expected, || self.mem.nap_due());
+    }
+    fn wake_all(&self, _word: &AtomicU32) {
+        futex_wake(&self.mem.shared.lock_futex[self.i]);
+    }
+    fn commit_fence(&self) {
+        self.mem.commit_fence();
+    }
+    fn waiter_fence(&self) -> bool {
+        self.mem.waiter_fence()
+    }
+    /// Nothing: loom's `spin_loop` is a yield, after which loom runs the
+    /// yielder only once the others cannot run, so a waiter that polled
+    /// would never be seen finding the lock held.
+    fn spin_loop(&self) {}
+    #[cfg(any(loom, shuttle))]
+    fn fault(&self) -> Option<Fault> {
+        self.mem.shared.fault
+    }
+}
+
+/// `FUTEX_WAIT` on a model futex: compares `word` with `expected` under
+/// the futex's mutex and sleeps on its condition variable without
+/// releasing the mutex in between, unless `expired()`. A waker changes the
+/// word before it takes the mutex to wake, so either its change happens
+/// before this load (which then sees it: coherence after the mutex's
+/// acquire) or its wake finds this sleeper waiting.
+fn futex_wait(f: &Futex, word: &AtomicU32, expected: u32, expired: impl FnOnce() -> bool) {
+    let guard = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
+    if word.load(Relaxed) == expected && !expired() {
+        drop(f.cv.wait(guard).unwrap_or_else(|e| e.into_inner()));
+    }
+}
+
+/// `FUTEX_WAKE` of every sleeper on a model futex.
+fn futex_wake(f: &Futex) {
+    let _g = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
+    f.cv.notify_all();
 }
 
 /// One handle on a heap ring. See the module docs.
@@ -153,6 +257,9 @@ pub enum HeapGuard<'a> {
 pub struct HeapMemory {
     shared: Arc<Shared>,
     kill_at: Option<Point>,
+    /// `deaths` as this handle's last nap saw it; touched only by the
+    /// handle's own thread, under a futex's mutex.
+    deaths_seen: std::sync::atomic::AtomicU64,
     /// This handle's id, unique in its ring, never 0.
     id: u64,
 }
@@ -209,17 +316,16 @@ impl HeapMemory {
             tail: AtomicU64::new(0),
             put_waiters: AtomicU32::new(0),
             get_waiters: AtomicU32::new(0),
-            locks: [Mutex::new(()), Mutex::new(())],
-            owner_died: [
-                std::sync::atomic::AtomicBool::new(false),
-                std::sync::atomic::AtomicBool::new(false),
-            ],
+            lock_owner: [AtomicU32::new(0), AtomicU32::new(0)],
+            lock_sleepers: [AtomicU32::new(0), AtomicU32::new(0)],
+            lock_futex: [Futex::new(), Futex::new()],
             put_futex: Futex::new(),
             get_futex: Futex::new(),
             clock: AtomicU64::new(0),
+            deaths: AtomicU64::new(0),
             single: false,
             role_holder: [AtomicU64::new(0), AtomicU64::new(0)],
-            killed: std::sync::Mutex::new(Vec::new()),
+            killed: Mutex::new(Vec::new()),
             next_id: std::sync::atomic::AtomicU64::new(1),
             slots,
         })
@@ -234,6 +340,7 @@ impl HeapMemory {
         HeapMemory {
             shared,
             kill_at,
+            deaths_seen: std::sync::atomic::AtomicU64::new(0),
             id,
         }
     }
@@ -274,13 +381,7 @@ impl HeapMemory {
         if cur == self.id {
             return Ok((held, Acquired::Clean));
         }
-        let dead = cur != 0
-            && self
-                .shared
-                .killed
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .contains(&cur);
+        let dead = cur != 0 && self.killed(cur);
         if cur != 0 && !dead {
             return Err(taken());
         }
@@ -288,6 +389,40 @@ impl HeapMemory {
             Ok(_) if dead => Ok((held, Acquired::OwnerDied)),
             Ok(_) => Ok((held, Acquired::Clean)),
             Err(_) => Err(taken()),
+        }
+    }
+
+    /// Whether handle `id` was killed (the kernel's answer in a model).
+    fn killed(&self, id: u64) -> bool {
+        self.shared
+            .killed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&id)
+    }
+
+    /// Whether a sleep starting now ends at once: a handle died since this
+    /// handle's last such sleep (its nap would end after the death).
+    /// Called under a futex's mutex, after which a kill wakes the futex.
+    fn nap_due(&self) -> bool {
+        let deaths = self.shared.deaths.load(Acquire);
+        deaths != self.deaths_seen.swap(deaths, Relaxed)
+    }
+
+    /// Whether this handle was killed.
+    fn is_dead(&self) -> bool {
+        self.kill_at.is_some() && self.killed(self.id)
+    }
+
+    /// This handle's session token: its id.
+    fn token(&self) -> u32 {
+        self.id as u32
+    }
+
+    fn lock_sys(&self, side: Side) -> HeapLock<'_> {
+        HeapLock {
+            mem: self,
+            i: index(side),
         }
     }
 
@@ -299,9 +434,14 @@ impl HeapMemory {
     }
 
     fn wake_everyone(&self) {
-        for f in [&self.shared.put_futex, &self.shared.get_futex] {
-            let _g = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
-            f.cv.notify_all();
+        let s = &self.shared;
+        for f in [
+            &s.put_futex,
+            &s.get_futex,
+            &s.lock_futex[0],
+            &s.lock_futex[1],
+        ] {
+            futex_wake(f);
         }
     }
 
@@ -350,31 +490,19 @@ unsafe impl RingMemory for HeapMemory {
     /// The heap ring keeps no statistics.
     fn count(&self, _counter: Counter) {}
 
-    /// Waits for the model mutex however long: a lock held for ever is a
-    /// deadlock that loom and shuttle report.
-    fn lock(&self, side: Side, _wait: LockWait<u64>) -> Result<(HeapGuard<'_>, Acquired)> {
+    /// The segment's lock algorithm on the model's words, waiting however
+    /// long: a lock held for ever is a deadlock that loom and shuttle
+    /// report.
+    fn lock(&self, side: Side, wait: LockWait<u64>) -> Result<(HeapGuard<'_>, Acquired)> {
         if self.shared.single {
             return self.take_role(side);
         }
-        // A model thread that panicked holding the lock fails the model
-        // anyway; poisoning adds nothing.
-        let i = index(side);
-        let guard = self.shared.locks[i]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let how = if self.shared.owner_died[i].load(Relaxed) {
-            Acquired::OwnerDied
-        } else {
-            Acquired::Clean
-        };
-        Ok((HeapGuard::Locked(guard, side), how))
+        let how = crate::lock::acquire(&self.lock_sys(side), self.token(), wait, Duration::MAX)?;
+        Ok((HeapGuard::Locked(self, side), how))
     }
 
-    fn mark_consistent(&self, guard: &HeapGuard<'_>) {
-        if let HeapGuard::Locked(_, side) = guard {
-            self.shared.owner_died[index(*side)].store(false, Relaxed);
-        }
-    }
+    /// Nothing to mark: the lock word already names this handle.
+    fn mark_consistent(&self, _guard: &HeapGuard<'_>) {}
 
     fn deadline(&self, timeout: Duration) -> u64 {
         let ms = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
@@ -393,30 +521,42 @@ unsafe impl RingMemory for HeapMemory {
     }
 
     fn wait(&self, word: &AtomicU32, expected: u32, deadline: u64, _covered: bool) {
-        let f = self.futex(word);
-        let guard = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
-        // The kernel compares the current value under the futex's bucket
-        // lock, which a wake takes too. A waker changes the word before it
-        // takes this mutex to wake, so either its change happens before
-        // this load (which then sees it: coherence after the mutex's
-        // acquire) or its wake finds this sleeper in `cv.wait`.
-        if word.load(Relaxed) == expected && !self.passed(deadline) {
-            drop(f.cv.wait(guard).unwrap_or_else(|e| e.into_inner()));
-        }
+        futex_wait(self.futex(word), word, expected, || {
+            self.passed(deadline) || self.nap_due()
+        });
     }
 
     fn wake_all(&self, word: &AtomicU32) {
-        let f = self.futex(word);
-        let _g = f.mutex.lock().unwrap_or_else(|e| e.into_inner());
-        f.cv.notify_all();
+        futex_wake(self.futex(word));
     }
 
-    /// A SeqCst fence on both sides: the models check the symmetric
-    /// protocol; the segment's membarrier substitution
-    /// (`crate::sys::membarrier`) is argued, not model-checked.
+    /// The committer's half of the asymmetric pair of a registered
+    /// process (`crate::sys::membarrier`): its compiler fence, plus the
+    /// full barrier that a waiter's `membarrier(2)` call makes this thread
+    /// execute, modelled as a SeqCst fence at the compiler fence's place.
+    ///
+    /// Why that placement is sound: the kernel runs the barrier on the
+    /// committer's CPU at some point of its instruction stream, which the
+    /// compiler fence keeps in program order (commit, then the registry
+    /// read). If the point falls between the two, it is exactly this
+    /// fence. If it falls before the commit, the commit and the read come
+    /// after a barrier that followed the waiter's registration, so the read
+    /// sees the registration; if it falls after the read, both were made
+    /// visible before the waiter's `membarrier` returned, so the waiter's
+    /// re-read of the index sees the commit. Each case ends in one of the
+    /// two outcomes the fence in the middle allows (the committer sees the
+    /// registration, or the waiter sees the commit), so a model that
+    /// explores every outcome of the fence in the middle explores every
+    /// outcome of the barrier wherever it falls. loom cannot run another
+    /// thread's barrier, hence this form. A process that could not
+    /// register issues this very fence for real.
     fn commit_fence(&self) {
+        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
         crate::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
     }
+    /// The waiter's half: its SeqCst fence (the `membarrier(2)` call is
+    /// what puts a barrier into the committers, modelled in
+    /// [`commit_fence`](RingMemory::commit_fence)). Always covered.
     fn waiter_fence(&self) -> bool {
         crate::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
         true
@@ -492,19 +632,16 @@ unsafe impl RingMemory for HeapMemory {
 
     fn at(&self, point: Point) -> Result<(), HeapError> {
         if self.kill_at == Some(point) {
-            let side = match point {
-                Point::PutHalfWritten | Point::PutCommitted => Side::Producer,
-                Point::GetCopied => Side::Consumer,
-            };
-            // Called with the side's lock held: its next locker sees the
-            // flag (or, with single roles, that this handle is dead).
-            self.shared.owner_died[index(side)].store(true, Relaxed);
+            // Called with the side's lock held: its word keeps this
+            // handle's token, and its next locker learns that the token is
+            // dead (or, with single roles, that the role's holder is).
             self.shared
                 .killed
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .push(self.id);
             // The sleepers' naps run out (module docs).
+            self.shared.deaths.fetch_add(1, Release);
             self.wake_everyone();
             return Err(HeapError::Abandoned);
         }

@@ -62,3 +62,23 @@ pub fn registered() -> bool {
 pub fn barrier() -> bool {
     registered() && membarrier(MembarrierCommand::GlobalExpedited).is_ok()
 }
+
+/// The committer's (or a lock releaser's) half of the store-buffering
+/// pair: only a compiler fence where this process is registered (every
+/// waiter's [`barrier`] executes the fence here), a SeqCst fence otherwise.
+#[inline]
+pub fn commit_fence() {
+    if registered() {
+        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+    } else {
+        std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// The waiter's half: a SeqCst fence, then the [`barrier`] that stands in
+/// for the committers' left-out fences. False if that barrier could not be
+/// issued: the waiter's sleep must then be short ([`UNCOVERED_NAP`]).
+pub fn waiter_fence() -> bool {
+    std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
+    barrier()
+}
