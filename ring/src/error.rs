@@ -55,7 +55,7 @@ pub enum Error {
         /// Length of the oldest item, bytes.
         needed: usize,
     },
-    /// The item that `get` reached failed its integrity check (CRC32 over
+    /// The item that `get` reached failed its integrity check (CRC-32C over
     /// length and payload, or a stored length over the item size). The item
     /// has been consumed; later items are unaffected.
     #[error("item {seq} in slot {slot} failed its integrity check ({reason})")]

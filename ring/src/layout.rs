@@ -432,7 +432,7 @@ pub fn describe() -> String {
         out.push_str(&format!("{off:>6}  {size:>4}  {what}\n"));
     }
     out.push_str(&format!(
-        "{HEADER_SIZE:>6}     -  slot[i] at {HEADER_SIZE} + i * slot_stride: len (u32), crc32 (u32), payload (item_size bytes)\n"
+        "{HEADER_SIZE:>6}     -  slot[i] at {HEADER_SIZE} + i * slot_stride: len (u32), crc32c (u32), payload (item_size bytes)\n"
     ));
     out
 }

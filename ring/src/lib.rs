@@ -28,8 +28,9 @@
 //! - `put` on a full ring stores nothing and returns `false`; `get` on an
 //!   empty ring returns `None`. An item is 0 to `item_size` bytes; a 0-byte
 //!   item is an item. Oversize items are refused with [`Error::TooLarge`].
-//! - Each item carries a CRC32 (IEEE, via `crc32fast`) over its length (u32
-//!   little-endian) and payload; `get` verifies it and reports
+//! - Each item carries a CRC-32C (Castagnoli, computed by the CPU's `crc32`
+//!   instruction where there is one, via the `crc32c` crate) over its
+//!   length (u32 little-endian) and payload; `get` verifies it and reports
 //!   [`Error::Corrupt`] for a damaged item, which is consumed so that later
 //!   items stay reachable.
 //! - A process may be killed at any instant, inside the critical section

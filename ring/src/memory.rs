@@ -281,6 +281,9 @@ unsafe impl RingMemory for SegmentMemory {
         }
     }
 
+    fn prefetch_for_write(&self, seq: u64) {
+        self.seg.prefetch_for_write(&self.geometry, seq);
+    }
     unsafe fn read_prefix(&self, seq: u64) -> (u32, u32) {
         self.seg.read_prefix(&self.geometry, seq)
     }

@@ -62,6 +62,15 @@ impl<M: RingMemory> Ring<M> {
         m.at(Point::PutCommitted)?;
         drop(guard);
         self.signal_consumers();
+        // The next put writes slot `tail + 1`; if the cached head shows it
+        // free (and not the last free one, which a consumer may be reading
+        // its way towards), start taking its lines now. A hint only: the
+        // cached head, read here after the unlock, may be stale (it only
+        // grows, so it errs towards no prefetch).
+        let cached = self.cached_head.load(Relaxed);
+        if cached <= tail && tail + 2 - cached < self.cap() {
+            m.prefetch_for_write(tail + 1);
+        }
         Ok(Ok(()))
     }
 
