@@ -63,6 +63,13 @@ pub struct Stats {
     pub lock_recoveries: u64,
     /// Pid of the last process that recovered a lock (0: none).
     pub last_recovery_pid: u32,
+    /// Waits for an item or space that ended by their nap (at most 100 ms)
+    /// unwoken although what they waited for had happened: wake-ups that
+    /// did not come, from a waker killed between its commit and its wake
+    /// (or a lost wake-up, which the models exist to rule out).
+    pub late_wakeups: u64,
+    /// Waits for an item or space that went to sleep (after their spin).
+    pub sleeps: u64,
     /// Consumers registered as sleeping for an item (advisory: a waiter
     /// killed while asleep stays counted until the next put wakes the
     /// sleepers).
@@ -235,7 +242,9 @@ impl SharedBuffer {
             }
             match state {
                 INIT_READY => break,
-                INIT_PENDING if !deadline.passed() => futex::wait(&id.init_state, state, deadline),
+                INIT_PENDING if !deadline.passed() => {
+                    let _ = futex::wait(&id.init_state, state, deadline);
+                }
                 INIT_PENDING => {
                     return Err(Error::NotInitialized {
                         name: name.to_string(),
@@ -692,6 +701,8 @@ impl SharedBuffer {
             empty_gets: k.empty_gets.load(Relaxed),
             corrupt_items: k.corrupt_items.load(Relaxed),
             lock_recoveries: k.lock_recoveries.load(Relaxed),
+            late_wakeups: k.late_wakeups.load(Relaxed),
+            sleeps: k.sleeps.load(Relaxed),
             last_recovery_pid: k.last_recovery_pid.load(Relaxed),
             waiting_consumers: crate::waiters::count(h.producer.0.get_waiters.load(Relaxed)),
             waiting_producers: crate::waiters::count(h.consumer.0.put_waiters.load(Relaxed)),

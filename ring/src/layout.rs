@@ -144,6 +144,14 @@ pub(crate) struct Counters {
     pub last_recovery_pid: AtomicU32,
     /// Counter from which handles draw their session tokens.
     pub next_token: AtomicU32,
+    /// Waits for an item or for space that ended by their nap, unwoken,
+    /// although what they waited for had happened: wake-ups that did not
+    /// come (a waker killed between its commit and its wake, or a lost
+    /// wake-up), each of which cost its waiter a nap.
+    pub late_wakeups: AtomicU64,
+    /// Waits for an item or space that went to sleep (a futex wait), after
+    /// their spin found nothing.
+    pub sleeps: AtomicU64,
 }
 
 /// The header at offset 0 of every segment.
@@ -426,6 +434,12 @@ pub fn describe() -> String {
             "last_recovery_pid (u32)",
         ),
         (k + offset_of!(Counters, next_token), 4, "next_token (u32)"),
+        (
+            k + offset_of!(Counters, late_wakeups),
+            8,
+            "late_wakeups (u64)",
+        ),
+        (k + offset_of!(Counters, sleeps), 8, "sleeps (u64)"),
     ]);
     let mut out = String::from("offset  size  field\n");
     for (off, size, what) in rows {

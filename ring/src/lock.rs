@@ -235,7 +235,7 @@ impl LockSys for SegmentLock<'_> {
         Duration::from_nanos(futex::monotonic_ns().saturating_sub(started.0))
     }
     fn sleep(&self, word: &AtomicU32, expected: u32, deadline: Deadline) {
-        futex::wait(word, expected, deadline.min(Deadline::after(LOCK_NAP)));
+        let _ = futex::wait(word, expected, deadline.min(Deadline::after(LOCK_NAP)));
     }
     fn wake_all(&self, word: &AtomicU32) {
         futex::wake_all(word);

@@ -171,6 +171,8 @@ unsafe impl RingMemory for SegmentMemory {
             Counter::FullRefusal => k.full_refusals.fetch_add(1, Relaxed),
             Counter::EmptyGet => k.empty_gets.fetch_add(1, Relaxed),
             Counter::CorruptItem => k.corrupt_items.fetch_add(1, Relaxed),
+            Counter::LateWakeup => k.late_wakeups.fetch_add(1, Relaxed),
+            Counter::Sleep => k.sleeps.fetch_add(1, Relaxed),
             Counter::LockRecovery => {
                 k.last_recovery_pid.store(std::process::id(), Relaxed);
                 k.lock_recoveries.fetch_add(1, Relaxed)
@@ -237,13 +239,13 @@ unsafe impl RingMemory for SegmentMemory {
     fn passed(&self, deadline: Deadline) -> bool {
         deadline.passed()
     }
-    fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline, covered: bool) {
+    fn wait(&self, word: &AtomicU32, expected: u32, deadline: Deadline, covered: bool) -> bool {
         let nap = if covered {
             WAIT_NAP
         } else {
             membarrier::UNCOVERED_NAP
         };
-        futex::wait(word, expected, deadline.min(Deadline::after(nap)));
+        futex::wait(word, expected, deadline.min(Deadline::after(nap)))
     }
     fn wake_all(&self, word: &AtomicU32) {
         futex::wake_all(word);

@@ -397,6 +397,10 @@ fn stat(name: &str, trust: Option<u32>) -> Result<(), Failure> {
         }
     );
     println!(
+        "sleeps          {} ({} woken late)",
+        s.sleeps, s.late_wakeups
+    );
+    println!(
         "waiting         {} consumers, {} producers",
         s.waiting_consumers, s.waiting_producers
     );

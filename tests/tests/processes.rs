@@ -6,7 +6,7 @@ use ringspec_tests::{unique, Actor, Cleanup};
 use rstest::rstest;
 use shmring::{Config, Error, SharedBuffer};
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const ACTOR: &str = env!("CARGO_BIN_EXE_ring-actor");
 
@@ -163,6 +163,63 @@ fn a_consumer_asleep_when_the_producer_dies_after_committing_gets_the_item() {
     assert_eq!(consumer.next_line(), "item last-words");
     let elapsed: u64 = consumer.next_line()["elapsed_ms ".len()..].parse().unwrap();
     assert!(elapsed < 30_000, "the consumer slept until its deadline");
+    // Its sleep ended by its nap, with the item there: the wake-up the dead
+    // producer owed it is counted as late. (The victim's commit falls in the
+    // consumer's few microseconds between two naps, where it would see the
+    // item without sleeping, about once in 10,000 runs.)
+    assert_eq!(r.stats().unwrap().late_wakeups, 1);
+}
+
+/// Blocking calls under contention, with nobody killed: two producer and
+/// two consumer processes through a ring of one slot, so that nearly every
+/// call sleeps and is woken. Every sleep must end by a wake or a deadline:
+/// a sleep that ends by its nap with its index moved (`late_wakeups`) is a
+/// lost wake-up, which the cap of 100 ms on every sleep would otherwise
+/// hide as a stall (the lost wake-up shuttle found was such a one).
+#[test]
+fn blocking_calls_under_contention_get_every_wake_up() {
+    // Each consumer prints every item to a pipe this test reads only at the
+    // end: 8,000 short lines stay well inside the pipes' 64 KiB.
+    // Each consumer prints every item to a pipe this test reads only at the
+    // end: 8,000 short lines stay well inside the pipes' 64 KiB.
+    let (producers, consumers, per_producer) = (4u32, 4u32, 2_000u32);
+    let r = create("wakeups", 1, 32);
+    let started = Instant::now();
+    let cons: Vec<Actor> = (0..consumers)
+        .map(|_| Actor::spawn(ACTOR, &["consume", r.name(), "20000"]))
+        .collect();
+    let prods: Vec<Actor> = (0..producers)
+        .map(|p| {
+            let (p, n) = (p.to_string(), per_producer.to_string());
+            Actor::spawn(ACTOR, &["produce", r.name(), &p, &n, "20000"])
+        })
+        .collect();
+    for p in prods {
+        assert_eq!(p.finish().1, Some(0), "a producer failed");
+    }
+    for _ in 0..consumers {
+        assert!(r.put_timeout(b"stop", Duration::from_secs(20)).unwrap());
+    }
+    let got: usize = cons
+        .into_iter()
+        .map(|c| {
+            let (lines, code) = c.finish();
+            assert_eq!(code, Some(0), "a consumer failed");
+            lines.len()
+        })
+        .sum();
+    assert_eq!(got, (producers * per_producer) as usize);
+    let stats = r.stats().unwrap();
+    let late = stats.late_wakeups;
+    eprintln!(
+        "{got} items through 1 slot in {:.2?}: {} sleeps, {late} late wake-ups",
+        started.elapsed(),
+        stats.sleeps
+    );
+    assert_eq!(
+        late, 0,
+        "sleeps that ended by their nap with their index moved"
+    );
 }
 
 #[test]
@@ -237,4 +294,79 @@ fn a_dead_single_producer_hands_its_role_over_and_a_live_one_keeps_it() {
     assert_eq!(r.stats().unwrap().lock_recoveries, 1);
     assert_eq!(r.get().unwrap().as_deref(), Some(&b"held"[..]));
     assert_eq!(r.get().unwrap().as_deref(), Some(&b"mine"[..]));
+}
+
+/// Sleeps that must each be ended by a wake: two producers pace their puts
+/// (40 us apart, twice the waiters' spin) into a ring of one slot, so that
+/// the two consumers sleep for nearly every item, and every item's commit
+/// must wake one. Threads, each with its own handle (a session of its own,
+/// as a process), on the same futex words and fences as processes. A sleep
+/// that ends by its nap with its index moved is a lost wake-up.
+#[test]
+fn paced_items_wake_every_sleeping_consumer() {
+    use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+    let (per_producer, pace) = (1_500u64, Duration::from_micros(40));
+    let r = create("paced", 1, 16);
+    let got = AtomicU64::new(0);
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let (name, got) = (r.name().to_string(), &got);
+            s.spawn(move || {
+                let c = SharedBuffer::open(&name).expect("open");
+                loop {
+                    let item = c.get_timeout(Duration::from_secs(20)).expect("get");
+                    match item.as_deref() {
+                        Some(b"stop") => return,
+                        Some(_) => got.fetch_add(1, Relaxed),
+                        None => panic!("a consumer waited 20 s for an item"),
+                    };
+                }
+            });
+        }
+        let producers: Vec<_> = (0..2)
+            .map(|p| {
+                let name = r.name().to_string();
+                s.spawn(move || {
+                    let ring = SharedBuffer::open(&name).expect("open");
+                    for seq in 0..per_producer {
+                        let item = format!("{p}:{seq}");
+                        assert!(ring
+                            .put_timeout(item.as_bytes(), Duration::from_secs(20))
+                            .expect("put"));
+                        // Pacing of the load, not synchronisation: the
+                        // consumers' spin (20 us) runs out before the next
+                        // item, so they sleep.
+                        let next = Instant::now() + pace;
+                        while Instant::now() < next {
+                            std::hint::spin_loop();
+                        }
+                    }
+                })
+            })
+            .collect();
+        for p in producers {
+            p.join().expect("producer");
+        }
+        for _ in 0..2 {
+            assert!(r.put_timeout(b"stop", Duration::from_secs(20)).unwrap());
+        }
+    });
+    assert_eq!(got.load(Relaxed), 2 * per_producer);
+    let stats = r.stats().unwrap();
+    eprintln!(
+        "{} paced items in {:.2?}: {} sleeps, {} late wake-ups",
+        2 * per_producer,
+        started.elapsed(),
+        stats.sleeps,
+        stats.late_wakeups
+    );
+    assert!(
+        stats.sleeps > 0,
+        "the consumers never slept: the test checks nothing"
+    );
+    assert_eq!(
+        stats.late_wakeups, 0,
+        "sleeps that ended by their nap with their index moved"
+    );
 }

@@ -160,6 +160,11 @@ pub enum Counter {
     CorruptItem,
     /// A lock taken over from a dead owner.
     LockRecovery,
+    /// A wait for an item or space that ended by its nap, unwoken, although
+    /// the index it waited on had moved: a wake-up that did not come.
+    LateWakeup,
+    /// A wait for an item or space that went to sleep.
+    Sleep,
 }
 
 /// Where inside an operation a kill point is. All points are inside the
@@ -311,8 +316,15 @@ pub unsafe trait RingMemory: Send + Sync {
     /// [`waiter_fence`](Self::waiter_fence)); may return spuriously. The
     /// comparison and the sleep are atomic with respect to
     /// [`wake_all`](Self::wake_all) on the same word: the contract of
-    /// `FUTEX_WAIT` (futex(2)).
-    fn wait(&self, word: &Self::Word32, expected: u32, deadline: Self::Deadline, covered: bool);
+    /// `FUTEX_WAIT` (futex(2)). True if the sleep ended unwoken because
+    /// `deadline` or the nap ran out.
+    fn wait(
+        &self,
+        word: &Self::Word32,
+        expected: u32,
+        deadline: Self::Deadline,
+        covered: bool,
+    ) -> bool;
     /// Wakes every sleeper on `word` (`FUTEX_WAKE` of all).
     fn wake_all(&self, word: &Self::Word32);
     /// The committer's half of the store-buffering pair, between its

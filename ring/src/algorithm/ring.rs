@@ -212,7 +212,16 @@ impl<M: RingMemory> Ring<M> {
             #[cfg(not(any(loom, shuttle)))]
             let current = waiters::current(waiters, gen);
             if let Some(word) = current {
-                self.mem.wait(waiters, word, deadline, covered);
+                self.mem.count(Counter::Sleep);
+                let napped = self.mem.wait(waiters, word, deadline, covered);
+                // Unwoken at the nap, not the caller's deadline, with the
+                // index moved: the wake-up that should have ended the
+                // sleep did not come (a waker died between its commit and
+                // its wake, or a wake was lost). Counted, so that a test
+                // or an operator can see it.
+                if napped && !self.mem.passed(deadline) && index.load(Relaxed) != seen {
+                    self.mem.count(Counter::LateWakeup);
+                }
             }
         }
         waiters::deregister(waiters, gen);

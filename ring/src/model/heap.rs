@@ -520,10 +520,13 @@ unsafe impl RingMemory for HeapMemory {
         deadline != u64::MAX && self.shared.clock.load(Acquire) >= deadline
     }
 
-    fn wait(&self, word: &AtomicU32, expected: u32, deadline: u64, _covered: bool) {
+    /// Never reports a nap: a model's sleep ends by a wake (or, after a
+    /// death, at once: see `nap_due`).
+    fn wait(&self, word: &AtomicU32, expected: u32, deadline: u64, _covered: bool) -> bool {
         futex_wait(self.futex(word), word, expected, || {
             self.passed(deadline) || self.nap_due()
         });
+        false
     }
 
     fn wake_all(&self, word: &AtomicU32) {

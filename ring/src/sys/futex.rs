@@ -45,14 +45,18 @@ impl Deadline {
 }
 
 /// Sleeps while `*word == expected`, until woken or `deadline`. Returns on
-/// wake, value change, signal or timeout alike: the caller re-checks its
-/// condition and the clock.
-pub fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) {
+/// wake, value change, signal or timeout alike (the caller re-checks its
+/// condition and the clock); true if the sleep ended because `deadline`
+/// passed (`ETIMEDOUT`).
+pub fn wait(word: &AtomicU32, expected: u32, deadline: Deadline) -> bool {
     const MATCH_ANY: NonZeroU32 = NonZeroU32::MAX;
     // FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so a
     // retried wait never stretches the total time.
     let ts = deadline.timespec();
-    let _ = futex::wait_bitset(word, futex::Flags::empty(), expected, Some(&ts), MATCH_ANY);
+    matches!(
+        futex::wait_bitset(word, futex::Flags::empty(), expected, Some(&ts), MATCH_ANY),
+        Err(rustix::io::Errno::TIMEDOUT)
+    )
 }
 
 /// Wakes every process sleeping on `word`.
