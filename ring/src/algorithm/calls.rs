@@ -239,7 +239,7 @@ impl<M: RingMemory> Ring<M> {
         }
         match first_bad {
             Some(seq) => Err(self
-                .corrupt(seq, "CRC32 mismatch or length over the item size")
+                .corrupt(seq, "CRC-32C mismatch or length over the item size")
                 .into()),
             None => Ok(taken.len()),
         }

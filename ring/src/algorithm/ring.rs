@@ -281,7 +281,7 @@ impl<M: RingMemory> Ring<M> {
     pub(super) fn verify(&self, data: &[u8], crc: u32, seq: u64) -> Result<()> {
         if item_crc(data) != crc {
             self.mem.count(Counter::CorruptItem);
-            return Err(self.corrupt(seq, "CRC32 mismatch"));
+            return Err(self.corrupt(seq, "CRC-32C mismatch"));
         }
         Ok(())
     }
