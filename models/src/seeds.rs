@@ -21,12 +21,20 @@ use std::hash::{BuildHasher, Hasher};
 pub const FIXED_SEED: u64 = 0x5249_4e47_5350_4543;
 
 /// The seed named by `PROPTEST_RNG_SEED` ([`FIXED_SEED`] if unset; a
-/// fresh one for `random`), and whether it was drawn at random.
+/// fresh one for `random`, the same for the whole process), and whether
+/// it was drawn at random.
 ///
 /// # Panics
 /// If `PROPTEST_RNG_SEED` is neither a `u64` nor `random`: a nightly
 /// command with a typo must not quietly run the fixed cases.
 pub fn proptest_seed() -> (u64, bool) {
+    // Drawn once per process, so that every test of a run, and every
+    // record it writes, names the same seed.
+    static SEED: std::sync::OnceLock<(u64, bool)> = std::sync::OnceLock::new();
+    *SEED.get_or_init(draw)
+}
+
+fn draw() -> (u64, bool) {
     match std::env::var("PROPTEST_RNG_SEED") {
         Err(_) => (FIXED_SEED, false),
         Ok(v) if v == "random" => {

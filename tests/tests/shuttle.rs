@@ -27,7 +27,7 @@
 //!
 //! A failure on the correct core writes two regression files, to commit:
 //! proptest's (`proptest-regressions/tests/shuttle.txt`, the scenario's
-//! seed) and this file's own (`shuttle-regressions/<crc>.json`: the
+//! seed) and this file's own (`shuttle-regressions/found-SEED.json`: the
 //! scenario, the scheduler, its seed and budget, and the failing
 //! schedule). `shuttle_regressions_pass` re-runs every record with its
 //! scheduler, seed and budget on each run, so a failure found at depth is
@@ -155,14 +155,16 @@ fn regressions_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("shuttle-regressions")
 }
 
-/// Writes `r` as `shuttle-regressions/<crc of the scenario>.json`; returns
-/// the path, or why it could not.
+/// Writes `r` as `shuttle-regressions/found-<proptest seed>.json`; returns
+/// the path, or why it could not. One file per run: each failure proptest
+/// meets while it shrinks overwrites the last, so the file ends up holding
+/// the smallest failing scenario.
 fn record(r: &Regression) -> Result<PathBuf, String> {
     let json = serde_json::to_string_pretty(r).map_err(|e| e.to_string())?;
     let dir = regressions_dir();
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let scenario = serde_json::to_string(&r.scenario).map_err(|e| e.to_string())?;
-    let path = dir.join(format!("{:08x}.json", crc32fast::hash(scenario.as_bytes())));
+    let (seed, _) = ringcheck_models::seeds::proptest_seed();
+    let path = dir.join(format!("found-{seed}.json"));
     std::fs::write(&path, json + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }

@@ -68,7 +68,9 @@ impl<M: RingMemory> Ring<M> {
         // cached head, read here after the unlock, may be stale (it only
         // grows, so it errs towards no prefetch).
         let cached = self.cached_head.load(Relaxed);
-        if cached <= tail && tail + 2 - cached < self.cap() {
+        // `tail - cached <= capacity <= 2^24` whenever `cached <= tail`, so
+        // the sum cannot overflow, whatever a hostile segment held.
+        if tail.checked_sub(cached).is_some_and(|d| d + 2 < self.cap()) {
             m.prefetch_for_write(tail + 1);
         }
         Ok(Ok(()))

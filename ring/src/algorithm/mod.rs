@@ -413,3 +413,20 @@ pub unsafe trait RingMemory: Send + Sync {
 pub fn item_crc(data: &[u8]) -> u32 {
     crc32c::crc32c_append(crc32c::crc32c(&(data.len() as u32).to_le_bytes()), data)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::item_crc;
+
+    /// Known answers, so that another CRC (CRC-32, another polynomial or
+    /// bit order) cannot pass for CRC-32C: the check value of the
+    /// Castagnoli polynomial over "123456789" is 0xE3069283, and the item
+    /// checksum prefixes the length (values from a bitwise reference
+    /// implementation of the reflected polynomial 0x82F63B78).
+    #[test]
+    fn the_item_checksum_is_crc32c_over_length_and_payload() {
+        assert_eq!(crc32c::crc32c(b"123456789"), 0xE306_9283);
+        assert_eq!(item_crc(b"123456789"), 0x5717_D278);
+        assert_eq!(item_crc(b""), 0x4867_4BC7);
+    }
+}

@@ -21,8 +21,10 @@ pub(super) struct Blocked(pub(super) u64);
 pub struct Ring<M> {
     pub(super) mem: M,
     /// `head` as this handle's producers last read it: a lower bound of
-    /// `head`, `<= tail`, or `u64::MAX` before the first read. Read and written only under the producers' lock,
-    /// which orders it (Relaxed); process-local, never in shared memory.
+    /// `head`, `<= tail`, or `u64::MAX` before the first read. Written only
+    /// under the producers' lock, which orders it (Relaxed), and read there,
+    /// except by the prefetch hint after a put (`try_put`), which tolerates
+    /// any value; process-local, never in shared memory.
     pub(super) cached_head: LocalU64,
     /// `tail` as this handle's consumers last read it: a lower bound of
     /// `tail`. Under the consumers' lock, as `cached_head`.
@@ -219,7 +221,9 @@ impl<M: RingMemory> Ring<M> {
                 // sleep did not come (a waker died between its commit and
                 // its wake, or a wake was lost). Counted, so that a test
                 // or an operator can see it.
-                if napped && !self.mem.passed(deadline) && index.load(Relaxed) != seen {
+                // (A sleep of a process whose barrier failed is short by
+                // design: its naps are the expected path, not counted.)
+                if napped && covered && !self.mem.passed(deadline) && index.load(Relaxed) != seen {
                     self.mem.count(Counter::LateWakeup);
                 }
             }

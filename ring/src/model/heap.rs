@@ -174,7 +174,7 @@ impl Drop for HeapGuard<'_> {
             // A killed handle's lock stays held by its dead token, to be
             // taken over; a model thread unwinding from a failed model must
             // not touch the model's atomics (they panic then).
-            if !mem.is_dead() && !std::thread::panicking() {
+            if !std::thread::panicking() && !mem.is_dead() {
                 crate::lock::release(&mem.lock_sys(side), mem.token());
             }
         }
@@ -272,7 +272,7 @@ impl Drop for HeapMemory {
         // unwinds from a failed model must not touch loom's or shuttle's
         // atomics (they panic then, which aborts the process); the model
         // has failed anyway.
-        if !self.shared.single || std::thread::panicking() {
+        if !self.shared.single || std::thread::panicking() || self.is_dead() {
             return;
         }
         for word in &self.shared.role_holder {
