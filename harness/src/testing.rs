@@ -18,6 +18,11 @@
 //! }
 //! ```
 //!
+//! [`main`] and [`Suite::main`] never return: they exit the process with
+//! the suite's status (101 if any test failed), as libtest does, so a
+//! `main` written with or without `-> ExitCode` cannot swallow a failure.
+//! A driver that cannot start fails every test, with the reason.
+//!
 //! or, for a Rust ring that implements [`ringcheck_protocol::Implementation`]
 //! (and `Default`), `Target::rust::<MyRing>()`: the test binary then serves
 //! as its own driver (it runs itself with [`SERVE_ARG`]), no extra binary.
@@ -54,7 +59,8 @@ use crate::protocol::Implementation;
 use crate::run::{reproduce_command, run, run_case, RunConfig, RunReport, Verdict};
 use crate::session::Session;
 use crate::spec::{CaseSpec, Criterion, Spec};
-use libtest_mimic::{Arguments, Failed, Trial};
+pub use libtest_mimic::{Arguments, Conclusion};
+use libtest_mimic::{Failed, Trial};
 use std::fmt::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -155,26 +161,35 @@ impl Suite {
     }
 
     /// Parses the test harness's arguments, runs the selected tests and
-    /// returns the exit code; serves the ring instead when run as its own
-    /// driver.
-    pub fn main(self) -> ExitCode {
+    /// exits the process with their status (0 if all passed, 101 if any
+    /// failed); serves the ring instead when run as its own driver. Never
+    /// returns, so that no caller can drop the status.
+    pub fn main(self) -> ! {
         if let Target::Rust(serve) = &self.target {
             if std::env::args().nth(1).as_deref() == Some(SERVE_ARG) {
-                return serve();
+                let code = serve();
+                std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 });
             }
         }
         // A test killed by a timeout (SIGTERM from nextest) or Ctrl-C leaves
         // no driver and no segment behind; a harness that installed its own
         // handler keeps it.
         let _ = crate::session::install_interrupt_cleanup();
-        let mut args = Arguments::from_args();
+        self.run(Arguments::from_args()).exit()
+    }
+
+    /// Runs the tests `args` select and returns libtest's conclusion
+    /// (counts of passed, failed and ignored tests), for a harness that
+    /// wants to look before it exits: [`main`](Self::main) is this, then
+    /// [`Conclusion::exit`].
+    pub fn run(self, mut args: Arguments) -> Conclusion {
         if args.test_threads.is_none() {
             // Cases start processes and measure waits: one at a time
             // unless asked otherwise.
             args.test_threads = Some(1);
         }
         let trials = self.trials(args.list);
-        libtest_mimic::run(&args, trials).exit_code()
+        libtest_mimic::run(&args, trials)
     }
 
     /// The trials. `hello` is asked (once) to know which cases are
@@ -287,8 +302,9 @@ fn run_one(session: &Arc<Session>, spec: &Spec, id: &str, seed: u64) -> Result<(
 }
 
 /// Runs every case of `target` as [`Suite::main`] does: the one-line body
-/// of a `harness = false` test target.
-pub fn main(target: Target) -> ExitCode {
+/// of a `harness = false` test target. Exits the process with the suite's
+/// status; never returns.
+pub fn main(target: Target) -> ! {
     Suite::new(target).main()
 }
 
