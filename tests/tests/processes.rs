@@ -65,6 +65,36 @@ fn a_producer_process_waits_while_full_and_times_out() {
     assert_eq!(drain(&r), ["0:0", "0:1"]);
 }
 
+/// Runs `producers` `ring-actor produce` processes of `per_producer` items
+/// each and `consumers` `ring-actor consume` processes on `r`, stops the
+/// consumers once the producers are done (FIFO puts the stop items behind
+/// every data item), and returns each consumer's lines (`P:SEQ`). Every
+/// process must exit 0.
+fn stream(r: &SharedBuffer, producers: u32, consumers: u32, per_producer: u32) -> Vec<Vec<String>> {
+    let cons: Vec<Actor> = (0..consumers)
+        .map(|_| Actor::spawn(ACTOR, &["consume", r.name(), "20000"]))
+        .collect();
+    let prods: Vec<Actor> = (0..producers)
+        .map(|p| {
+            let (p, n) = (p.to_string(), per_producer.to_string());
+            Actor::spawn(ACTOR, &["produce", r.name(), &p, &n, "20000"])
+        })
+        .collect();
+    for p in prods {
+        assert_eq!(p.finish().1, Some(0), "a producer failed");
+    }
+    for _ in 0..consumers {
+        assert!(r.put_timeout(b"stop", Duration::from_secs(20)).unwrap());
+    }
+    cons.into_iter()
+        .map(|c| {
+            let (lines, code) = c.finish();
+            assert_eq!(code, Some(0), "a consumer failed");
+            lines
+        })
+        .collect()
+}
+
 /// P producer processes and C consumer processes through a small ring:
 /// every item arrives exactly once, and each consumer sees each producer's
 /// items in order.
@@ -79,26 +109,8 @@ fn producers_and_consumers_in_separate_processes(
     #[case] per_producer: u32,
 ) {
     let r = create("mpmc", capacity, 32);
-    let cons: Vec<Actor> = (0..consumers)
-        .map(|_| Actor::spawn(ACTOR, &["consume", r.name(), "20000"]))
-        .collect();
-    let prods: Vec<Actor> = (0..producers)
-        .map(|p| {
-            let (p, n) = (p.to_string(), per_producer.to_string());
-            Actor::spawn(ACTOR, &["produce", r.name(), &p, &n, "20000"])
-        })
-        .collect();
-    for p in prods {
-        assert_eq!(p.finish().1, Some(0), "a producer failed");
-    }
-    // FIFO puts the stop items behind every data item.
-    for _ in 0..consumers {
-        assert!(r.put_timeout(b"stop", Duration::from_secs(20)).unwrap());
-    }
     let mut seen: BTreeMap<(u32, u32), u32> = BTreeMap::new();
-    for c in cons {
-        let (lines, code) = c.finish();
-        assert_eq!(code, Some(0), "a consumer failed");
+    for lines in stream(&r, producers, consumers, per_producer) {
         let mut last: BTreeMap<u32, u32> = BTreeMap::new();
         for line in lines {
             let (p, s) = line.split_once(':').expect("P:SEQ");
@@ -178,35 +190,14 @@ fn a_consumer_asleep_when_the_producer_dies_after_committing_gets_the_item() {
 /// hide as a stall (the lost wake-up shuttle found was such a one).
 #[test]
 fn blocking_calls_under_contention_get_every_wake_up() {
-    // Each consumer prints every item to a pipe this test reads only at the
-    // end: 8,000 short lines stay well inside the pipes' 64 KiB.
-    // Each consumer prints every item to a pipe this test reads only at the
-    // end: 8,000 short lines stay well inside the pipes' 64 KiB.
+    // Each consumer prints every item to a pipe that `stream` reads only at
+    // the end: 8,000 short lines stay well inside the pipes' 64 KiB.
     let (producers, consumers, per_producer) = (4u32, 4u32, 2_000u32);
     let r = create("wakeups", 1, 32);
     let started = Instant::now();
-    let cons: Vec<Actor> = (0..consumers)
-        .map(|_| Actor::spawn(ACTOR, &["consume", r.name(), "20000"]))
-        .collect();
-    let prods: Vec<Actor> = (0..producers)
-        .map(|p| {
-            let (p, n) = (p.to_string(), per_producer.to_string());
-            Actor::spawn(ACTOR, &["produce", r.name(), &p, &n, "20000"])
-        })
-        .collect();
-    for p in prods {
-        assert_eq!(p.finish().1, Some(0), "a producer failed");
-    }
-    for _ in 0..consumers {
-        assert!(r.put_timeout(b"stop", Duration::from_secs(20)).unwrap());
-    }
-    let got: usize = cons
-        .into_iter()
-        .map(|c| {
-            let (lines, code) = c.finish();
-            assert_eq!(code, Some(0), "a consumer failed");
-            lines.len()
-        })
+    let got: usize = stream(&r, producers, consumers, per_producer)
+        .iter()
+        .map(Vec::len)
         .sum();
     assert_eq!(got, (producers * per_producer) as usize);
     let stats = r.stats().unwrap();
