@@ -56,21 +56,34 @@ fn model_bounded(max: usize, f: impl Fn() + Sync + Send + 'static) {
 const CHILD: &str = "SHMRING_LOOM_FAULT_CHILD";
 
 /// Runs the faulty model `run` in a child process (the test binary running
-/// only `test`, with [`CHILD`] set) and requires it to fail with a message
-/// containing `expect`. A child, because loom aborts the process when a
-/// model fails with threads still blocked (a deadlock), which no
-/// `catch_unwind` survives.
-fn finds(test: &str, expect: &str, run: impl FnOnce()) {
+/// only the calling test, with [`CHILD`] set) and requires it to fail with
+/// a message containing `expect`. A child, because loom aborts the process
+/// when a model fails with threads still blocked (a deadlock), which no
+/// `catch_unwind` survives. The calling test is known by its thread's name,
+/// which the test harness sets to the test's name, so renaming a test
+/// cannot make the child run nothing.
+fn finds(expect: &str, run: impl FnOnce()) {
     if std::env::var_os(CHILD).is_some() {
         run();
         return;
     }
+    let current = std::thread::current();
+    let test = current
+        .name()
+        .filter(|n| *n != "main")
+        .expect("finds runs on a test's thread, named after the test");
+    // The name may carry the module path; the binary filters by it exactly.
     let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
         .args([test, "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD, "1")
         .output()
         .expect("run the test binary");
     let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("1 passed") || !out.status.success(),
+        "the child ran no test named {test}:\n{stdout}"
+    );
     assert!(
         !out.status.success(),
         "loom explored every schedule of {test} and did not find the fault"
@@ -373,7 +386,7 @@ fn loom_owner_killed_mid_get_keeps_the_item() {
 
 #[test]
 fn loom_finds_missed_notify() {
-    finds("loom_finds_missed_notify", "deadlock", || {
+    finds("deadlock", || {
         let f = Fault::MissedNotify;
         model(move || models::get_woken_by_put(heap_ring_with_fault(1, 4, f), Wait::Forever))
     });
@@ -381,7 +394,7 @@ fn loom_finds_missed_notify() {
 
 #[test]
 fn loom_finds_commit_outside_lock() {
-    finds("loom_finds_commit_outside_lock", "deadlock", || {
+    finds("deadlock", || {
         let f = Fault::CommitOutsideLock;
         model(move || models::two_producers_one_consumer(heap_ring_with_fault(2, 4, f)))
     });
@@ -389,19 +402,15 @@ fn loom_finds_commit_outside_lock() {
 
 #[test]
 fn loom_finds_publish_before_write() {
-    finds(
-        "loom_finds_publish_before_write",
-        "Causality violation",
-        || {
-            let f = Fault::PublishBeforeWrite;
-            model(move || models::put_get(heap_ring_with_fault(2, 4, f)))
-        },
-    );
+    finds("Causality violation", || {
+        let f = Fault::PublishBeforeWrite;
+        model(move || models::put_get(heap_ring_with_fault(2, 4, f)))
+    });
 }
 
 #[test]
 fn loom_finds_relaxed_waiter_count() {
-    finds("loom_finds_relaxed_waiter_count", "deadlock", || {
+    finds("deadlock", || {
         let f = Fault::RelaxedWaiterCount;
         model(move || models::get_woken_by_put(heap_ring_with_fault(1, 4, f), Wait::Forever))
     });
@@ -409,7 +418,7 @@ fn loom_finds_relaxed_waiter_count() {
 
 #[test]
 fn loom_finds_wake_before_commit() {
-    finds("loom_finds_wake_before_commit", "deadlock", || {
+    finds("deadlock", || {
         let f = Fault::WakeBeforeCommit;
         model(move || models::get_woken_by_put(heap_ring_with_fault(1, 4, f), Wait::Forever))
     });
@@ -417,31 +426,23 @@ fn loom_finds_wake_before_commit() {
 
 #[test]
 fn loom_finds_relaxed_index_refresh() {
-    finds(
-        "loom_finds_relaxed_index_refresh",
-        "Causality violation",
-        || {
-            let f = Fault::RelaxedIndexRefresh;
-            model(move || models::put_get(heap_ring_with_fault(2, 4, f)))
-        },
-    );
+    finds("Causality violation", || {
+        let f = Fault::RelaxedIndexRefresh;
+        model(move || models::put_get(heap_ring_with_fault(2, 4, f)))
+    });
 }
 
 #[test]
 fn loom_finds_commit_before_copy() {
-    finds(
-        "loom_finds_commit_before_copy",
-        "Causality violation",
-        || {
-            let f = Fault::CommitBeforeCopy;
-            model(move || models::wrap_around(heap_ring_with_fault(1, 4, f)))
-        },
-    );
+    finds("Causality violation", || {
+        let f = Fault::CommitBeforeCopy;
+        model(move || models::wrap_around(heap_ring_with_fault(1, 4, f)))
+    });
 }
 
 #[test]
 fn loom_finds_sleep_unregistered() {
-    finds("loom_finds_sleep_unregistered", "deadlock", || {
+    finds("deadlock", || {
         let f = Fault::SleepUnregistered;
         model(move || models::get_woken_twice(heap_ring_with_fault(2, 4, f)))
     });
@@ -449,7 +450,7 @@ fn loom_finds_sleep_unregistered() {
 
 #[test]
 fn loom_finds_release_skips_sleepers() {
-    finds("loom_finds_release_skips_sleepers", "deadlock", || {
+    finds("deadlock", || {
         let f = Fault::ReleaseSkipsSleepers;
         model(move || models::two_producers_contend(heap_ring_with_fault(2, 4, f)))
     });
@@ -457,12 +458,8 @@ fn loom_finds_release_skips_sleepers() {
 
 #[test]
 fn loom_finds_takeover_without_exchange() {
-    finds(
-        "loom_finds_takeover_without_exchange",
-        "Concurrent write accesses",
-        || {
-            let f = Fault::TakeoverWithoutExchange;
-            model(move || dead_owner_two_successors(heap_ring_with_fault(2, 4, f)))
-        },
-    );
+    finds("Concurrent write accesses", || {
+        let f = Fault::TakeoverWithoutExchange;
+        model(move || dead_owner_two_successors(heap_ring_with_fault(2, 4, f)))
+    });
 }
