@@ -7,7 +7,7 @@
 //! (protocol version, `impl`, features), one naming scheme, one sweep.
 
 use crate::client::{ClientError, Driver, Reply};
-use crate::protocol::{Feature, GeometryOffer, Op, PROTOCOL_VERSION};
+use crate::protocol::{Feature, GeometryOffer, Op, Roles, PROTOCOL_VERSION};
 use std::collections::BTreeSet;
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +27,9 @@ pub struct Hello {
     pub features: BTreeSet<Feature>,
     /// The geometries it declared it can build, if it declared any.
     pub geometry: Option<GeometryOffer>,
+    /// How many actors may hold each role of a ring at once
+    /// ([`Roles::ANY`] when it declared none).
+    pub roles: Roles,
 }
 
 /// Why a session could not start.
@@ -265,10 +268,22 @@ fn handshake(d: &mut Driver) -> Result<Hello, SessionError> {
                 .map_err(|e| bad(&format!("a \"geometry\" this harness cannot read ({e})")))?,
         ),
     };
+    let roles = match results.get("roles") {
+        None | Some(serde_json::Value::Null) => Roles::ANY,
+        Some(v) => {
+            let roles = serde_json::from_value::<Roles>(v.clone())
+                .map_err(|e| bad(&format!("\"roles\" this harness cannot read ({e})")))?;
+            roles
+                .validate()
+                .map_err(|e| bad(&format!("\"roles\" with {e}")))?;
+            roles
+        }
+    };
     Ok(Hello {
         implementation: implementation.to_owned(),
         features,
         geometry,
+        roles,
     })
 }
 

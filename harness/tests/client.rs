@@ -197,3 +197,20 @@ fn the_line_limit_is_an_option_of_the_command_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_hello_with_roles_it_cannot_honour_is_a_usage_error_naming_them() {
+    let inner = format!("{} correct", workspace_bin("faulty-ring").display());
+    for (roles, says) in [
+        (r#"{"producers":0}"#, r#""producers": 0"#),
+        (r#"{"producers":-1}"#, "roles"),
+        (r#"{"writers":1}"#, "writers"),
+        (r#""spsc""#, "roles"),
+    ] {
+        let script = format!(r#"{inner} | sed -u 's/"features":/"roles":{roles},"features":/'"#);
+        let driver = shell_words::join(["sh", "-c", &script]);
+        let (code, err) = run_stderr(&["--driver", &driver, "--only", "empty"]);
+        assert_eq!(code, Some(2), "{roles}: {err}");
+        assert!(err.contains(says), "{roles}: {err}");
+    }
+}

@@ -17,10 +17,12 @@
 
 mod geometry;
 mod message;
+mod roles;
 mod serve;
 
 pub use geometry::{CapacityOffer, GeometryOffer, SizeRange};
 pub use message::{
     failure, monotonic_ns, success, ErrorCode, Feature, Op, Payload, Request, PROTOCOL_VERSION,
 };
+pub use roles::Roles;
 pub use serve::{serve, serve_stdio, DriverError, Implementation, Ring};

@@ -33,7 +33,7 @@
 //! `exit`; a malformed request gets an `invalid` failure, never a crash.
 
 use crate::{
-    failure, monotonic_ns, success, ErrorCode, Feature, GeometryOffer, Op, Payload,
+    failure, monotonic_ns, success, ErrorCode, Feature, GeometryOffer, Op, Payload, Roles,
     PROTOCOL_VERSION,
 };
 use serde_json::{Map, Value};
@@ -113,6 +113,15 @@ pub trait Implementation: Sync {
     /// may refuse a geometry at `create` with `invalid`.
     fn geometry(&self) -> Option<GeometryOffer> {
         None
+    }
+    /// The roles declared in `hello` as `roles` ([`Roles`]): how many
+    /// actors (driver processes, or thread lists of one `parallel`) may
+    /// hold the producer and the consumer role of one ring at once. The
+    /// default, [`Roles::ANY`], declares nothing: any number of each. An
+    /// SPSC ring returns [`Roles::SPSC`]; a harness then never runs two
+    /// producers or two consumers on one of its rings at once.
+    fn roles(&self) -> Roles {
+        Roles::ANY
     }
     /// Creates and owns the ring `name`.
     fn create(&self, name: &str, capacity: u64, item_size: u64) -> Result<Self::Ring, DriverError>;
@@ -326,6 +335,12 @@ fn run_top<I: Implementation>(
             if let Some(offer) = imp.geometry() {
                 if let Ok(v) = serde_json::to_value(offer) {
                     m.insert("geometry".into(), v);
+                }
+            }
+            let roles = imp.roles();
+            if !roles.is_any() {
+                if let Ok(v) = serde_json::to_value(roles) {
+                    m.insert("roles".into(), v);
                 }
             }
             Ok(m)

@@ -159,6 +159,12 @@ impl Ctx {
         self.session.has(f)
     }
 
+    /// The roles the driver declared: how many actors may hold the
+    /// producer and the consumer role of one ring at once.
+    pub fn roles(&self) -> crate::protocol::Roles {
+        self.session.hello().roles
+    }
+
     /// The per-request deadline.
     pub fn deadline(&self) -> Duration {
         self.session.deadline()
