@@ -328,6 +328,7 @@ pub(crate) fn explain(history: &[Event], violations: &[Violation]) -> String {
                 Action::Put { value, stored } => format!("put {} -> stored: {stored}", show(value)),
                 Action::Get { value: Some(v) } => format!("get -> {}", show(v)),
                 Action::Get { value: None } => "get -> null".into(),
+                Action::Len { value } => format!("len -> {value}"),
             };
             out.push(format!(
                 "    {} from {} to {}: {what}",
@@ -378,8 +379,8 @@ pub(crate) fn verify(ctx: &mut Ctx, owner: usize, history: &[Event], capacity: u
     Ok(())
 }
 
-/// The history event of a put or get `op` answered by `r` (`None` for
-/// other ops, such as `len`); a failure answer is an error in words.
+/// The history event of a put, get or `len` `op` answered by `r` (`None`
+/// for other ops); a failure answer is an error in words.
 pub(crate) fn event(process: usize, op: &Op, r: &Reply) -> Result<Option<Event>, String> {
     if let Err((code, msg)) = &r.result {
         return Err(format!("{} failed with {code} ({msg})", op.name()));
@@ -391,6 +392,9 @@ pub(crate) fn event(process: usize, op: &Op, r: &Reply) -> Result<Option<Event>,
         },
         Op::Get | Op::GetWait { .. } => Action::Get {
             value: r.data().map_err(|e| e.to_string())?,
+        },
+        Op::Len => Action::Len {
+            value: r.u64("len").map_err(|e| e.to_string())?,
         },
         _ => return Ok(None),
     };

@@ -28,6 +28,17 @@
 //! the checker with an exhaustive search (Wing and Gong, 1993) on small
 //! random histories.
 //!
+//! A `len` answered `n` is checked by the bounds of the ring's fill at
+//! each instant t (**len witness**): at least the stored puts ended before
+//! t minus the gets of an item begun by t, at most the stored puts begun
+//! by t minus those gets ended before t, and never above `capacity`. Some
+//! instant of the `len` call must allow `n`; both bounds change only at
+//! the starts and ends of puts and gets, so the instants tried are the
+//! call's start and those points inside it. This is a necessary
+//! condition: it never reports a linearizable history, and catches a
+//! count read from two indices at different instants once it leaves
+//! what any instant allowed.
+//!
 //! Lost items are reported separately when the caller drained the ring
 //! (`drained`): a stored value never got.
 
@@ -48,6 +59,11 @@ pub enum Action {
     Get {
         /// The item, or None for null.
         value: Option<Vec<u8>>,
+    },
+    /// A `len`, answered with a count of items.
+    Len {
+        /// The count answered, items.
+        value: u64,
     },
 }
 
@@ -83,21 +99,24 @@ pub enum Rule {
     /// A put answered `stored: false` while the ring surely held fewer
     /// than `capacity` items.
     Full,
+    /// A `len` answered a count the ring held at no instant of the call.
+    Len,
 }
 
 impl Rule {
     /// Every rule, in the order they are checked.
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 7] = [
         Rule::Repeat,
         Rule::Fresh,
         Rule::Lost,
         Rule::Order,
         Rule::Empty,
         Rule::Full,
+        Rule::Len,
     ];
 
     /// Its name in reports: `repeat`, `fresh`, `lost`, `order`, `empty`,
-    /// `full`.
+    /// `full`, `len`.
     pub fn name(self) -> &'static str {
         match self {
             Rule::Repeat => "repeat",
@@ -106,6 +125,7 @@ impl Rule {
             Rule::Order => "order",
             Rule::Empty => "empty",
             Rule::Full => "full",
+            Rule::Len => "len",
         }
     }
 
@@ -118,6 +138,7 @@ impl Rule {
             Rule::Order => order(ix),
             Rule::Empty => empty(ix),
             Rule::Full => full(ix),
+            Rule::Len => len(ix),
         }
     }
 }
@@ -185,7 +206,7 @@ impl<'h> Index<'h> {
                 Action::Get { value: Some(v) } => {
                     get_of.entry(v.as_slice()).or_insert(i);
                 }
-                Action::Get { value: None } => {}
+                Action::Get { value: None } | Action::Len { .. } => {}
             }
         }
         let stored = history
@@ -217,6 +238,7 @@ impl<'h> Index<'h> {
         match &self.history[i].action {
             Action::Put { value, .. } => value,
             Action::Get { value } => value.as_deref().unwrap_or_default(),
+            Action::Len { .. } => &[],
         }
     }
 }
@@ -237,7 +259,7 @@ fn repeat(ix: &Index<'_>) -> Vec<Violation> {
         let (first, what) = match &e.action {
             Action::Put { value, .. } => (ix.put_of[value.as_slice()], "put"),
             Action::Get { value: Some(v) } => (ix.get_of[v.as_slice()], "got"),
-            Action::Get { value: None } => continue,
+            Action::Get { value: None } | Action::Len { .. } => continue,
         };
         if first != i {
             let note = if what == "put" {
@@ -450,6 +472,81 @@ fn full(ix: &Index<'_>) -> Vec<Violation> {
                 Rule::Full,
                 format!(
                     "a put answered stored: false although the ring held at most {peak} of {capacity} items throughout"
+                ),
+                vec![i],
+            ));
+        }
+    }
+    out
+}
+
+/// Instants tried per `len` call before falling back to the extreme
+/// bounds over the call (still sound, less precise).
+const LEN_INSTANTS: usize = 4096;
+
+/// len: see the module docs. `lo(t)` = stored puts ended before t minus
+/// gets of an item begun by t; `hi(t)` = stored puts begun by t minus
+/// gets of an item ended before t. Both are step functions whose steps are
+/// at put and get starts and just after their ends.
+fn len(ix: &Index<'_>) -> Vec<Violation> {
+    let history = ix.history;
+    let sorted = |mut v: Vec<u64>| {
+        v.sort_unstable();
+        v
+    };
+    let put_starts = sorted(ix.stored.iter().map(|s| history[s.put].t0).collect());
+    let put_ends = sorted(ix.stored.iter().map(|s| history[s.put].t1).collect());
+    let gets: Vec<&Event> = history
+        .iter()
+        .filter(|e| matches!(e.action, Action::Get { value: Some(_) }))
+        .collect();
+    let get_starts = sorted(gets.iter().map(|e| e.t0).collect());
+    let get_ends = sorted(gets.iter().map(|e| e.t1).collect());
+    let upto = |v: &[u64], t: u64| v.partition_point(|&x| x <= t) as i64;
+    let before = |v: &[u64], t: u64| v.partition_point(|&x| x < t) as i64;
+    let lo = |t: u64| (before(&put_ends, t) - upto(&get_starts, t)).max(0);
+    let hi = |t: u64| (upto(&put_starts, t) - before(&get_ends, t)).min(ix.capacity as i64);
+    let mut out = Vec::new();
+    for (i, e) in history.iter().enumerate() {
+        let Action::Len { value } = e.action else {
+            continue;
+        };
+        // The instants where a bound may change inside [t0, t1].
+        let inside = |v: &[u64], shift: u64| -> Vec<u64> {
+            let a = v.partition_point(|&x| x.saturating_add(shift) <= e.t0);
+            let b = v.partition_point(|&x| x.saturating_add(shift) <= e.t1);
+            v[a..b].iter().map(|&x| x.saturating_add(shift)).collect()
+        };
+        let mut instants: Vec<u64> = std::iter::once(e.t0)
+            .chain(inside(&put_starts, 0))
+            .chain(inside(&get_starts, 0))
+            .chain(inside(&put_ends, 1))
+            .chain(inside(&get_ends, 1))
+            .collect();
+        let (mut least, mut most) = (i64::MAX, i64::MIN);
+        let mut allowed = false;
+        if instants.len() <= LEN_INSTANTS {
+            for &t in &instants {
+                let (l, h) = (lo(t), hi(t));
+                least = least.min(l);
+                most = most.max(h);
+                allowed |= l <= value as i64 && value as i64 <= h;
+            }
+        } else {
+            // Too many to try one by one: the lowest lower bound and the
+            // highest upper bound over the call.
+            instants.sort_unstable();
+            least = instants.iter().map(|&t| lo(t)).min().unwrap_or(0);
+            most = instants.iter().map(|&t| hi(t)).max().unwrap_or(0);
+            allowed = least <= value as i64 && value as i64 <= most;
+        }
+        if !allowed {
+            let range = format!("between {} and {most}", least.min(most));
+            out.push(violation(
+                Rule::Len,
+                format!(
+                    "len answered {value} although at every instant of the call the ring held {range} of {} items",
+                    ix.capacity
                 ),
                 vec![i],
             ));

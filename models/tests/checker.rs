@@ -48,6 +48,7 @@ fn linearizable(h: &[Event], capacity: usize) -> bool {
                     next.front() == Some(v) && next.pop_front().is_some()
                 }
                 Action::Get { value: None } => next.is_empty(),
+                Action::Len { value } => next.len() as u64 == *value,
             };
             if ok && go(h, cap, done | (1 << i), &mut next, seen) {
                 return true;
@@ -62,6 +63,8 @@ fn linearizable(h: &[Event], capacity: usize) -> bool {
 struct Plan {
     process: usize,
     is_put: bool,
+    /// A `len` (then `is_put` is ignored).
+    is_len: bool,
     start: u64,
     len: u64,
     lin: u64,
@@ -75,14 +78,14 @@ fn build(plans: &[Plan], capacity: usize) -> Vec<Event> {
     for p in plans {
         by_process[p.process].push(p);
     }
-    let mut timed: Vec<(u64, u64, u64, usize, bool)> = Vec::new();
+    let mut timed: Vec<(u64, u64, u64, usize, bool, bool)> = Vec::new();
     for (proc_id, ops) in by_process.iter().enumerate() {
         let mut clock = 0;
         for p in ops {
             let t0 = clock + p.start;
             let t1 = t0 + p.len;
             let lin = t0 + p.lin % (p.len + 1);
-            timed.push((lin, t0, t1, proc_id, p.is_put));
+            timed.push((lin, t0, t1, proc_id, p.is_put, p.is_len));
             clock = t1 + 1;
         }
     }
@@ -91,8 +94,12 @@ fn build(plans: &[Plan], capacity: usize) -> Vec<Event> {
     let mut next_value = 0u8;
     timed
         .into_iter()
-        .map(|(_, t0, t1, process, is_put)| {
-            let action = if is_put {
+        .map(|(_, t0, t1, process, is_put, is_len)| {
+            let action = if is_len {
+                Action::Len {
+                    value: q.len() as u64,
+                }
+            } else if is_put {
                 next_value += 1;
                 let value = vec![next_value];
                 let stored = q.len() < capacity;
@@ -127,6 +134,10 @@ fn mutate(h: &mut [Event], which: usize, kind: u8) {
     match (&mut h[i].action, kind % 4) {
         (Action::Get { value }, 0) => *value = None,
         (Action::Put { stored, .. }, 1) => *stored = !*stored,
+        (Action::Len { value }, 0) => *value += 1,
+        // A count read from two indices at different instants: it may
+        // wrap below zero.
+        (Action::Len { value }, 1) => *value = value.wrapping_sub(1),
         (Action::Get { .. }, 2) if gets.len() >= 2 => {
             let (a, b) = (gets[which % gets.len()], gets[(which / 7 + 1) % gets.len()]);
             let va = h[a].action.clone();
@@ -144,12 +155,17 @@ fn mutate(h: &mut [Event], which: usize, kind: u8) {
     }
 }
 
-fn plans() -> impl Strategy<Value = Vec<Plan>> {
+/// Plans of up to 10 ops; with `lens`, about one op in four is a `len`
+/// (the `len` rule is a necessary condition only, so the completeness
+/// property is checked without them).
+fn plans(lens: bool) -> impl Strategy<Value = Vec<Plan>> {
+    let len_ops = if lens { 0..4u8 } else { 0..1u8 };
     prop::collection::vec(
-        (0..3usize, any::<bool>(), 0..4u64, 0..6u64, 0..6u64).prop_map(
-            |(process, is_put, start, len, lin)| Plan {
+        (0..3usize, any::<bool>(), len_ops, 0..4u64, 0..6u64, 0..6u64).prop_map(
+            |(process, is_put, len_op, start, len, lin)| Plan {
                 process,
                 is_put,
+                is_len: len_op == 3,
                 start,
                 len,
                 lin,
@@ -163,7 +179,7 @@ proptest! {
     #![proptest_config(ringcheck_models::proptest_config("checker", 3000))]
 
     #[test]
-    fn generated_histories_are_linearizable_and_the_checker_agrees(p in plans(), cap in 1..4usize) {
+    fn generated_histories_are_linearizable_and_the_checker_agrees(p in plans(true), cap in 1..4usize) {
         let h = build(&p, cap);
         prop_assert!(linearizable(&h, cap));
         prop_assert_eq!(check(&h, cap as u64, false), vec![]);
@@ -171,7 +187,7 @@ proptest! {
 
     #[test]
     fn the_checker_is_sound_and_complete_for_rings_that_never_fill(
-        p in plans(), which in 0..100usize, kind in 0..4u8,
+        p in plans(false), which in 0..100usize, kind in 0..4u8,
     ) {
         let cap = 64;
         let mut h = build(&p, cap);
@@ -183,7 +199,7 @@ proptest! {
 
     #[test]
     fn the_checker_is_sound_for_small_rings(
-        p in plans(), cap in 1..4usize, which in 0..100usize, kind in 0..4u8,
+        p in plans(true), cap in 1..4usize, which in 0..100usize, kind in 0..4u8,
     ) {
         let mut h = build(&p, cap);
         mutate(&mut h, which, kind);
@@ -271,6 +287,7 @@ fn damaged_histories_are_often_non_linearizable_and_always_caught() {
             .map(|_| Plan {
                 process: rng.below(3) as usize,
                 is_put: rng.below(2) == 0,
+                is_len: false,
                 start: rng.below(4),
                 len: rng.below(6),
                 lin: rng.below(6),
@@ -288,4 +305,54 @@ fn damaged_histories_are_often_non_linearizable_and_always_caught() {
         "only {bad} of {total} damaged histories are non-linearizable"
     );
     eprintln!("{bad} of {total} damaged histories are non-linearizable");
+}
+
+/// The `len` rule on its own: a count that no instant of the call allows
+/// (one read from two indices at different instants) is caught, the
+/// counts some instant allows are not.
+#[test]
+fn a_len_that_no_instant_of_its_call_allows_is_caught() {
+    let ev = |process, action, t0, t1| Event {
+        process,
+        action,
+        t0,
+        t1,
+    };
+    let put = |v: &[u8]| Action::Put {
+        value: v.to_vec(),
+        stored: true,
+    };
+    let get = |v: &[u8]| Action::Get {
+        value: Some(v.to_vec()),
+    };
+    // a is put by 10; its get runs 20..30; len runs 25..28 (a may or may
+    // not be taken yet: 0 or 1 allowed); b is put 40..50.
+    let history = |n: u64| {
+        vec![
+            ev(0, put(b"a"), 0, 10),
+            ev(1, get(b"a"), 20, 30),
+            ev(2, Action::Len { value: n }, 25, 28),
+            ev(0, put(b"b"), 40, 50),
+        ]
+    };
+    for ok in [0, 1] {
+        assert_eq!(check(&history(ok), 4, false), vec![], "len {ok}");
+    }
+    for bad in [2, u64::MAX] {
+        let found = check(&history(bad), 4, false);
+        assert_eq!(found.len(), 1, "len {bad}: {found:?}");
+        assert_eq!(found[0].rule, Rule::Len);
+        assert_eq!(found[0].events, vec![2]);
+        assert!(
+            found[0].message.contains("between 0 and 1 of 4"),
+            "{}",
+            found[0].message
+        );
+    }
+    // Above the capacity is never allowed, even with puts in flight.
+    let h = vec![
+        ev(0, put(b"a"), 0, 100),
+        ev(2, Action::Len { value: 2 }, 10, 20),
+    ];
+    assert_eq!(check(&h, 1, false)[0].rule, Rule::Len);
 }

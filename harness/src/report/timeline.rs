@@ -85,6 +85,7 @@ pub fn timeline_svg(
             ),
             Action::Get { value: Some(v) } => ("#a1d99b", format!("get {}", show(v))),
             Action::Get { value: None } => ("#dddddd", "get null".to_owned()),
+            Action::Len { value } => ("#fdd0a2", format!("len {value}")),
         };
         let fill = if bad { "#e6550d" } else { fill };
         let label = label
