@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 /// The version of the JSON report's shape ([`RunReport`]); it changes
 /// when a field is removed or changes meaning, not when one is added.
-pub const REPORT_SCHEMA_VERSION: u32 = 1;
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
 
 /// What to run.
 #[derive(Debug, Clone)]
@@ -128,6 +128,9 @@ pub struct RunReport {
     pub driver: String,
     /// The features the driver declared.
     pub features: Vec<Feature>,
+    /// The roles the driver declared, within which every case ran and the
+    /// verdict holds.
+    pub roles: crate::protocol::Roles,
     /// The run's seed.
     pub seed: u64,
     /// The shard of the suite this run took (`count:K/N`, `hash:K/N`), if
@@ -376,6 +379,7 @@ pub fn run(cfg: &RunConfig, spec: &Spec) -> Result<RunReport, RunError> {
         implementation: session.hello().implementation.clone(),
         driver: shell_words::join(&cfg.driver),
         features: features.iter().copied().collect(),
+        roles: session.hello().roles,
         seed: cfg.seed,
         partition: cfg.selection.partition.map(|p| p.to_string()),
         cases,

@@ -227,6 +227,20 @@ pub(crate) fn produce(
     blocking: bool,
     budget: &Budget,
 ) -> Result<Vec<Event>, Outcome> {
+    produce_with(d, process, producer, count, blocking, budget, &item)
+}
+
+/// [`produce`] with items made by `make(producer, seq)` (unique per
+/// producer and sequence number).
+pub(crate) fn produce_with(
+    d: &mut Driver,
+    process: usize,
+    producer: u32,
+    count: usize,
+    blocking: bool,
+    budget: &Budget,
+    make: &(dyn Fn(u32, u32) -> Vec<u8> + Sync),
+) -> Result<Vec<Event>, Outcome> {
     budget.active_producers.fetch_add(1, Ordering::SeqCst);
     let result = (|| {
         let mut events = Vec::new();
@@ -236,21 +250,24 @@ pub(crate) fn produce(
             budget.issued.fetch_add(n, Ordering::SeqCst);
             let ops: Vec<Op> = (0..n as u32)
                 .map(|k| {
-                    let data = Payload(item(producer, seq + k));
+                    let data = Payload(make(producer, seq + k));
                     put_op(data, blocking)
                 })
                 .collect();
-            let replies = d.batch(ops)?;
-            for (k, r) in replies.iter().enumerate() {
+            let replies = d.batch(ops.clone())?;
+            for (op, r) in ops.into_iter().zip(&replies) {
                 let ok = r.stored()?;
                 stored += usize::from(ok);
                 if ok {
                     budget.moved();
                 }
+                let (Op::Put { data } | Op::PutWait { data, .. }) = op else {
+                    continue;
+                };
                 events.push(Event {
                     process,
                     action: Action::Put {
-                        value: item(producer, seq + k as u32),
+                        value: data.0,
                         stored: ok,
                     },
                     t0: r.t0,
@@ -274,41 +291,52 @@ pub(crate) fn consume(
     finished: &dyn Fn() -> bool,
     budget: &Budget,
 ) -> Result<Vec<Event>, Outcome> {
+    consume_with(d, process, blocking, false, finished, budget)
+}
+
+/// [`consume`]; with `mixed`, each batch mixes `get_wait` (with
+/// `blocking`), `get` and `len` (one op in seven), so that a ring's count
+/// is read while the producer moves the tail.
+pub(crate) fn consume_with(
+    d: &mut Driver,
+    process: usize,
+    blocking: bool,
+    mixed: bool,
+    finished: &dyn Fn() -> bool,
+    budget: &Budget,
+) -> Result<Vec<Event>, Outcome> {
     let mut events = Vec::new();
     loop {
         if budget.stop()? {
             return Ok(events);
         }
         let last_round = finished();
-        let ops: Vec<Op> = if blocking && !last_round {
-            vec![
-                Op::GetWait {
-                    timeout_ms: GET_WAIT_MS
-                };
-                BATCH
-            ]
-        } else {
-            vec![Op::Get; BATCH]
-        };
-        let replies = d.batch(ops)?;
-        let mut saw_empty = false;
-        for r in &replies {
-            let value = r.data()?;
-            saw_empty |= value.is_none();
-            events.push(Event {
-                process,
-                action: Action::Get { value },
-                t0: r.t0,
-                t1: r.t1,
-            });
+        let ops: Vec<Op> = (0..BATCH)
+            .map(|k| match (mixed, blocking && !last_round) {
+                (true, _) if k % 7 == 3 => Op::Len,
+                (true, true) if k % 3 == 0 => Op::GetWait {
+                    timeout_ms: GET_WAIT_MS,
+                },
+                (false, true) => Op::GetWait {
+                    timeout_ms: GET_WAIT_MS,
+                },
+                _ => Op::Get,
+            })
+            .collect();
+        let replies = d.batch(ops.clone())?;
+        let (mut saw_empty, mut taken) = (false, 0);
+        for (op, r) in ops.iter().zip(&replies) {
+            let Some(e) = event(process, op, r).map_err(Outcome::Fail)? else {
+                continue;
+            };
+            match &e.action {
+                Action::Get { value: None } => saw_empty = true,
+                Action::Get { value: Some(_) } => taken += 1,
+                _ => {}
+            }
+            events.push(e);
         }
-        budget.got(
-            replies.len()
-                - replies
-                    .iter()
-                    .filter(|r| matches!(r.data(), Ok(None)))
-                    .count(),
-        )?;
+        budget.got(taken)?;
         if last_round && saw_empty {
             return Ok(events);
         }

@@ -43,8 +43,10 @@ pub struct Config {
     /// it until the handle closes or its process dies, so its puts take no
     /// lock at all; a put by any other handle, or by another thread of the
     /// same handle, fails with [`Error::RoleTaken`](crate::Error::RoleTaken)
-    /// while it holds the role. Stored in the segment: every handle of the
-    /// ring follows it.
+    /// while it holds the role. When the holding thread exits without
+    /// closing the handle, the next thread of that handle to put takes the
+    /// role over. Stored in the segment: every handle of the ring follows
+    /// it.
     pub single_producer: bool,
     /// One consumer at a time, as [`single_producer`](Self::single_producer)
     /// for gets.

@@ -12,8 +12,10 @@ use crate::lock;
 use crate::sys::futex::{self, Deadline};
 use crate::sys::membarrier;
 use crate::sys::segment::Segment;
-use std::sync::atomic::Ordering::Relaxed;
+use std::collections::BTreeSet;
+use std::sync::atomic::Ordering::{AcqRel, Acquire, Relaxed};
 use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 /// A mapped segment as [`RingMemory`].
@@ -46,14 +48,49 @@ fn side_index(side: Side) -> usize {
     }
 }
 
+/// The keys of the threads of this process that have taken a key and not
+/// exited yet. Locked once when a thread takes its key, once when it
+/// exits, and when a thread finds a role held by another key: never on a
+/// data path.
+static LIVE_KEYS: Mutex<BTreeSet<u64>> = Mutex::new(BTreeSet::new());
+
+/// A thread's key, removed from [`LIVE_KEYS`] when the thread exits.
+struct ThreadKey(u64);
+
+impl Drop for ThreadKey {
+    fn drop(&mut self) {
+        // The exiting thread's last use of any role happens-before this
+        // unlock; a thread that then finds the key gone (under the same
+        // lock) takes the role over after it.
+        LIVE_KEYS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.0);
+    }
+}
+
 /// A key of the calling thread, unique in the process and never 0.
 fn thread_key() -> u64 {
     use std::sync::atomic::Ordering::Relaxed;
     static NEXT: AtomicU64 = AtomicU64::new(1);
     thread_local! {
-        static KEY: u64 = NEXT.fetch_add(1, Relaxed);
+        static KEY: ThreadKey = {
+            let key = NEXT.fetch_add(1, Relaxed);
+            LIVE_KEYS.lock().unwrap_or_else(PoisonError::into_inner).insert(key);
+            ThreadKey(key)
+        };
     }
-    KEY.with(|k| *k)
+    // While the thread's local storage is being torn down the key is gone:
+    // such a late call gets a key that holds nothing (0 is never held).
+    KEY.try_with(|k| k.0).unwrap_or(0)
+}
+
+/// Whether the thread of `key` has exited (its [`ThreadKey`] dropped).
+fn thread_exited(key: u64) -> bool {
+    !LIVE_KEYS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .contains(&key)
 }
 
 /// Releases one side's lock when dropped, on every path, unless the handle
@@ -204,12 +241,27 @@ unsafe impl RingMemory for SegmentMemory {
         let me = thread_key();
         match self.held[i].load(Relaxed) {
             0 => {}
-            k if k == me => {
+            k if k == me && me != 0 => {
                 if words.owner.load(Relaxed) == self.token {
                     return Ok((guard, Acquired::Clean));
                 }
                 // Overwritten behind the holder's back (no live process
                 // takes a live holder's lock): take the role again below.
+                self.held[i].store(0, Relaxed);
+            }
+            // The holder thread exited without closing the handle: this
+            // thread takes the role over, lock and all. The lock of
+            // LIVE_KEYS in `thread_exited` orders the holder's last
+            // operation before this one; the exchange lets one thread win.
+            k if me != 0
+                && thread_exited(k)
+                && self.held[i]
+                    .compare_exchange(k, me, AcqRel, Acquire)
+                    .is_ok() =>
+            {
+                if words.owner.load(Relaxed) == self.token {
+                    return Ok((guard, Acquired::Clean));
+                }
                 self.held[i].store(0, Relaxed);
             }
             _ => return Err(Error::RoleTaken { role: side.role() }),

@@ -687,6 +687,33 @@ fn batches_in_place_fill_and_drain_across_the_wrap() {
 }
 
 #[test]
+fn a_single_role_passes_to_the_next_thread_when_its_holder_thread_exits() {
+    let name = unique("single-roles-thread");
+    let r = SharedBuffer::create(&name, Config::new(4, 8).single_roles()).unwrap();
+    std::thread::scope(|s| {
+        s.spawn(|| assert!(r.put(b"a").unwrap())).join().unwrap();
+        s.spawn(|| assert_eq!(r.get().unwrap(), Some(b"a".to_vec())))
+            .join()
+            .unwrap();
+    });
+    // The holder threads have exited: their roles pass to this thread.
+    assert!(r.put(b"b").unwrap(), "the producer role passed on");
+    assert_eq!(
+        r.get().unwrap(),
+        Some(b"b".to_vec()),
+        "the consumer role passed on"
+    );
+    // A live holder still keeps its role from the other threads.
+    std::thread::scope(|s| {
+        let put = s.spawn(|| r.put(b"c")).join().unwrap();
+        assert!(
+            matches!(put, Err(Error::RoleTaken { role: "producer" })),
+            "{put:?}"
+        );
+    });
+}
+
+#[test]
 fn single_roles_are_held_by_one_thread_of_one_handle_until_it_closes() {
     let name = unique("single-roles");
     let r = SharedBuffer::create(&name, Config::new(4, 8).single_roles()).unwrap();

@@ -4,13 +4,34 @@
 //!
 //! It is also the example of a Rust driver: `ringcheck-protocol` does the
 //! protocol; this file only maps shmring's calls and errors onto it.
+//!
+//! `shmring-driver --single-roles` creates every ring with
+//! [`Config::single_roles`] (one producer and one consumer handle at a
+//! time, no lock on the data path) and declares the roles
+//! `{"producers": 1, "consumers": 1}` in `hello`.
 
-use ringcheck_protocol::{serve_stdio, DriverError, ErrorCode, Feature, Implementation, Ring};
+use clap::Parser;
+use ringcheck_protocol::{
+    serve_stdio, DriverError, ErrorCode, Feature, Implementation, Ring, Roles,
+};
 use shmring::{Config, Error, SharedBuffer};
 use std::time::Duration;
 
+/// Serves the shmring ring over the ring driver protocol on stdin/stdout.
+#[derive(Parser)]
+#[command(version)]
+struct Args {
+    /// Create rings with single roles (one producer handle and one consumer
+    /// handle at a time) and declare roles 1/1 in hello.
+    #[arg(long)]
+    single_roles: bool,
+}
+
 /// `shmring` as a driver [`Implementation`].
-struct Shmring;
+struct Shmring {
+    /// Rings are created with [`Config::single_roles`].
+    single_roles: bool,
+}
 
 /// A `shmring` handle as a driver [`Ring`].
 struct ShmringRing(SharedBuffer);
@@ -37,11 +58,24 @@ impl Implementation for Shmring {
     type Ring = ShmringRing;
 
     fn name(&self) -> String {
-        format!("shmring {}", env!("CARGO_PKG_VERSION"))
+        let roles = if self.single_roles {
+            " (single roles)"
+        } else {
+            ""
+        };
+        format!("shmring {}{roles}", env!("CARGO_PKG_VERSION"))
     }
 
     fn features(&self) -> Vec<Feature> {
         Feature::ALL.to_vec()
+    }
+
+    fn roles(&self) -> Roles {
+        if self.single_roles {
+            Roles::SPSC
+        } else {
+            Roles::ANY
+        }
     }
 
     fn create(
@@ -50,10 +84,13 @@ impl Implementation for Shmring {
         capacity: u64,
         item_size: u64,
     ) -> Result<ShmringRing, DriverError> {
-        let config = Config::new(
+        let mut config = Config::new(
             geometry(capacity, "capacity")?,
             geometry(item_size, "item_size")?,
         );
+        if self.single_roles {
+            config = config.single_roles();
+        }
         SharedBuffer::create(name, config)
             .map(ShmringRing)
             .map_err(code)
@@ -103,5 +140,8 @@ impl Ring for ShmringRing {
 }
 
 fn main() -> std::process::ExitCode {
-    serve_stdio(&Shmring)
+    let args = Args::parse();
+    serve_stdio(&Shmring {
+        single_roles: args.single_roles,
+    })
 }

@@ -24,6 +24,11 @@ const MARGIN_MS: u64 = 1000;
 /// Gaps tried between starting a wait and acting, ms.
 const GAPS_MS: [u64; 4] = [50, 150, 400, 1000];
 
+/// `len`s before the put of `get-woken-thread`, per attempt, when one
+/// consumer at a time is declared (a second thread's `get_wait` would be a
+/// second consumer).
+const LEN_GAPS: [usize; 4] = [200, 2_000, 20_000, 100_000];
+
 /// Slack allowed past a timeout, ms.
 const SLACK_MS: u64 = 2000;
 
@@ -35,6 +40,12 @@ fn start(ctx: &mut Ctx, d: usize, op: Op) -> Result<(u64, u64, Op), Outcome> {
     } else {
         op
     };
+    if let Op::Batch { ops } = &op {
+        for o in ops {
+            ctx.claim(d, o)?;
+        }
+    }
+    ctx.claim(d, &op)?;
     ctx.note(format!(
         "d{d} -> {} (not awaited yet)",
         super::describe_op(&op)
@@ -123,7 +134,9 @@ fn put_woken(ctx: &mut Ctx) -> CaseResult {
     for (attempt, gap) in GAPS_MS.iter().enumerate() {
         let first = format!("first-{attempt}").into_bytes();
         let second = format!("second-{attempt}").into_bytes();
-        if !ctx.put(d0, &first)? {
+        // The waiting producer fills the ring itself, so that the case
+        // runs within one producer and one consumer.
+        if !ctx.put(d1, &first)? {
             fail!("put on an empty ring of 1 answered stored: false");
         }
         let pending = start(
@@ -163,26 +176,45 @@ fn get_woken_thread(ctx: &mut Ctx) -> CaseResult {
     let (d, _, _) = ctx.fresh_ring(&Need::capacity(1, &[2], 16).min_item_size(10))?;
     for (attempt, gap) in GAPS_MS.iter().enumerate() {
         let item = format!("thread-{attempt}").into_bytes();
-        // The second thread's own get_wait on the empty ring is its gap.
+        // The second thread's own get_wait on the empty ring is its gap;
+        // with one consumer at a time, a run of `len`s (which take no
+        // role) is.
+        let one_consumer = ctx.roles().consumers == Some(1);
+        let (gap_ops, gap_text) = if one_consumer {
+            let n = LEN_GAPS[attempt];
+            (vec![Op::Len; n], format!("len x {n}"))
+        } else {
+            (
+                vec![Op::GetWait { timeout_ms: *gap }],
+                format!("get_wait {gap}"),
+            )
+        };
+        let mut second = gap_ops;
+        second.push(Op::Put {
+            data: Payload(item.clone()),
+        });
         let threads = vec![
             vec![Op::GetWait {
                 timeout_ms: WAIT_MS,
             }],
-            vec![
-                Op::GetWait { timeout_ms: *gap },
-                Op::Put {
-                    data: Payload(item.clone()),
-                },
-            ],
+            second,
         ];
         ctx.note(format!(
-            "d{d} -> parallel [[get_wait {WAIT_MS}], [get_wait {gap}, put]]"
+            "d{d} -> parallel [[get_wait {WAIT_MS}], [{gap_text}, put]]"
         ));
         let lists = ctx.driver(d).parallel(threads)?;
-        let (waited, acted) = (&lists[0][0], &lists[1][1]);
-        let gap_result = lists[1][0].data()?;
-        if gap_result.is_some() {
-            fail!("a get_wait on an empty ring returned an item");
+        let Some((acted, gap_replies)) = lists[1].split_last() else {
+            fail!("parallel answered an empty list for a list of ops");
+        };
+        let waited = &lists[0][0];
+        for r in gap_replies {
+            if one_consumer {
+                if r.u64("len")? != 0 {
+                    fail!("len answered {} on an empty ring", r.describe());
+                }
+            } else if r.data()?.is_some() {
+                fail!("a get_wait on an empty ring returned an item");
+            }
         }
         if !acted.stored()? {
             fail!("put answered stored: false on a ring of 2 holding at most 1 item");

@@ -2,8 +2,16 @@
 //! times a case, while a surviving producer and consumer carry on:
 //! acknowledged items arrive exactly once, in-flight ones at most once, and
 //! none torn.
+//!
+//! With the killed side's role limited to one actor (an SPSC ring, or the
+//! consumers of an MPSC ring), a crash is a hand-over: each victim opens
+//! the ring and takes the role over from the one killed before it, and
+//! the surviving actor of that side takes it over from the last one; the
+//! same guarantees are checked across the hand-overs, and a role that
+//! does not pass from a dead holder fails the case saying so.
 
 use super::prelude::*;
+use super::Role;
 use crate::client::{Driver, Reply};
 use crate::history::{check, show, Action, Event};
 use crate::protocol::monotonic_ns;
@@ -82,6 +90,10 @@ fn spawn_open(session: &Session, name: &str) -> Result<Driver, Outcome> {
 /// Runs [`KILLS`] victims one after the other: each runs one acknowledged
 /// batch, then is SIGKILLed while running a second (see [`kill_plan`]).
 /// `batch(k, first, n)` makes victim `k`'s ops `first..first + n`.
+/// With `handover` (the role of the victims' side is limited to one
+/// actor), a failure of victim k > 0 says that the role did not pass from
+/// the victim killed before it.
+#[allow(clippy::too_many_arguments)]
 fn victims(
     session: &Session,
     name: &str,
@@ -89,6 +101,7 @@ fn victims(
     first_process: usize,
     batch: &dyn Fn(usize, usize, usize) -> Vec<Op>,
     budget: &Budget,
+    handover: Option<Role>,
 ) -> Result<Vec<Victim>, Outcome> {
     let mut out = Vec::new();
     for k in 0..KILLS {
@@ -96,17 +109,22 @@ fn victims(
             break;
         }
         let process = first_process + k;
-        let mut d = spawn_open(session, name)?;
+        let took_over = |e: Outcome| match handover {
+            Some(role) if k > 0 => passed_on(e, role, process - 1, &role_name(process)),
+            _ => e,
+        };
+        let mut d = spawn_open(session, name).map_err(took_over)?;
         let ops = batch(k, 0, ACKED_OPS);
         budget.issued.fetch_add(ops.len(), Ordering::SeqCst);
         let sent = monotonic_ns();
-        let replies = d.batch(ops.clone())?;
+        let replies = d.batch(ops.clone()).map_err(|e| took_over(e.into()))?;
         let round_trip = monotonic_ns() - sent;
         let acked = ops
             .iter()
             .zip(&replies)
             .filter_map(|(op, r)| event(process, op, r).map_err(Outcome::Fail).transpose())
-            .collect::<Result<Vec<_>, _>>()?;
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(took_over)?;
         let (n, at) = kill_plan(&replies, round_trip, &mut rng);
         let in_flight = batch(k, ACKED_OPS, n);
         budget.issued.fetch_add(in_flight.len(), Ordering::SeqCst);
@@ -134,6 +152,24 @@ fn victims(
         });
     }
     Ok(out)
+}
+
+/// A failure of the actor `who` that had to take `role` over from the
+/// killed driver `from`, said as such.
+fn passed_on(e: Outcome, role: Role, from: usize, who: &str) -> Outcome {
+    let say = |m: String| {
+        format!(
+            "the {} role did not pass from the killed {} to {who}: {m}\n(the driver declared one {} at a time; a dead holder must not keep its role)",
+            role.name(),
+            role_name(from),
+            role.name()
+        )
+    };
+    match e {
+        Outcome::Fail(m) => Outcome::Fail(say(m)),
+        Outcome::Hung(m) => Outcome::Hung(say(m)),
+        other => other,
+    }
 }
 
 /// What a crash run leaves to check: the history, deliveries by value, the
@@ -181,23 +217,41 @@ fn crash_run(ctx: &mut Ctx, side: Side) -> Result<CrashRun, Outcome> {
     ctx.note(format!(
         "producer d{producer}, consumer d{consumer}; up to {KILLS} {killed} to be killed mid-batch, one after another"
     ));
+    // With the killed side limited to one actor, that side's survivor
+    // runs after the victims, taking the role over from the last one.
+    let role = match side {
+        Side::Producers => Role::Producer,
+        Side::Consumers => Role::Consumer,
+    };
+    let handover = (role.limit(&ctx.roles()) == Some(1)).then_some(role);
+    if handover.is_some() {
+        ctx.note(format!(
+            "one {} at a time: each victim takes the role over from the one killed before it, and d{} from the last",
+            role.name(),
+            if side == Side::Producers { producer } else { consumer }
+        ));
+    }
     let mut drivers = ctx.take_drivers();
     let budget = Budget::new();
     let done = AtomicUsize::new(0);
     let first_victim = drivers.len();
+    let last_victim = first_victim + KILLS - 1;
     let survived = {
         let (head, tail) = drivers.split_at_mut(consumer);
         let (pd, cd) = (&mut head[producer], &mut tail[0]);
         std::thread::scope(|s| {
             let (b, dn) = (&budget, &done);
-            let prod = s.spawn(move || {
+            let mut run_producer = move || {
                 let r = b.worker("surviving producer", || {
-                    produce(pd, producer, 0, 3000, blocking, b)
+                    produce(pd, producer, 0, 3000, blocking, b).map_err(|e| match handover {
+                        Some(role) => passed_on(e, role, last_victim, &role_name(producer)),
+                        None => e,
+                    })
                 });
                 dn.fetch_add(1, Ordering::SeqCst);
                 r
-            });
-            let cons = s.spawn(move || {
+            };
+            let mut run_consumer = move || {
                 b.worker("surviving consumer", || {
                     consume(
                         cd,
@@ -206,14 +260,40 @@ fn crash_run(ctx: &mut Ctx, side: Side) -> Result<CrashRun, Outcome> {
                         &|| dn.load(Ordering::SeqCst) == 2,
                         b,
                     )
+                    .map_err(|e| match handover {
+                        Some(role) => passed_on(e, role, last_victim, &role_name(consumer)),
+                        None => e,
+                    })
                 })
-            });
-            let role = format!("killed {killed}");
-            let v = b.worker(&role, || {
-                victims(&session, &name, rng, first_victim, &batch, b)
-            });
-            dn.fetch_add(1, Ordering::SeqCst);
-            (prod.join().ok().flatten(), cons.join().ok().flatten(), v)
+            };
+            let role_name = format!("killed {killed}");
+            let run_victims = || {
+                let v = b.worker(&role_name, || {
+                    victims(&session, &name, rng, first_victim, &batch, b, handover)
+                });
+                dn.fetch_add(1, Ordering::SeqCst);
+                v
+            };
+            match (handover, side) {
+                (None, _) => {
+                    let prod = s.spawn(run_producer);
+                    let cons = s.spawn(run_consumer);
+                    let v = run_victims();
+                    (prod.join().ok().flatten(), cons.join().ok().flatten(), v)
+                }
+                (Some(_), Side::Producers) => {
+                    let cons = s.spawn(run_consumer);
+                    let v = run_victims();
+                    let prod = run_producer();
+                    (prod, cons.join().ok().flatten(), v)
+                }
+                (Some(_), Side::Consumers) => {
+                    let prod = s.spawn(run_producer);
+                    let v = run_victims();
+                    let cons = run_consumer();
+                    (prod.join().ok().flatten(), cons, v)
+                }
+            }
         })
     };
     ctx.put_drivers(drivers);

@@ -1,5 +1,9 @@
 //! `lock-release`: an op that fails (oversize, closed) leaves the ring
 //! usable by everyone else.
+//!
+//! A and B both open a ring that a third driver created, so that with
+//! limited roles either can hand its role over (close and open again,
+//! see [`Ctx::claim`]) without removing the ring.
 
 use super::prelude::*;
 
@@ -7,8 +11,9 @@ use super::prelude::*;
 pub(super) const CASES: &[(&str, CaseFn)] = &[("lock-release.after-errors", lock_release)];
 
 fn lock_release(ctx: &mut Ctx) -> CaseResult {
-    let (a, name, g) = ctx.fresh_ring(&Need::capacity(1, &[1], 4).min_item_size(2))?;
-    let b = ctx.spawn()?;
+    let (_owner, name, g) = ctx.fresh_ring(&Need::capacity(1, &[1], 4).min_item_size(2))?;
+    let (a, b) = (ctx.spawn()?, ctx.spawn()?);
+    ctx.open(a, &name)?;
     ctx.open(b, &name)?;
     // Fills the ring from B: "ok" first, then 2-byte pads.
     let pad = |i: u64| vec![b'p', i as u8];

@@ -131,6 +131,64 @@ pub struct Ctx {
     pub transcript: Vec<String>,
     /// The ring names given out to the case.
     rings: Vec<String>,
+    /// What each driver of `drivers` holds, by the same index.
+    holdings: Vec<Holding>,
+}
+
+/// The ring a driver has open, whether it created it, and the roles it
+/// holds on it (held from its first put or get until it closes the ring).
+#[derive(Debug, Clone, Default)]
+struct Holding {
+    ring: Option<String>,
+    creator: bool,
+    producer: bool,
+    consumer: bool,
+}
+
+/// One of the two roles of a ring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Takes `put` and `put_wait`.
+    Producer,
+    /// Takes `get` and `get_wait`.
+    Consumer,
+}
+
+impl Role {
+    /// The role `op` takes, if any (`len`, `create`, `open`, `close` take
+    /// none).
+    pub fn of(op: &Op) -> Option<Role> {
+        match op {
+            Op::Put { .. } | Op::PutWait { .. } => Some(Role::Producer),
+            Op::Get | Op::GetWait { .. } => Some(Role::Consumer),
+            _ => None,
+        }
+    }
+
+    /// "producer" or "consumer".
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Producer => "producer",
+            Role::Consumer => "consumer",
+        }
+    }
+
+    /// The declared limit of this role (`None`: any number).
+    pub fn limit(self, roles: &crate::protocol::Roles) -> Option<u32> {
+        match self {
+            Role::Producer => roles.producers,
+            Role::Consumer => roles.consumers,
+        }
+    }
+}
+
+impl Holding {
+    fn has(&self, role: Role) -> bool {
+        match role {
+            Role::Producer => self.producer,
+            Role::Consumer => self.consumer,
+        }
+    }
 }
 
 /// Longest transcript kept per case.
@@ -146,6 +204,7 @@ impl Ctx {
             seed,
             drivers: Vec::new(),
             transcript: Vec::new(),
+            holdings: Vec::new(),
         }
     }
 
@@ -204,6 +263,7 @@ impl Ctx {
         let i = self.drivers.len();
         self.note(format!("d{i} started (pid {})", d.pid()));
         self.drivers.push(d);
+        self.holdings.resize(self.drivers.len(), Holding::default());
         Ok(i)
     }
 
@@ -221,17 +281,104 @@ impl Ctx {
     /// Gives back drivers taken by [`take_drivers`](Self::take_drivers).
     pub fn put_drivers(&mut self, drivers: Vec<Driver>) {
         self.drivers = drivers;
+        self.holdings.resize(self.drivers.len(), Holding::default());
     }
 
-    /// Sends `op` to driver `i` and notes both sides.
+    /// Sends `op` to driver `i` and notes both sides. Within the declared
+    /// roles ([`claim`](Self::claim)): a put or get that would make one
+    /// actor too many hold its role first hands the role over.
     pub fn call(&mut self, i: usize, op: Op) -> Result<Reply, Outcome> {
+        self.claim(i, &op)?;
         self.note(format!("d{i} -> {}", describe_op(&op)));
         let r = self.drivers[i].request(&op);
         match &r {
-            Ok(reply) => self.note(format!("d{i} <- {}", reply.describe())),
+            Ok(reply) => {
+                self.note(format!("d{i} <- {}", reply.describe()));
+                if reply.result.is_ok() {
+                    self.opened_or_closed(i, &op);
+                }
+            }
             Err(e) => self.note(format!("d{i} <- {e}")),
         }
         Ok(r?)
+    }
+
+    /// Records that driver `i` is about to send `op`, and keeps the
+    /// declared roles: when `op` takes a role that `i` does not hold and
+    /// as many other live drivers as declared hold it on the same ring,
+    /// they hand it over by closing the ring and opening it again (a new
+    /// actor, holding nothing). Sequential cases get their hand-overs
+    /// from here; the concurrent ones plan their actors within the roles
+    /// themselves.
+    ///
+    /// # Errors
+    /// A failure when a holder to hand over created the ring (its close
+    /// would remove it: the case is not written for these roles, a
+    /// ringcheck bug), or when its close or open fails.
+    pub fn claim(&mut self, i: usize, op: &Op) -> CaseResult {
+        let Some(role) = Role::of(op) else {
+            return Ok(());
+        };
+        let Some(ring) = self.holdings.get(i).and_then(|h| h.ring.clone()) else {
+            return Ok(());
+        };
+        if !self.holdings[i].has(role) {
+            if let Some(limit) = role.limit(&self.roles()) {
+                let holders: Vec<usize> = (0..self.holdings.len())
+                    .filter(|&j| j != i && !self.drivers[j].is_dead())
+                    .filter(|&j| {
+                        let h = &self.holdings[j];
+                        h.ring.as_deref() == Some(ring.as_str()) && h.has(role)
+                    })
+                    .collect();
+                let excess = (holders.len() + 1).saturating_sub(limit as usize);
+                for &j in &holders[..excess] {
+                    self.hand_over(j, role, &ring)?;
+                }
+            }
+        }
+        let h = &mut self.holdings[i];
+        match role {
+            Role::Producer => h.producer = true,
+            Role::Consumer => h.consumer = true,
+        }
+        Ok(())
+    }
+
+    /// Driver `j` hands its `role` on `ring` over: close, then open.
+    fn hand_over(&mut self, j: usize, role: Role, ring: &str) -> CaseResult {
+        let roles = self.roles();
+        if self.holdings[j].creator {
+            fail!(
+                "ringcheck cannot hand the {} role over from d{j}, which created the ring (its close would remove it): this case does not keep to the roles {roles} (a ringcheck bug)",
+                role.name()
+            );
+        }
+        self.note(format!(
+            "d{j} hands its {} role over (the driver declared {roles}): close, then open again",
+            role.name()
+        ));
+        self.call_ok(j, Op::Close)?;
+        self.call_ok(j, Op::Open { name: ring.into() })?;
+        Ok(())
+    }
+
+    /// Updates what driver `i` holds after `op` succeeded.
+    fn opened_or_closed(&mut self, i: usize, op: &Op) {
+        let Some(h) = self.holdings.get_mut(i) else {
+            return;
+        };
+        match op {
+            Op::Create { name, .. } | Op::Open { name } => {
+                *h = Holding {
+                    ring: Some(name.clone()),
+                    creator: matches!(op, Op::Create { .. }),
+                    ..Holding::default()
+                }
+            }
+            Op::Close => *h = Holding::default(),
+            _ => {}
+        }
     }
 
     /// A success of `op`, or a failure saying what came instead.

@@ -10,12 +10,15 @@ use crate::spec::Spec;
 pub fn junit(r: &RunReport, spec: &Spec) -> String {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut report = Report::new("ringcheck");
+    let roles = r.roles.to_string();
     for c in &spec.criteria {
         let mine: Vec<_> = r.cases.iter().filter(|k| k.criterion == c.id).collect();
         if mine.is_empty() {
             continue;
         }
         let mut suite = TestSuite::new(c.id.as_str());
+        // Every verdict holds within the driver's declared roles.
+        suite.add_property(quick_junit::Property::new("roles", roles.as_str()));
         for k in mine {
             let status = match k.verdict {
                 Verdict::Pass => TestCaseStatus::success(),

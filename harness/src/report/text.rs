@@ -14,12 +14,13 @@ pub fn text(r: &RunReport, spec: &Spec) -> String {
     let _ = writeln!(out, "ringcheck: {} via `{}`", r.implementation, r.driver);
     let _ = writeln!(
         out,
-        "features: {}; seed: {}{}",
+        "features: {}; roles: {}; seed: {}{}",
         if features.is_empty() {
             "none".into()
         } else {
             features.join(", ")
         },
+        r.roles,
         r.seed,
         r.partition
             .as_deref()
@@ -57,8 +58,13 @@ pub fn text(r: &RunReport, spec: &Spec) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "verdict: {} ({} cases: {} passed, {} failed, {} hung, {} skipped) in {:.1} s",
+        "verdict: {}{} ({} cases: {} passed, {} failed, {} hung, {} skipped) in {:.1} s",
         verdict_word(r.verdict),
+        if r.roles.is_any() {
+            String::new()
+        } else {
+            format!(" as {}", r.roles)
+        },
         r.cases.len(),
         count(Verdict::Pass),
         count(Verdict::Fail),
