@@ -19,6 +19,7 @@ mod geometry;
 mod message;
 mod roles;
 mod serve;
+mod split;
 
 pub use geometry::{CapacityOffer, GeometryOffer, SizeRange};
 pub use message::{
@@ -26,3 +27,4 @@ pub use message::{
 };
 pub use roles::Roles;
 pub use serve::{serve, serve_stdio, DriverError, Implementation, Ring};
+pub use split::{ConsumerHalf, ProducerHalf, Split};

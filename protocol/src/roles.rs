@@ -121,7 +121,10 @@ mod tests {
         assert_eq!(r, Roles::SPSC);
         let r: Roles = serde_json::from_str(r#"{"consumers": 1}"#).unwrap();
         assert_eq!(r, Roles::MPSC);
-        assert_eq!(serde_json::to_string(&Roles::MPSC).unwrap(), r#"{"consumers":1}"#);
+        assert_eq!(
+            serde_json::to_string(&Roles::MPSC).unwrap(),
+            r#"{"consumers":1}"#
+        );
         assert_eq!(serde_json::to_string(&Roles::ANY).unwrap(), "{}");
     }
 
@@ -140,12 +143,21 @@ mod tests {
         assert_eq!(Roles::MPSC.producers_up_to(3), 3);
         assert_eq!(Roles::MPSC.consumers_up_to(2), 1);
         assert_eq!(Roles::SPSC.to_string(), "1 producer, 1 consumer");
-        assert_eq!(Roles::MPSC.to_string(), "any number of producers, 1 consumer");
-        assert_eq!(Roles::ANY.to_string(), "any number of producers and consumers");
+        assert_eq!(
+            Roles::MPSC.to_string(),
+            "any number of producers, 1 consumer"
+        );
+        assert_eq!(
+            Roles::ANY.to_string(),
+            "any number of producers and consumers"
+        );
         let two = Roles {
             producers: Some(2),
             consumers: None,
         };
-        assert_eq!(two.to_string(), "up to 2 producers, any number of consumers");
+        assert_eq!(
+            two.to_string(),
+            "up to 2 producers, any number of consumers"
+        );
     }
 }
