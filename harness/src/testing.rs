@@ -319,6 +319,9 @@ pub fn snapshot(report: &RunReport, spec: &Spec) -> String {
     let features: Vec<&str> = report.features.iter().map(|f| f.as_str()).collect();
     let _ = writeln!(out, "implementation: {}", report.implementation);
     let _ = writeln!(out, "features: {}", features.join(", "));
+    if !report.roles.is_any() {
+        let _ = writeln!(out, "roles: {}", report.roles);
+    }
     let _ = writeln!(
         out,
         "verdict: {}",

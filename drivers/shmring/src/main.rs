@@ -25,6 +25,10 @@ struct Args {
     /// handle at a time) and declare roles 1/1 in hello.
     #[arg(long)]
     single_roles: bool,
+    /// Free text shown in the process table and otherwise ignored, so that
+    /// a script can find the drivers it started (`pgrep -f`).
+    #[arg(long, value_name = "TEXT")]
+    label: Option<String>,
 }
 
 /// `shmring` as a driver [`Implementation`].

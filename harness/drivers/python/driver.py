@@ -10,6 +10,18 @@ then removed). See specs/driver-protocol.md.
 
 Single-threaded on purpose: SharedBuffer's flock does not exclude threads
 sharing one object, so the driver does not declare ``parallel``.
+
+Roles: the ring takes any number of producer and consumer processes at
+once, so ``hello`` declares no ``roles``. A driver for a ring that is
+correct only with one producer and one consumer at a time adds
+``"roles": {"producers": 1, "consumers": 1}`` to its ``hello`` results
+(either field may be left out: not limited). An actor (a driver process,
+or one thread list of ``parallel``) holds the producer role from its first
+``put``/``put_wait`` on a ring until it closes that ring or dies, and the
+consumer role likewise with ``get``/``get_wait``; the harness never lets
+more actors hold a role at once than declared, and a new actor must be
+able to take over the role of a killed one. See specs/driver-protocol.md,
+section "Roles".
 """
 
 import binascii
