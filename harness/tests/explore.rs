@@ -22,6 +22,7 @@ fn the_python_driver_passes_generated_scenarios() {
         max_ops: 20,
         max_shrink_iters: 50,
         time_budget: None,
+        shrink_time: ringcheck::explore::DEFAULT_SHRINK_TIME,
         progress: false,
     };
     let report = explore(&cfg, &session);
