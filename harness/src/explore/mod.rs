@@ -221,7 +221,11 @@ pub fn explore_with(
     seed[..8].copy_from_slice(&cfg.seed.to_le_bytes());
     let config = Config {
         cases: cfg.cases,
-        max_shrink_iters: cfg.max_shrink_iters,
+        // proptest's value trees shrink one element at a time, with dozens
+        // of candidates per scenario; the greedy pass of `shrink` drops
+        // whole processes and halves of op lists first, and gets a wedge
+        // small in a fraction of the runs. It does all the shrinking.
+        max_shrink_iters: 0,
         failure_persistence: None,
         max_global_rejects: cfg.cases * 4,
         ..Config::default()
