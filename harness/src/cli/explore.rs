@@ -3,7 +3,7 @@
 use super::{emit, explore_cases, usage, DriverArgs, Exit};
 use clap::Args;
 use ringcheck::explore::{
-    explore_with, ExploreConfig, Found, ProcessScenario, ScenarioFailure, DEFAULT_SHRINK_TIME,
+    explore_with, ExploreConfig, Progress, ProcessScenario, ScenarioFailure, DEFAULT_SHRINK_TIME,
 };
 use ringcheck::protocol::Feature;
 use ringcheck::report::timeline_svg;
@@ -78,8 +78,8 @@ pub fn main(a: ExploreArgs) -> Exit {
         json.display(),
         shell_words::quote(&shell_words::join(session.driver()))
     );
-    let observe = |found: Found<'_>| match found {
-        Found::Failure {
+    let observe = |found: Progress<'_>| match found {
+        Progress::Failure {
             scenario,
             failure,
             index,
@@ -107,7 +107,8 @@ pub fn main(a: ExploreArgs) -> Exit {
                 );
             }
         }
-        Found::Smaller { scenario, failure } => {
+        Progress::Generated { .. } => {}
+        Progress::Smaller { scenario, failure } => {
             if let Err(e) = save(&json, &svg, scenario, failure) {
                 out!("could not save the scenario: {e}");
             }

@@ -136,7 +136,14 @@ impl Default for ExploreConfig {
 /// What an exploration tells its observer while it runs
 /// ([`explore_with`]).
 #[derive(Debug, Clone, Copy)]
-pub enum Found<'a> {
+pub enum Progress<'a> {
+    /// A generated scenario, before it runs.
+    Generated {
+        /// The scenario.
+        scenario: &'a ProcessScenario,
+        /// Which generated scenario it is (1-based).
+        index: u32,
+    },
     /// The first failure, before any shrinking.
     Failure {
         /// The failing scenario as generated.
@@ -209,7 +216,7 @@ pub fn explore(cfg: &ExploreConfig, session: &Session) -> ExploreReport {
 pub fn explore_with(
     cfg: &ExploreConfig,
     session: &Session,
-    observe: &dyn Fn(Found<'_>),
+    observe: &dyn Fn(Progress<'_>),
 ) -> ExploreReport {
     use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
     use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
@@ -276,6 +283,12 @@ pub fn explore_with(
         } else {
             generated.fetch_add(1, Ordering::Relaxed) + 1
         };
+        if !shrink {
+            observe(Progress::Generated {
+                scenario: &scn,
+                index,
+            });
+        }
         if cfg.progress {
             if shrink {
                 eprintln!(
@@ -323,7 +336,7 @@ pub fn explore_with(
             }
             Err(f) => {
                 if shrink {
-                    observe(Found::Smaller {
+                    observe(Progress::Smaller {
                         scenario: &scn,
                         failure: &f,
                     });
@@ -337,7 +350,7 @@ pub fn explore_with(
                             f.message().lines().next().unwrap_or("")
                         );
                     }
-                    observe(Found::Failure {
+                    observe(Progress::Failure {
                         scenario: &scn,
                         failure: &f,
                         index,
@@ -413,7 +426,7 @@ pub fn explore_with(
                                 scenario.processes.len()
                             );
                         }
-                        observe(Found::Smaller { scenario, failure })
+                        observe(Progress::Smaller { scenario, failure })
                     },
                 );
                 if !finished {

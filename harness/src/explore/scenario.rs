@@ -475,3 +475,56 @@ impl Values {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    /// Draws `n` scenarios of `strategy`.
+    fn draw(strategy: &BoxedStrategy<ProcessScenario>, n: usize) -> Vec<ProcessScenario> {
+        let mut runner = TestRunner::deterministic();
+        (0..n)
+            .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+            .collect()
+    }
+
+    #[test]
+    fn scenarios_stay_within_the_declared_roles() {
+        let mpsc = Roles::MPSC;
+        for (roles, putters, getters) in [(Roles::SPSC, 1, 1), (mpsc, 4, 1)] {
+            for scn in draw(&scenarios_within(true, true, 12, roles), 300) {
+                assert!(scn.within(&roles), "{roles}:\n{}", scn.describe());
+                let puts = scn.processes.iter().filter(|p| p.puts()).count();
+                let gets = scn.processes.iter().filter(|p| p.gets()).count();
+                assert!(puts <= putters && gets <= getters, "{}", scn.describe());
+            }
+        }
+    }
+
+    #[test]
+    fn blocked_kills_kill_a_sleeper_before_the_others_act() {
+        let scns = draw(&blocked_kills(8, Roles::ANY), 200);
+        for scn in &scns {
+            let victim = &scn.processes[0];
+            let Some(Crash {
+                process: 0,
+                at: CrashPoint::AtMicros(us),
+            }) = scn.crash
+            else {
+                panic!("no kill of p0:\n{}", scn.describe());
+            };
+            assert!((1000..15_000).contains(&us));
+            assert!(
+                victim.steps.iter().any(|s| matches!(s, Step::GetWait(t) | Step::PutWait(_, t) if *t >= 20)),
+                "{}",
+                scn.describe()
+            );
+        }
+        assert!(scns.iter().any(|s| s.processes.len() == 3));
+        assert!(scns.iter().any(|s| s.processes[0].producer));
+        assert!(scns.iter().any(|s| !s.processes[0].producer));
+        assert!(scns.iter().any(|s| s.processes[1..].iter().any(|p| p.start_us > 15_000)));
+    }
+}
