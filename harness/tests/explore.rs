@@ -97,7 +97,10 @@ fn a_wedge_is_saved_before_shrinking_and_shrinking_keeps_its_budget() {
     let saved = at("saved before shrinking; replay: ringcheck replay");
     let shrinking = at("explore: shrinking (up to 5 s, --shrink-time)");
     let minimal = at("minimal scenario");
-    assert!(found < saved && saved < shrinking && shrinking < minimal, "{text}");
+    assert!(
+        found < saved && saved < shrinking && shrinking < minimal,
+        "{text}"
+    );
     assert!(
         text.contains("explore: shrinking finished after")
             || text.contains("explore: shrinking cut by the 5 s budget (--shrink-time)"),
@@ -105,7 +108,10 @@ fn a_wedge_is_saved_before_shrinking_and_shrinking_keeps_its_budget() {
     );
     let json = std::fs::read_to_string(dir.path().join("ringcheck-explore-2.json")).unwrap();
     let scn: ProcessScenario = serde_json::from_str(&json).unwrap();
-    assert!(text.contains(&format!("minimal scenario ({} processes", scn.processes.len())));
+    assert!(text.contains(&format!(
+        "minimal scenario ({} processes",
+        scn.processes.len()
+    )));
 }
 
 /// `sh -c 'faulty-ring correct | sed ...'`: the correct ring, declaring
@@ -125,7 +131,8 @@ fn spsc_driver() -> Vec<String> {
 /// only after every scenario process closed the ring or was killed).
 #[test]
 fn explore_keeps_to_the_declared_roles() {
-    let session = Session::start(spsc_driver(), Duration::from_secs(10)).expect("the driver starts");
+    let session =
+        Session::start(spsc_driver(), Duration::from_secs(10)).expect("the driver starts");
     assert_eq!(session.hello().roles, Roles::SPSC);
     let cfg = ExploreConfig {
         cases: ringcheck_models::env_or("PROPTEST_CASES", 16).min(16),

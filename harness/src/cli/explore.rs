@@ -3,7 +3,7 @@
 use super::{emit, explore_cases, usage, DriverArgs, Exit};
 use clap::Args;
 use ringcheck::explore::{
-    explore_with, ExploreConfig, Progress, ProcessScenario, ScenarioFailure, DEFAULT_SHRINK_TIME,
+    explore_with, ExploreConfig, ProcessScenario, Progress, ScenarioFailure, DEFAULT_SHRINK_TIME,
 };
 use ringcheck::protocol::Feature;
 use ringcheck::report::timeline_svg;

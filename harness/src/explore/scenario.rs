@@ -517,7 +517,10 @@ mod tests {
             };
             assert!((1000..15_000).contains(&us));
             assert!(
-                victim.steps.iter().any(|s| matches!(s, Step::GetWait(t) | Step::PutWait(_, t) if *t >= 20)),
+                victim
+                    .steps
+                    .iter()
+                    .any(|s| matches!(s, Step::GetWait(t) | Step::PutWait(_, t) if *t >= 20)),
                 "{}",
                 scn.describe()
             );
@@ -525,6 +528,8 @@ mod tests {
         assert!(scns.iter().any(|s| s.processes.len() == 3));
         assert!(scns.iter().any(|s| s.processes[0].producer));
         assert!(scns.iter().any(|s| !s.processes[0].producer));
-        assert!(scns.iter().any(|s| s.processes[1..].iter().any(|p| p.start_us > 15_000)));
+        assert!(scns
+            .iter()
+            .any(|s| s.processes[1..].iter().any(|p| p.start_us > 15_000)));
     }
 }
