@@ -37,6 +37,7 @@ pub fn main(a: ReplayArgs) -> Exit {
                 max_ops: 40,
                 out: PathBuf::from("."),
                 time_budget: None,
+                shrink_time: ringcheck::explore::DEFAULT_SHRINK_TIME.as_secs(),
                 quiet: false,
             })
         }

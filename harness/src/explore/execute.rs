@@ -2,6 +2,7 @@
 //! merged history.
 
 use super::scenario::{CrashPoint, ProcessScenario, Values};
+use super::watchdog::Watchdog;
 use super::ScenarioFailure;
 use crate::client::{batch_replies, ClientError, Driver, Reply};
 use crate::criteria::Outcome;
@@ -21,8 +22,22 @@ use std::time::Duration;
 /// # Errors
 /// The verdict and the history that shows it.
 pub fn execute(scn: &ProcessScenario, session: &Session) -> Result<(), Box<ScenarioFailure>> {
+    execute_within(scn, session, None)
+}
+
+/// [`execute`]; with `hang`, a request is judged hung once it has run
+/// `hang` plus its ops' wait timeouts (and 1 ms per op): its driver is
+/// SIGKILLed then, without the diagnosis of the client's own deadline
+/// (which stays the backstop).
+pub(crate) fn execute_within(
+    scn: &ProcessScenario,
+    session: &Session,
+    hang: Option<Duration>,
+) -> Result<(), Box<ScenarioFailure>> {
     let ring = session.ring_name();
-    let result = match execute_inner(scn, session, &ring) {
+    let watchdog = hang.map(|h| (Watchdog::new(), h));
+    let watch = watchdog.as_ref().map(|(w, h)| Watch { dog: w, hang: *h });
+    let result = match execute_inner(scn, session, &ring, watch) {
         Ok(r) => r,
         Err(e) => Err(failure(e.into(), Vec::new(), Vec::new())),
     };
@@ -64,6 +79,7 @@ fn execute_inner(
     scn: &ProcessScenario,
     session: &Session,
     ring: &str,
+    watch: Option<Watch<'_>>,
 ) -> Result<Result<(), Box<ScenarioFailure>>, SessionError> {
     let mut owner = session.spawn()?;
     let created = owner.request(&Op::Create {
@@ -124,7 +140,16 @@ fn execute_inner(
             .enumerate()
             .map(|(i, (d, ops))| {
                 let crash = scn.crash.filter(|c| c.process == i).map(|c| c.at);
-                s.spawn(move || run_process(d, i, ops, crash))
+                let start = Duration::from_micros(u64::from(scn.processes[i].start_us));
+                s.spawn(move || {
+                    // A late start is part of the scenario (the process
+                    // reaches the ring only after another was killed), not
+                    // a stand-in for synchronisation.
+                    if !start.is_zero() {
+                        std::thread::sleep(start);
+                    }
+                    run_process(d, i, ops, crash, watch)
+                })
             })
             .collect();
         handles
@@ -182,13 +207,17 @@ fn execute_inner(
             kills,
         })));
     }
-    // Drain, as one more process.
+    // Drain, as one more process. Every scenario process has closed the
+    // ring (the shutdowns above) or was killed, so the drain never holds
+    // the consumer role beside a live holder: a limited role
+    // ([`crate::protocol::Roles`]) is handed over as the roles say.
     let drain = scn.processes.len();
     let limit = values.made() as usize + 2;
     let mut drained = false;
     for _ in 0..=limit / 64 + 1 {
         let ops = vec![Op::Get; 64];
-        let replies = batch_replies(&owner.request(&Op::Batch { ops: ops.clone() })?, &ops)?;
+        let batch = Op::Batch { ops: ops.clone() };
+        let replies = batch_replies(&request(&mut owner, &batch, watch)?, &ops)?;
         for (op, reply) in ops.iter().zip(&replies) {
             match answered(drain, op, reply, scn.capacity) {
                 Ok(e) => {
@@ -268,10 +297,15 @@ fn panicked() -> ClientError {
 /// Runs `ops` as one batch; a hang is kept as an unanswered request (with
 /// the error) rather than returned, so that the scenario's picture shows
 /// it.
-fn batch_or_hang(d: &mut Driver, process: usize, ops: &[Op]) -> Result<Ran, ClientError> {
+fn batch_or_hang(
+    d: &mut Driver,
+    process: usize,
+    ops: &[Op],
+    watch: Option<Watch<'_>>,
+) -> Result<Ran, ClientError> {
     let batch = Op::Batch { ops: ops.to_vec() };
     let (id, t0) = d.send(&batch)?;
-    match d.receive(id, t0, &batch) {
+    match receive(d, id, t0, &batch, watch) {
         Ok(reply) => Ok(Ran {
             replies: batch_replies(&reply, ops)?,
             ops: ops.to_vec(),
@@ -303,15 +337,16 @@ fn run_process(
     process: usize,
     ops: &[Op],
     crash: Option<CrashPoint>,
+    watch: Option<Watch<'_>>,
 ) -> Result<Ran, ClientError> {
     match crash {
-        None => batch_or_hang(d, process, ops),
+        None => batch_or_hang(d, process, ops, watch),
         Some(CrashPoint::AfterOp(k)) => {
             let k = (k as usize).min(ops.len());
             let ran = if k > 0 {
-                batch_or_hang(d, process, &ops[..k])?
+                batch_or_hang(d, process, &ops[..k], watch)?
             } else {
-                batch_or_hang(d, process, &[])?
+                batch_or_hang(d, process, &[], watch)?
             };
             d.kill();
             Ok(Ran {
@@ -346,4 +381,56 @@ fn answered(process: usize, op: &Op, r: &Reply, capacity: u64) -> Result<Option<
         }
     }
     event(process, op, r)
+}
+
+/// The hang deadline of a run and the watchdog that enforces it.
+#[derive(Clone, Copy)]
+struct Watch<'a> {
+    dog: &'a Watchdog,
+    hang: Duration,
+}
+
+/// How long `op` may run before `watch` judges it hung: the hang deadline
+/// plus its wait timeouts and 1 ms per op.
+fn limit(op: &Op, hang: Duration) -> Duration {
+    fn one(op: &Op) -> u64 {
+        match op {
+            Op::PutWait { timeout_ms, .. } | Op::GetWait { timeout_ms } => *timeout_ms + 1,
+            Op::Batch { ops } => ops.iter().map(one).sum::<u64>() + ops.len() as u64,
+            _ => 1,
+        }
+    }
+    hang + Duration::from_millis(one(op))
+}
+
+/// [`Driver::receive`], under `watch` if any: a driver that the watchdog
+/// killed got no answer in time, which is a hang.
+fn receive(
+    d: &mut Driver,
+    id: u64,
+    t0: u64,
+    op: &Op,
+    watch: Option<Watch<'_>>,
+) -> Result<Reply, ClientError> {
+    let Some(w) = watch else {
+        return d.receive(id, t0, op);
+    };
+    let limit = limit(op, w.hang);
+    let armed = w.dog.arm(d.pid() as i32, limit);
+    let answer = d.receive(id, t0, op);
+    let fired = w.dog.disarm(armed);
+    match answer {
+        Err(e) if fired && !e.is_hung() => Err(ClientError::Hung {
+            op: op.name().into(),
+            waited_ms: limit.as_millis() as u64,
+            at_hang: vec!["(not examined: judged hung at the shrink deadline and killed)".into()],
+        }),
+        other => other,
+    }
+}
+
+/// [`Driver::request`] under `watch`.
+fn request(d: &mut Driver, op: &Op, watch: Option<Watch<'_>>) -> Result<Reply, ClientError> {
+    let (id, t0) = d.send(op)?;
+    receive(d, id, t0, op, watch)
 }

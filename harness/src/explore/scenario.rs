@@ -3,6 +3,7 @@
 //! situations where ring bugs live.
 
 use crate::item::{item_header_len, unique_item};
+use crate::protocol::Roles;
 use crate::protocol::{Op, Payload};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -66,6 +67,31 @@ pub struct Process {
     pub producer: bool,
     /// Its ops, run as one batch.
     pub steps: Vec<Step>,
+    /// Microseconds after the other processes' batches were sent that this
+    /// one's is sent (0: at once). A late start lets a process act on the
+    /// ring only after another was killed in a wait.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start_us: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Process {
+    /// Whether it puts (and so holds the producer role once it runs).
+    pub fn puts(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::Put(_) | Step::PutWait(..)))
+    }
+
+    /// Whether it gets (and so holds the consumer role once it runs).
+    pub fn gets(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::Get | Step::GetWait(_)))
+    }
 }
 
 /// A whole generated scenario.
@@ -85,6 +111,15 @@ impl ProcessScenario {
     /// Total ops, for reports.
     pub fn ops(&self) -> usize {
         self.processes.iter().map(|p| p.steps.len()).sum()
+    }
+
+    /// Whether it stays within `roles`: at most that many processes put,
+    /// and at most that many get (a process that does both counts for
+    /// each role).
+    pub fn within(&self, roles: &Roles) -> bool {
+        let putters = self.processes.iter().filter(|p| p.puts()).count();
+        let getters = self.processes.iter().filter(|p| p.gets()).count();
+        roles.producers_up_to(putters) == putters && roles.consumers_up_to(getters) == getters
     }
 
     /// Driver features the scenario needs.
@@ -118,7 +153,12 @@ impl ProcessScenario {
                     Step::Len => "len".into(),
                 })
                 .collect();
-            out.push_str(&format!("  p{i} {role}: {}\n", steps.join(", ")));
+            let start = if p.start_us > 0 {
+                format!(" (starts {} us late)", p.start_us)
+            } else {
+                String::new()
+            };
+            out.push_str(&format!("  p{i} {role}{start}: {}\n", steps.join(", ")));
         }
         match self.crash {
             Some(Crash {
@@ -177,12 +217,40 @@ fn consumer_step(blocking: bool) -> BoxedStrategy<Step> {
 
 /// Scenarios: capacity 1 to 300 (biased small), item size 1 to 64 KiB
 /// (biased to edges), 1 to 4 producers and consumers with up to `max_ops`
-/// ops each, and (with `crashes`) an optional kill.
+/// ops each, and (with `crashes`) an optional kill. The same as
+/// [`scenarios_within`] for an MPMC ring ([`Roles::ANY`]).
 pub fn scenarios(
     blocking: bool,
     crashes: bool,
     max_ops: usize,
 ) -> impl Strategy<Value = ProcessScenario> {
+    scenarios_within(blocking, crashes, max_ops, Roles::ANY)
+}
+
+/// Scenarios within the roles a driver declared: at most
+/// `roles.producers` processes put and at most `roles.consumers` get.
+/// With `blocking` and `crashes`, one scenario in four is a *blocked kill*
+/// (see [`blocked_kills`]); the rest are as [`scenarios`] says.
+pub fn scenarios_within(
+    blocking: bool,
+    crashes: bool,
+    max_ops: usize,
+    roles: Roles,
+) -> BoxedStrategy<ProcessScenario> {
+    let general = general(blocking, crashes, max_ops, roles);
+    if blocking && crashes {
+        prop_oneof![3 => general, 1 => blocked_kills(max_ops, roles)].boxed()
+    } else {
+        general
+    }
+}
+
+fn general(
+    blocking: bool,
+    crashes: bool,
+    max_ops: usize,
+    roles: Roles,
+) -> BoxedStrategy<ProcessScenario> {
     let capacity = prop_oneof![3 => 1..=4u64, 2 => 1..=300u64];
     let item_size = prop_oneof![
         1 => Just(1u64),
@@ -193,11 +261,11 @@ pub fn scenarios(
     ];
     let producers = prop::collection::vec(
         prop::collection::vec(producer_step(blocking), 1..=max_ops),
-        1..=4,
+        1..=roles.producers_up_to(4),
     );
     let consumers = prop::collection::vec(
         prop::collection::vec(consumer_step(blocking), 1..=max_ops),
-        1..=4,
+        1..=roles.consumers_up_to(4),
     );
     let crash = if crashes {
         // Most scenarios kill someone: crash bugs are what real processes
@@ -219,18 +287,20 @@ pub fn scenarios(
     } else {
         Just(None).boxed()
     };
-    (capacity, item_size, producers, consumers, crash).prop_map(
-        |(capacity, item_size, ps, cs, crash)| {
+    (capacity, item_size, producers, consumers, crash)
+        .prop_map(|(capacity, item_size, ps, cs, crash)| {
             let mut processes: Vec<Process> = ps
                 .into_iter()
                 .map(|steps| Process {
                     producer: true,
                     steps,
+                    start_us: 0,
                 })
                 .collect();
             processes.extend(cs.into_iter().map(|steps| Process {
                 producer: false,
                 steps,
+                start_us: 0,
             }));
             let crash = crash.map(|(i, at)| Crash {
                 process: i.index(processes.len()),
@@ -242,8 +312,104 @@ pub fn scenarios(
                 processes,
                 crash,
             }
-        },
+        })
+        .boxed()
+}
+
+/// A wait long enough to be asleep in when the kill comes, ms.
+fn long_wait_ms() -> impl Strategy<Value = u16> {
+    20..50u16
+}
+
+/// Blocked kills, the scenarios that wedge real queues: on a small ring,
+/// the victim (p0) goes to sleep in a wait, on the empty ring (a consumer
+/// in `get_wait`) or on the full ring it filled itself (a producer in
+/// `put_wait`), and is SIGKILLed 1 to 15 ms into its batch, while asleep;
+/// the other processes start 0 to 25 ms late, so that most of them reach
+/// the ring after the kill, and put, get and wait on it: a wake-up meant
+/// for the dead sleeper, then sleepers of their own. Within `roles`: a
+/// second process of the victim's role only when its role allows two.
+pub fn blocked_kills(max_ops: usize, roles: Roles) -> BoxedStrategy<ProcessScenario> {
+    let ops = 1..=max_ops.clamp(1, 8);
+    let victim_consumes = any::<bool>();
+    let victim_waits = prop::collection::vec(long_wait_ms(), 1..=3);
+    let producer = prop::collection::vec(producer_step(true), ops.clone());
+    let consumer = prop::collection::vec(
+        prop_oneof![3 => long_wait_ms().prop_map(Step::GetWait), 1 => Just(Step::Get)],
+        ops,
+    );
+    let starts = prop::collection::vec(0..25_000u32, 3);
+    let kill_us = 1000..15_000u32;
+    (
+        1..=4u64,
+        8..=64u64,
+        victim_consumes,
+        victim_waits,
+        producer,
+        consumer,
+        any::<bool>(),
+        starts,
+        kill_us,
     )
+        .prop_map(
+            move |(capacity, item_size, consumes, waits, puts, gets, third, starts, kill_us)| {
+                let victim = if consumes {
+                    Process {
+                        producer: false,
+                        steps: waits.into_iter().map(Step::GetWait).collect(),
+                        start_us: 0,
+                    }
+                } else {
+                    let mut steps: Vec<Step> =
+                        (0..capacity).map(|_| Step::Put(Size::Max)).collect();
+                    steps.extend(waits.into_iter().map(|t| Step::PutWait(Size::Max, t)));
+                    Process {
+                        producer: true,
+                        steps,
+                        start_us: 0,
+                    }
+                };
+                let producer = Process {
+                    producer: true,
+                    steps: puts,
+                    start_us: starts[0],
+                };
+                let consumer = Process {
+                    producer: false,
+                    steps: gets,
+                    start_us: starts[1],
+                };
+                // The other role's process, then a second one of the
+                // victim's role if the roles allow it.
+                let (other, same) = if consumes {
+                    (producer, consumer)
+                } else {
+                    (consumer, producer)
+                };
+                let second_allowed = if consumes {
+                    roles.consumers_up_to(2) == 2
+                } else {
+                    roles.producers_up_to(2) == 2
+                };
+                let mut processes = vec![victim, other];
+                if third && second_allowed {
+                    processes.push(Process {
+                        start_us: starts[2],
+                        ..same
+                    });
+                }
+                ProcessScenario {
+                    capacity,
+                    item_size,
+                    processes,
+                    crash: Some(Crash {
+                        process: 0,
+                        at: CrashPoint::AtMicros(kill_us),
+                    }),
+                }
+            },
+        )
+        .boxed()
 }
 
 /// Makes the unique payloads of one scenario: value `n` is
@@ -307,5 +473,63 @@ impl Values {
             },
             Step::Len => Op::Len,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+
+    /// Draws `n` scenarios of `strategy`.
+    fn draw(strategy: &BoxedStrategy<ProcessScenario>, n: usize) -> Vec<ProcessScenario> {
+        let mut runner = TestRunner::deterministic();
+        (0..n)
+            .map(|_| strategy.new_tree(&mut runner).unwrap().current())
+            .collect()
+    }
+
+    #[test]
+    fn scenarios_stay_within_the_declared_roles() {
+        let mpsc = Roles::MPSC;
+        for (roles, putters, getters) in [(Roles::SPSC, 1, 1), (mpsc, 4, 1)] {
+            for scn in draw(&scenarios_within(true, true, 12, roles), 300) {
+                assert!(scn.within(&roles), "{roles}:\n{}", scn.describe());
+                let puts = scn.processes.iter().filter(|p| p.puts()).count();
+                let gets = scn.processes.iter().filter(|p| p.gets()).count();
+                assert!(puts <= putters && gets <= getters, "{}", scn.describe());
+            }
+        }
+    }
+
+    #[test]
+    fn blocked_kills_kill_a_sleeper_before_the_others_act() {
+        let scns = draw(&blocked_kills(8, Roles::ANY), 200);
+        for scn in &scns {
+            let victim = &scn.processes[0];
+            let Some(Crash {
+                process: 0,
+                at: CrashPoint::AtMicros(us),
+            }) = scn.crash
+            else {
+                panic!("no kill of p0:\n{}", scn.describe());
+            };
+            assert!((1000..15_000).contains(&us));
+            assert!(
+                victim
+                    .steps
+                    .iter()
+                    .any(|s| matches!(s, Step::GetWait(t) | Step::PutWait(_, t) if *t >= 20)),
+                "{}",
+                scn.describe()
+            );
+        }
+        assert!(scns.iter().any(|s| s.processes.len() == 3));
+        assert!(scns.iter().any(|s| s.processes[0].producer));
+        assert!(scns.iter().any(|s| !s.processes[0].producer));
+        assert!(scns
+            .iter()
+            .any(|s| s.processes[1..].iter().any(|p| p.start_us > 15_000)));
     }
 }

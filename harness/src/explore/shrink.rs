@@ -5,6 +5,7 @@
 
 use super::scenario::{Crash, CrashPoint, ProcessScenario};
 use super::ScenarioFailure;
+use std::time::Instant;
 
 /// Smaller variants of `scn`, most aggressive first: without one process,
 /// with one process's ops halved or one op dropped, a smaller geometry, an
@@ -68,6 +69,16 @@ fn smaller(scn: &ProcessScenario) -> Vec<ProcessScenario> {
             ..scn.clone()
         });
     }
+    for i in 0..scn.processes.len() {
+        let start = scn.processes[i].start_us;
+        for later in [0, start / 2] {
+            if later < start {
+                let mut c = scn.clone();
+                c.processes[i].start_us = later;
+                out.push(c);
+            }
+        }
+    }
     if let Some(k) = scn.crash {
         out.push(ProcessScenario {
             crash: None,
@@ -89,19 +100,27 @@ fn smaller(scn: &ProcessScenario) -> Vec<ProcessScenario> {
 }
 
 /// Greedy minimization (in the manner of delta debugging): take the first
-/// smaller variant that still fails, repeat until none does or `budget`
-/// candidates were tried.
+/// smaller variant that still fails (telling `smaller_fails` of it), repeat
+/// until none does, `budget` candidates were tried or `deadline` passed.
+/// Returns the smallest failing scenario found, why it fails, and whether
+/// the pass finished (false: cut by `deadline`).
 pub(crate) fn minimize(
     mut scn: ProcessScenario,
     mut why: ScenarioFailure,
     budget: u32,
+    deadline: Instant,
     fails: impl Fn(&ProcessScenario) -> Option<ScenarioFailure>,
-) -> (ProcessScenario, ScenarioFailure) {
+    smaller_fails: impl Fn(&ProcessScenario, &ScenarioFailure),
+) -> (ProcessScenario, ScenarioFailure, bool) {
     let mut tried = 0;
     'outer: while tried < budget {
         for c in smaller(&scn) {
+            if Instant::now() >= deadline {
+                return (scn, why, false);
+            }
             tried += 1;
             if let Some(f) = fails(&c) {
+                smaller_fails(&c, &f);
                 scn = c;
                 why = f;
                 continue 'outer;
@@ -112,5 +131,6 @@ pub(crate) fn minimize(
         }
         break;
     }
-    (scn, why)
+    let finished = Instant::now() < deadline;
+    (scn, why, finished)
 }
