@@ -343,6 +343,35 @@ pub(crate) fn consume_with(
     }
 }
 
+/// `len`s per batch of [`observe`].
+const OBSERVE_BATCH: usize = 20;
+
+/// Pause between two batches of [`observe`]: it paces the reader (about
+/// 20 `len`s per millisecond at most), so that its history stays within
+/// memory on a long run; it synchronises nothing.
+const OBSERVE_PACE: Duration = Duration::from_millis(1);
+
+/// Reads `len` on `d` in batches until `finished`, and returns the
+/// history of those reads: an actor with no role, looking at the ring
+/// while others move its indices.
+pub(crate) fn observe(
+    d: &mut Driver,
+    process: usize,
+    finished: &dyn Fn() -> bool,
+    budget: &Budget,
+) -> Result<Vec<Event>, Outcome> {
+    let mut events = Vec::new();
+    while !finished() && !budget.stop()? {
+        let ops = vec![Op::Len; OBSERVE_BATCH];
+        let replies = d.batch(ops.clone())?;
+        for (op, r) in ops.iter().zip(&replies) {
+            events.extend(event(process, op, r).map_err(Outcome::Fail)?);
+        }
+        std::thread::sleep(OBSERVE_PACE);
+    }
+    Ok(events)
+}
+
 /// Describes violations with a timeline of the events involved.
 pub(crate) fn explain(history: &[Event], violations: &[Violation]) -> String {
     let origin = history.iter().map(|e| e.t0).min().unwrap_or(0);

@@ -34,7 +34,10 @@ fn carrying(marker: &str) -> Vec<u32> {
 #[test]
 fn the_built_in_ring_through_a_wrapper_that_does_not_exec_conforms_and_leaves_nothing() {
     let mark = marker("wrapper");
-    let inner = format!("{} --label {mark}", workspace_bin("shmring-driver").display());
+    let inner = format!(
+        "{} --label {mark}",
+        workspace_bin("shmring-driver").display()
+    );
     let driver = shell_words::join(["sh", "-c", &format!("{inner}; exit $?")]);
     let (code, report) = json_run(&["--driver", &driver, "--only", "crash,concurrency"]);
     assert_eq!(code, Some(0), "{report:#}");
@@ -50,7 +53,10 @@ fn the_built_in_ring_through_a_wrapper_that_does_not_exec_conforms_and_leaves_no
 #[test]
 fn an_interrupted_run_kills_its_drivers_and_removes_its_segments() {
     let mark = marker("sigint");
-    let driver = format!("{} --label {mark}", workspace_bin("shmring-driver").display());
+    let driver = format!(
+        "{} --label {mark}",
+        workspace_bin("shmring-driver").display()
+    );
     let run = Command::new(BIN)
         .args(["run", "--driver", &driver, "--only", "crash"])
         .stdout(Stdio::null())

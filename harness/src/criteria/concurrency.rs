@@ -15,8 +15,8 @@ use super::prelude::*;
 use crate::history::{Action, Event};
 use crate::item::{process_item_id, unique_item};
 use crate::workload::{
-    consume_with, event, get_op, item, produce_with, put_op, verify, Budget, BATCH, ITEM_SIZE,
-    MAX_ITEM_LEN,
+    consume_with, event, get_op, item, observe, produce_with, put_op, verify, Budget, BATCH,
+    ITEM_SIZE, MAX_ITEM_LEN,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -75,7 +75,11 @@ fn run_processes(ctx: &mut Ctx, need: &Need, plan: Plan) -> CaseResult {
     let per_producer = plan.per_producer;
     let (owner, name, g) = ctx.fresh_ring(need)?;
     let capacity = g.capacity;
-    for _ in 0..producers + consumers {
+    // With `mixed`, one more driver reads `len` throughout, holding no
+    // role: a count taken from two indices read at different instants
+    // shows when another actor moves one of them in between.
+    let observers = usize::from(plan.mixed);
+    for _ in 0..producers + consumers + observers {
         let d = ctx.spawn()?;
         ctx.open(d, &name)?;
     }
@@ -91,6 +95,7 @@ fn run_processes(ctx: &mut Ctx, need: &Need, plan: Plan) -> CaseResult {
     ));
     let mut drivers = ctx.take_drivers();
     let finished_producers = AtomicUsize::new(0);
+    let consumers_done = AtomicUsize::new(0);
     let budget = Budget::new();
     let item_size = g.item_size as usize;
     let deep = move |p: u32, seq: u32| {
@@ -103,7 +108,15 @@ fn run_processes(ctx: &mut Ctx, need: &Need, plan: Plan) -> CaseResult {
         let mut handles = Vec::new();
         for (i, d) in drivers.iter_mut().enumerate().skip(owner + 1) {
             let (fp, budget) = (&finished_producers, &budget);
-            if i <= owner + producers {
+            if i > owner + producers + consumers {
+                let cd = &consumers_done;
+                let finished = move || cd.load(Ordering::SeqCst) == consumers;
+                handles.push(s.spawn(move || {
+                    budget.worker(&format!("len reader d{i}"), || {
+                        observe(d, i, &finished, budget)
+                    })
+                }));
+            } else if i <= owner + producers {
                 let producer = (i - owner - 1) as u32;
                 handles.push(s.spawn(move || {
                     let r = budget.worker(&format!("producer d{i}"), || {
@@ -114,10 +127,13 @@ fn run_processes(ctx: &mut Ctx, need: &Need, plan: Plan) -> CaseResult {
                 }));
             } else {
                 let finished = move || fp.load(Ordering::SeqCst) == producers;
+                let cd = &consumers_done;
                 handles.push(s.spawn(move || {
-                    budget.worker(&format!("consumer d{i}"), || {
+                    let r = budget.worker(&format!("consumer d{i}"), || {
                         consume_with(d, i, blocking, mixed, &finished, budget)
-                    })
+                    });
+                    cd.fetch_add(1, Ordering::SeqCst);
+                    r
                 }));
             }
         }
