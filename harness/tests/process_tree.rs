@@ -35,7 +35,7 @@ fn carrying(marker: &str) -> Vec<u32> {
 fn the_built_in_ring_through_a_wrapper_that_does_not_exec_conforms_and_leaves_nothing() {
     let mark = marker("wrapper");
     let inner = format!(
-        "{} --label {mark}",
+        "{} --label={mark}",
         workspace_bin("shmring-driver").display()
     );
     let driver = shell_words::join(["sh", "-c", &format!("{inner}; exit $?")]);
@@ -54,7 +54,7 @@ fn the_built_in_ring_through_a_wrapper_that_does_not_exec_conforms_and_leaves_no
 fn an_interrupted_run_kills_its_drivers_and_removes_its_segments() {
     let mark = marker("sigint");
     let driver = format!(
-        "{} --label {mark}",
+        "{} --label={mark}",
         workspace_bin("shmring-driver").display()
     );
     let run = Command::new(BIN)
