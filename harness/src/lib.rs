@@ -7,8 +7,8 @@
 //! |---|---|
 //! | the spec: criteria and cases (`ring.toml`) | [`spec`] |
 //! | the cases, one module per criterion | [`criteria`] |
+//! | the runtime of a case: context, outcome, expectations, geometry, laps, workload | [`case`] |
 //! | a session with the implementation: drivers, `hello`, ring names, leftovers | [`session`], [`client`] |
-//! | the workload of the concurrent cases | `workload` (crate-private) |
 //! | histories and their checker | [`history`] (from `ringcheck-models`) |
 //! | verdicts of a run | [`run`] |
 //! | reports: text, JSON, JUnit, SVG timeline | [`report`] |
@@ -23,6 +23,7 @@
 
 #![deny(missing_docs)]
 
+pub mod case;
 pub mod client;
 pub mod criteria;
 pub mod explore;
@@ -33,7 +34,6 @@ pub mod select;
 pub mod session;
 pub mod spec;
 pub mod testing;
-mod workload;
 
 pub use ringcheck_models::{history, item};
 pub use ringcheck_protocol as protocol;

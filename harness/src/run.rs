@@ -2,7 +2,8 @@
 //! driver processes, collect verdicts, and remove whatever the
 //! implementation left in `/dev/shm`.
 
-use crate::criteria::{registry, Ctx, Outcome};
+use crate::case::{Ctx, Outcome};
+use crate::criteria::registry;
 use crate::protocol::Feature;
 use crate::select::{SelectError, Selection};
 use crate::session::{Session, SessionError};

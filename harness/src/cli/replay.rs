@@ -4,7 +4,7 @@
 use super::explore::{write_timeline, ExploreArgs};
 use super::{emit, usage, DriverArgs, Exit};
 use clap::Args;
-use ringcheck::criteria::Outcome;
+use ringcheck::case::Outcome;
 use ringcheck::explore::{execute, ProcessScenario};
 use ringcheck::session::Session;
 use std::path::PathBuf;

@@ -48,7 +48,7 @@ fn start(ctx: &mut Ctx, d: usize, op: Op) -> Result<(u64, u64, Op), Outcome> {
     ctx.claim(d, &op)?;
     ctx.note(format!(
         "d{d} -> {} (not awaited yet)",
-        super::describe_op(&op)
+        crate::client::describe_op(&op)
     ));
     let (id, t0) = ctx.driver(d).send(&op)?;
     Ok((id, t0, op))

@@ -12,12 +12,12 @@
 //! 4 KiB, the consumer mixing `get`, `get_wait` and `len`.
 
 use super::prelude::*;
-use crate::history::{Action, Event};
-use crate::item::{process_item_id, unique_item};
-use crate::workload::{
+use crate::case::workload::{
     consume_with, event, get_op, item, observe, produce_with, put_op, verify, Budget, BATCH,
     ITEM_SIZE, MAX_ITEM_LEN,
 };
+use crate::history::{Action, Event};
+use crate::item::{process_item_id, unique_item};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Items through the rings of [`deep_1p1c`], in all.

@@ -11,15 +11,15 @@
 //! does not pass from a dead holder fails the case saying so.
 
 use super::prelude::*;
-use super::Role;
+use crate::case::workload::{
+    consume, decode, event, explain, get_op, item, produce, put_op, role_name, torn, Budget,
+    ITEM_SIZE, MAX_ITEM_LEN,
+};
+use crate::case::Role;
 use crate::client::{Driver, Reply};
 use crate::history::{check, show, Action, Event};
 use crate::protocol::monotonic_ns;
 use crate::session::Session;
-use crate::workload::{
-    consume, decode, event, explain, get_op, item, produce, put_op, role_name, torn, Budget,
-    ITEM_SIZE, MAX_ITEM_LEN,
-};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;

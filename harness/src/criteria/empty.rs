@@ -1,7 +1,7 @@
 //! `empty`: a get on an empty ring returns nothing.
 
-use super::laps;
 use super::prelude::*;
+use crate::case::laps;
 
 /// The cases of this criterion, in spec order.
 pub(super) const CASES: &[(&str, CaseFn)] = &[

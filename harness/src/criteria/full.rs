@@ -1,7 +1,7 @@
 //! `full`: a ring holds exactly `capacity` items and refuses the next.
 
-use super::laps;
 use super::prelude::*;
+use crate::case::laps;
 
 /// The cases of this criterion, in spec order.
 pub(super) const CASES: &[(&str, CaseFn)] = &[

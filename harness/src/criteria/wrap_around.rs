@@ -1,8 +1,8 @@
 //! `wrap-around`: the ring keeps FIFO order across many laps and for
 //! items that straddle the end of the slot array.
 
-use super::laps;
 use super::prelude::*;
+use crate::case::laps;
 
 /// The cases of this criterion, in spec order.
 pub(super) const CASES: &[(&str, CaseFn)] = &[

@@ -4,13 +4,13 @@
 use super::scenario::{CrashPoint, ProcessScenario, Values};
 use super::watchdog::Watchdog;
 use super::ScenarioFailure;
+use crate::case::workload::event;
+use crate::case::Outcome;
 use crate::client::{batch_replies, ClientError, Driver, Reply};
-use crate::criteria::Outcome;
 use crate::history::{check, Action, Event, Rule, Violation};
 use crate::protocol::{monotonic_ns, ErrorCode, Op};
 use crate::report::{Kill, Unanswered};
 use crate::session::{Session, SessionError, SHUTDOWN_GRACE};
-use crate::workload::event;
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -28,7 +28,7 @@ pub use scenario::{
     Step,
 };
 
-use crate::criteria::Outcome;
+use crate::case::Outcome;
 use crate::history::Event;
 use crate::protocol::Feature;
 use crate::report::{Kill, Unanswered};

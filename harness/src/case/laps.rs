@@ -7,9 +7,9 @@
 //! hundreds of laps, or only at hundreds of slots; a short case never sees
 //! them. [`laps`] is what the wrap-around, full and empty criteria run.
 
+use super::geometry::Geometry;
 use super::{fail, CaseResult, Ctx, Outcome};
 use crate::client::Reply;
-use crate::criteria::geometry::Geometry;
 use crate::history::show;
 use crate::protocol::{Feature, Op, Payload};
 use crate::reference::Expect;

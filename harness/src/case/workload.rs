@@ -8,8 +8,8 @@
 //! varies with the sequence number. An item whose bytes differ from what
 //! its header promises is torn (or foreign).
 
+use super::{fail, CaseResult, Ctx, Outcome};
 use crate::client::{Driver, Reply};
-use crate::criteria::{fail, CaseResult, Ctx, Outcome};
 use crate::history::{check, show, Action, Event, Violation};
 use crate::item::{decode_process_item, process_item_id, unique_item};
 use crate::protocol::{monotonic_ns, Op, Payload};
