@@ -3,7 +3,7 @@
 //!
 //! Each model spawns its threads through [`sync`] (the facade that is
 //! `std`, loom under `--cfg loom` or shuttle under `--cfg shuttle`), records every operation
-//! as a history [`Event`] stamped by a logical clock, and checks the
+//! as a history [`Event`](history::Event) stamped by a logical clock, and checks the
 //! history for linearizability against the FIFO specification with
 //! [`history::check`] plus the model's own assertions. A violation panics,
 //! which is how loom and shuttle learn that a schedule failed.
@@ -40,7 +40,7 @@ pub use small::{
     put_woken_by_get, timeout_expires, two_producers_contend, two_producers_one_consumer,
     wrap_around,
 };
-pub use threads::item;
+pub use threads::model_item;
 
 use serde::{Deserialize, Serialize};
 use std::time::Duration;

@@ -4,7 +4,7 @@
 use crate::item as items;
 use crate::sync::thread;
 use crate::sync::AtomicU64;
-use crate::threads::{check, item, join, spawn, Log};
+use crate::threads::{check, join, model_item, spawn, Log};
 use crate::{ModelRing, Wait};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -83,7 +83,7 @@ pub fn run_scenario<R: ModelRing>(ring: R, scenario: &Scenario) {
             let done = Arc::clone(&producers_done);
             spawn(&ring, p, &clock, move |r, log| {
                 for (seq, &(len, wait)) in ops.iter().enumerate() {
-                    let _ = log.put(r, &item(p, seq, len as usize), wait);
+                    let _ = log.put(r, &model_item(p, seq, len as usize), wait);
                 }
                 done.fetch_add(1, SeqCst);
             })
@@ -121,7 +121,7 @@ pub fn run_scenario<R: ModelRing>(ring: R, scenario: &Scenario) {
     let mut main = Log::new(main_id, &clock);
     for k in 0..scenario.consumers.len() {
         assert_eq!(
-            main.put(&ring, &item(END as usize, k, end_len), Wait::Forever),
+            main.put(&ring, &model_item(END as usize, k, end_len), Wait::Forever),
             Ok(true)
         );
     }

@@ -6,7 +6,7 @@ use crate::history::Action;
 use crate::item as items;
 use crate::sync::thread;
 use crate::sync::AtomicU64;
-use crate::threads::{check, drain, fill, item, join, spawn, start_timer, Log};
+use crate::threads::{check, drain, fill, join, model_item, spawn, start_timer, Log};
 use crate::{CrashModelRing, KillPoint, ModelRing, Wait};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
@@ -19,7 +19,7 @@ pub fn put_get<R: ModelRing>(ring: R) {
     let len = ring.item_size().min(4);
     let p = spawn(&ring, 0, &clock, move |r, log| {
         for seq in 0..2 {
-            assert_eq!(log.put(r, &item(0, seq, len), Wait::No), Ok(true));
+            assert_eq!(log.put(r, &model_item(0, seq, len), Wait::No), Ok(true));
         }
     });
     let c = spawn(&ring, 1, &clock, |r, log| {
@@ -47,14 +47,14 @@ pub fn boundaries<R: ModelRing>(ring: R) {
     let mut main = Log::new(2, &clock);
     fill(&ring, &mut main, len);
     assert_eq!(
-        main.put(&ring, &item(2, cap, len), Wait::No),
+        main.put(&ring, &model_item(2, cap, len), Wait::No),
         Ok(false),
         "a put into a full ring must be refused"
     );
     for seq in 0..cap {
         assert_eq!(
             main.get(&ring, Wait::No),
-            Ok(Some(item(2, seq, len))),
+            Ok(Some(model_item(2, seq, len))),
             "FIFO"
         );
     }
@@ -65,7 +65,7 @@ pub fn boundaries<R: ModelRing>(ring: R) {
     );
     let p = spawn(&ring, 0, &clock, move |r, log| {
         for seq in 0..=cap {
-            let _ = log.put(r, &item(0, seq, len), Wait::No);
+            let _ = log.put(r, &model_item(0, seq, len), Wait::No);
         }
     });
     let c = spawn(&ring, 1, &clock, move |r, log| {
@@ -95,7 +95,10 @@ pub fn wrap_around<R: ModelRing>(ring: R) {
     }
     let p = spawn(&ring, 0, &clock, move |r, log| {
         for seq in 0..cap {
-            assert_eq!(log.put(r, &item(0, seq, len), Wait::Forever), Ok(true));
+            assert_eq!(
+                log.put(r, &model_item(0, seq, len), Wait::Forever),
+                Ok(true)
+            );
         }
     });
     let c = spawn(&ring, 1, &clock, move |r, log| {
@@ -105,8 +108,8 @@ pub fn wrap_around<R: ModelRing>(ring: R) {
     });
     let (lp, ()) = join(p);
     let (lc, got) = join(c);
-    let mut want = vec![Some(item(2, cap - 1, len))];
-    want.extend((0..cap).map(|seq| Some(item(0, seq, len))));
+    let mut want = vec![Some(model_item(2, cap - 1, len))];
+    want.extend((0..cap).map(|seq| Some(model_item(0, seq, len))));
     assert_eq!(got, want, "wrap-around changed the order");
     check(vec![main, lp, lc], cap, false);
 }
@@ -119,11 +122,11 @@ pub fn get_woken_by_put<R: ModelRing>(ring: R, wait: Wait) {
     let clock = Arc::new(AtomicU64::new(0));
     let c = spawn(&ring, 1, &clock, move |r, log| log.get(r, wait));
     let p = spawn(&ring, 0, &clock, move |r, log| {
-        assert_eq!(log.put(r, &item(0, 0, len), Wait::No), Ok(true));
+        assert_eq!(log.put(r, &model_item(0, 0, len), Wait::No), Ok(true));
     });
     let (lp, ()) = join(p);
     let (lc, got) = join(c);
-    assert_eq!(got, Ok(Some(item(0, 0, len))), "the waiting get");
+    assert_eq!(got, Ok(Some(model_item(0, 0, len))), "the waiting get");
     check(vec![lp, lc], ring.capacity(), true);
 }
 
@@ -143,14 +146,17 @@ pub fn get_woken_twice<R: ModelRing>(ring: R) {
     });
     let p = spawn(&ring, 0, &clock, move |r, log| {
         for seq in 0..2 {
-            assert_eq!(log.put(r, &item(0, seq, len), Wait::No), Ok(true));
+            assert_eq!(log.put(r, &model_item(0, seq, len), Wait::No), Ok(true));
         }
     });
     let (lp, ()) = join(p);
     let (lc, got) = join(c);
     assert_eq!(
         got,
-        [Ok(Some(item(0, 0, len))), Ok(Some(item(0, 1, len)))],
+        [
+            Ok(Some(model_item(0, 0, len))),
+            Ok(Some(model_item(0, 1, len)))
+        ],
         "the waiting gets"
     );
     check(vec![lp, lc], ring.capacity(), true);
@@ -168,7 +174,7 @@ pub fn two_producers_contend<R: ModelRing>(ring: R) {
     let producers: Vec<_> = (0..2)
         .map(|p| {
             spawn(&ring, p, &clock, move |r, log| {
-                assert_eq!(log.put(r, &item(p, 0, len), Wait::No), Ok(true));
+                assert_eq!(log.put(r, &model_item(p, 0, len), Wait::No), Ok(true));
             })
         })
         .collect();
@@ -190,7 +196,7 @@ pub fn put_woken_by_get<R: ModelRing>(ring: R, wait: Wait) {
     let mut main = Log::new(2, &clock);
     fill(&ring, &mut main, len);
     let p = spawn(&ring, 0, &clock, move |r, log| {
-        log.put(r, &item(0, 0, len), wait)
+        log.put(r, &model_item(0, 0, len), wait)
     });
     let c = spawn(&ring, 1, &clock, move |r, log| {
         assert!(matches!(log.get(r, Wait::No), Ok(Some(_))));
@@ -211,7 +217,7 @@ pub fn timeout_expires<R: ModelRing>(ring: R) {
     let clock = Arc::new(AtomicU64::new(0));
     let c = spawn(&ring, 1, &clock, move |r, log| log.get(r, Wait::Ms(1)));
     let p = spawn(&ring, 0, &clock, move |r, log| {
-        assert_eq!(log.put(r, &item(0, 0, len), Wait::No), Ok(true));
+        assert_eq!(log.put(r, &model_item(0, 0, len), Wait::No), Ok(true));
     });
     let (timer, moved) = start_timer(&ring);
     let (lc, got) = join(c);
@@ -219,7 +225,7 @@ pub fn timeout_expires<R: ModelRing>(ring: R) {
     let (lp, ()) = join(p);
     timer.join().expect("timer thread");
     match got {
-        Ok(Some(v)) => assert_eq!(v, item(0, 0, len)),
+        Ok(Some(v)) => assert_eq!(v, model_item(0, 0, len)),
         Ok(None) => assert!(
             moved_before_return,
             "the get timed out before the clock reached its deadline"
@@ -242,7 +248,7 @@ pub fn put_timeout_expires<R: ModelRing>(ring: R) {
     let mut main = Log::new(3, &clock);
     fill(&ring, &mut main, len);
     let p = spawn(&ring, 0, &clock, move |r, log| {
-        log.put(r, &item(0, 0, len), Wait::Ms(1))
+        log.put(r, &model_item(0, 0, len), Wait::Ms(1))
     });
     let c = spawn(&ring, 1, &clock, move |r, log| {
         assert!(matches!(log.get(r, Wait::No), Ok(Some(_))));
@@ -272,11 +278,14 @@ pub fn two_producers_one_consumer<R: ModelRing>(ring: R) {
     let clock = Arc::new(AtomicU64::new(0));
     let a = spawn(&ring, 0, &clock, move |r, log| {
         for seq in 0..2 {
-            assert_eq!(log.put(r, &item(0, seq, len), Wait::Forever), Ok(true));
+            assert_eq!(
+                log.put(r, &model_item(0, seq, len), Wait::Forever),
+                Ok(true)
+            );
         }
     });
     let b = spawn(&ring, 1, &clock, move |r, log| {
-        assert_eq!(log.put(r, &item(1, 0, len), Wait::Forever), Ok(true));
+        assert_eq!(log.put(r, &model_item(1, 0, len), Wait::Forever), Ok(true));
     });
     let c = spawn(&ring, 2, &clock, move |r, log| {
         (0..3)
@@ -299,10 +308,10 @@ pub fn two_producers_one_consumer<R: ModelRing>(ring: R) {
     };
     assert_eq!(
         from(0),
-        vec![item(0, 0, len), item(0, 1, len)],
+        vec![model_item(0, 0, len), model_item(0, 1, len)],
         "producer 0's order"
     );
-    assert_eq!(from(1), vec![item(1, 0, len)]);
+    assert_eq!(from(1), vec![model_item(1, 0, len)]);
     check(vec![la, lb, lc], ring.capacity(), true);
 }
 
@@ -319,7 +328,7 @@ pub fn owner_killed<R: CrashModelRing>(ring: R, point: KillPoint) {
     let len = ring.item_size().min(4);
     let clock = Arc::new(AtomicU64::new(0));
     let mut main = Log::new(3, &clock);
-    let victim_item = item(0, 0, len);
+    let victim_item = model_item(0, 0, len);
     if point == KillPoint::GetCopied {
         assert_eq!(main.put(&ring, &victim_item, Wait::No), Ok(true));
     }
@@ -340,7 +349,7 @@ pub fn owner_killed<R: CrashModelRing>(ring: R, point: KillPoint) {
     let c = spawn(&ring, 1, &clock, |r, log| log.get(r, Wait::Forever));
     let p = (point != KillPoint::PutCommitted).then(|| {
         spawn(&ring, 2, &clock, move |r, log| {
-            assert_eq!(log.put(r, &item(2, 0, len), Wait::Forever), Ok(true));
+            assert_eq!(log.put(r, &model_item(2, 0, len), Wait::Forever), Ok(true));
         })
     });
     let lv = victim.join().expect("victim thread");

@@ -95,8 +95,8 @@ impl Log {
 }
 
 /// A unique item of `len` bytes (at least the header of
-/// [`item::unique_item`]): process, sequence number, then filler.
-pub fn item(process: usize, seq: usize, len: usize) -> Vec<u8> {
+/// [`unique_item`](crate::item::unique_item)): process, sequence number, then filler.
+pub fn model_item(process: usize, seq: usize, len: usize) -> Vec<u8> {
     crate::item::unique_item(crate::item::process_item_id(process as u8, seq as u64), len)
 }
 
@@ -181,7 +181,10 @@ pub(crate) fn drain<R: ModelRing>(ring: &R, log: &mut Log) -> Vec<Vec<u8>> {
 pub(crate) fn fill<R: ModelRing>(ring: &R, log: &mut Log, len: usize) {
     for seq in 0..ring.capacity() {
         let process = log.process;
-        assert_eq!(log.put(ring, &item(process, seq, len), Wait::No), Ok(true));
+        assert_eq!(
+            log.put(ring, &model_item(process, seq, len), Wait::No),
+            Ok(true)
+        );
     }
 }
 

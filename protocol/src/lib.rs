@@ -19,7 +19,7 @@ mod geometry;
 mod message;
 mod roles;
 mod serve;
-mod split;
+pub mod split;
 
 pub use geometry::{CapacityOffer, GeometryOffer, SizeRange};
 pub use message::{

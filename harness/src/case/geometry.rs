@@ -5,7 +5,7 @@
 //! of two", "the largest capacity offered, up to 1024", "item_size >= 64"),
 //! never literal numbers alone. [`Need::candidates`] turns it into concrete
 //! geometries, best first, that the driver's declared
-//! [`GeometryOffer`](crate::protocol::GeometryOffer) allows; the context
+//! [`GeometryOffer`] allows; the context
 //! tries them in order ([`super::Ctx::fresh_ring`]): a driver that declared
 //! nothing may refuse one at `create` (`invalid`) and the next is tried; a
 //! refusal of a declared geometry is a failure; no candidate left is

@@ -66,16 +66,16 @@ const SHRINK_TRIES: u32 = 3;
 /// How long shrinking may take by default ([`ExploreConfig::shrink_time`]).
 pub const DEFAULT_SHRINK_TIME: Duration = Duration::from_secs(45);
 
-/// A shrink candidate is judged hung after [`HANG_MULTIPLE`] times the
+/// A shrink candidate is judged hung after `HANG_MULTIPLE` (10) times the
 /// slowest op answered in the failing run...
 const HANG_MULTIPLE: u32 = 10;
 /// ...but never sooner than this...
 const HANG_FLOOR: Duration = Duration::from_millis(500);
 
 /// The deadline after which a shrink candidate's request is judged hung:
-/// [`HANG_MULTIPLE`] times the slowest op the failing run itself got an
+/// `HANG_MULTIPLE` (10) times the slowest op the failing run itself got an
 /// answer to (the driver's own timing of a healthy op on this machine,
-/// now), at least [`HANG_FLOOR`] and at most `configured`. As for every
+/// now), at least `HANG_FLOOR` (500 ms) and at most `configured`. As for every
 /// request, the driver also gets the wait timeouts of the request's ops
 /// (and 1 ms per op of a batch) on top. A candidate of a wedge hangs
 /// anyway, so the full deadline only made each hung candidate cost

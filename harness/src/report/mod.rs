@@ -1,5 +1,5 @@
 //! Reports of a run, one module per format: [`text`] for people, [`json`]
-//! for machines, [`junit`] for CI dashboards, and [`timeline`] (SVG) for
+//! for machines, [`junit`] for CI dashboards, and `timeline` (SVG) for
 //! the history of a failed scenario. Each is fed the spec the run used.
 
 mod json;
