@@ -3,6 +3,6 @@
 //! `parallel`, which it does not declare, are ignored with the reason.
 
 fn main() -> std::process::ExitCode {
-    let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/drivers/python/driver.py");
+    let driver = concat!(env!("CARGO_MANIFEST_DIR"), "/../drivers/python/driver.py");
     ringcheck::testing::main(ringcheck::testing::Target::command(["python3", driver]))
 }

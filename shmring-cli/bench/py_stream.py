@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Stream stdin through the original Python design, the smallest program
-that can: harness/drivers/python/shared_buffer.py as is, items of up to
+that can: drivers/python/shared_buffer.py as is, items of up to
 item_size bytes, then a 0-byte item to end the stream (the original
 design's producer.py and consumer.py put and print numbered items, not a
 file).
@@ -15,7 +15,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                                "..", "..", "harness", "drivers", "python"))
+                                "..", "..", "drivers", "python"))
 
 from shared_buffer import SharedBuffer, SharedBufferError  # noqa: E402
 

@@ -3,7 +3,7 @@
 # anchors, side by side in one run, and prints MB/s and ratios:
 #   - BIG_MB (400) MB at 256 x 64 KiB vs `cat FILE | cat > /dev/null`;
 #   - SMALL_MB (8) MB at the original geometry, 10 x 64 B, vs the original
-#     Python design (harness/drivers/python/shared_buffer.py through
+#     Python design (drivers/python/shared_buffer.py through
 #     bench/py_stream.py).
 # Each figure is the best of RUNS (3) runs. Usage, from anywhere:
 #   shmring-cli/bench/stream.sh [BIG_MB] [SMALL_MB] [RUNS]

@@ -45,7 +45,7 @@ pub struct Cli {
 pub enum Command {
     /// Check a ring implementation (by default the built-in shmring).
     #[command(after_help = concat!(
-        "Example: ringcheck run --driver \"python3 harness/drivers/python/driver.py\" --only crash\n\n",
+        "Example: ringcheck run --driver \"python3 drivers/python/driver.py\" --only crash\n\n",
         "Exit codes: 0 conforming, 1 not conforming, 2 usage error or a driver that cannot be started."
     ))]
     Run(run::RunArgs),

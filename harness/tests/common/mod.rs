@@ -68,7 +68,7 @@ pub fn have_python() -> bool {
 /// The Python driver command.
 pub fn python_driver() -> String {
     format!(
-        "python3 {}/drivers/python/driver.py",
+        "python3 {}/../drivers/python/driver.py",
         env!("CARGO_MANIFEST_DIR")
     )
 }

@@ -1,6 +1,6 @@
 """Tests of SharedBuffer, its CLI scripts and driver.py.
 
-    python3 -m unittest discover -s harness/drivers/python
+    python3 -m unittest discover -s drivers/python
 
 Every test uses unique segment names (prefix ``sbtest-<pid>-``) and removes
 what it made; the module checks at the end that nothing with that prefix is

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ringcheck driver (protocol 1) for the Python SharedBuffer.
 
-    ringcheck run --driver "python3 harness/drivers/python/driver.py"
+    ringcheck run --driver "python3 drivers/python/driver.py"
 
 Reads one JSON request per line on stdin, writes one JSON response per line
 on stdout (flushed), in order; logs go to stderr. Exits 0 on ``exit`` and on
