@@ -714,7 +714,7 @@ impl SharedBuffer {
         })
     }
 
-    /// Test hook (`test-hooks` feature): flips one bit of the oldest item
+    /// Test hook (`corrupt` feature): flips one bit of the oldest item
     /// as stored (its first payload byte, or its CRC for a 0-byte item), so
     /// that the next get reports [`Error::Corrupt`]. Returns false if the
     /// ring is empty. For checking integrity checks, such as a conformance
@@ -722,7 +722,7 @@ impl SharedBuffer {
     ///
     /// # Errors
     /// As [`len`](Self::len).
-    #[cfg(feature = "test-hooks")]
+    #[cfg(feature = "corrupt")]
     pub fn corrupt_oldest(&self) -> Result<bool> {
         self.ring()?.corrupt_oldest()
     }

@@ -74,9 +74,13 @@
 //!   the heap ring `HeapRing` with its `HeapMemory` and `heap_ring`,
 //!   implementing `ringcheck_models::ModelRing` and `CrashModelRing`;
 //! - feature `test-hooks`: `shmring::hooks` (pause a process at a kill
-//!   point inside the lock, for crash tests) and
-//!   `SharedBuffer::corrupt_oldest` (damage the oldest item, to test
-//!   integrity checks);
+//!   point inside the lock, for crash tests), with `corrupt`;
+//! - feature `corrupt`: `SharedBuffer::corrupt_oldest` alone (damage the
+//!   oldest item, to test integrity checks; a method, nothing on the data
+//!   path: the conformance driver uses it);
+//! - `shmring::layout`, the segment's offsets and flags, is public for the
+//!   workspace's hostile-segment tests but hidden from the docs unless
+//!   `test-hooks` or `model` is on: it is the ring's, not a promise;
 //! - `--cfg loom` or `--cfg shuttle`: the model primitives,
 //!   `shmring::hooks`, and the seeded faults of the algorithm
 //!   (`shmring::model::Fault`, with `model`), which race by design and
@@ -108,6 +112,10 @@ mod config;
 mod error;
 #[cfg(any(loom, shuttle, feature = "test-hooks"))]
 pub mod hooks;
+// The segment's layout is the ring's, not the API: public for the
+// workspace's hostile-segment tests and drivers, hidden from the docs
+// unless a test feature is on.
+#[cfg_attr(not(any(feature = "test-hooks", feature = "model")), doc(hidden))]
 pub mod layout;
 mod lock;
 mod memory;

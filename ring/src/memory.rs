@@ -361,7 +361,7 @@ unsafe impl RingMemory for SegmentMemory {
                 .with_payload_mut(&self.geometry, seq, offset, len, f)
         }
     }
-    #[cfg(feature = "test-hooks")]
+    #[cfg(feature = "corrupt")]
     unsafe fn flip_bit(&self, seq: u64, offset: usize) {
         self.seg.flip_bit(&self.geometry, seq, offset);
     }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{peek, poke, shm_path, unique, Cleanup};
+use common::{unique, SHM};
 use rstest::rstest;
 use shmring::{Config, Error, SharedBuffer};
 use std::os::unix::fs::PermissionsExt;
@@ -65,7 +65,7 @@ fn invalid_geometry_is_refused_and_creates_nothing(#[case] capacity: u32, #[case
     let name = unique("geom");
     let err = SharedBuffer::create(&name, Config::new(capacity, item_size)).unwrap_err();
     assert!(matches!(err, Error::InvalidConfig { .. }), "{err:?}");
-    assert!(!shm_path(&name).exists());
+    assert!(!SHM.path(&name).exists());
 }
 
 #[rstest]
@@ -104,9 +104,9 @@ fn valid_names_are_accepted(#[case] base: &str) {
     let mut name = format!("{base}{}", std::process::id());
     name.truncate(200);
     let r = SharedBuffer::create(&name, Config::default()).expect("create");
-    assert!(shm_path(&name).exists());
+    assert!(SHM.path(&name).exists());
     drop(r);
-    assert!(!shm_path(&name).exists());
+    assert!(!SHM.path(&name).exists());
 }
 
 #[rstest]
@@ -204,7 +204,7 @@ fn after_fill_and_drain_writing_restarts_at_slot_0_and_nothing_earlier_is_corrup
     }
     // b0 sits in slot 0, b1 in slot 1; slots 2 and 3 still hold a2, a3.
     for (slot, want) in [(0, b"b0"), (1, b"b1"), (2, b"a2"), (3, b"a3")] {
-        let raw = peek(r.name(), HEADER + slot * stride, 10);
+        let raw = SHM.peek(r.name(), HEADER + slot * stride, 10);
         assert_eq!(&raw[0..4], &2u32.to_ne_bytes(), "length of slot {slot}");
         assert_eq!(&raw[8..10], want, "payload of slot {slot}");
     }
@@ -233,7 +233,7 @@ fn a_stored_length_over_item_size_is_corrupt_not_an_overread() {
     let r = ring("badlen", 3, 8);
     r.put(b"x").unwrap();
     r.put(b"y").unwrap();
-    poke(r.name(), HEADER, &u32::MAX.to_ne_bytes());
+    SHM.poke(r.name(), HEADER, &u32::MAX.to_ne_bytes());
     let err = r.get().unwrap_err();
     assert!(matches!(err, Error::Corrupt { slot: 0, .. }), "{err:?}");
     assert_eq!(drain(&r), vec![b"y".to_vec()]);
@@ -243,7 +243,7 @@ fn a_stored_length_over_item_size_is_corrupt_not_an_overread() {
 fn a_payload_byte_changed_behind_the_rings_back_is_caught() {
     let r = ring("flip", 3, 8);
     r.put(b"hello").unwrap();
-    poke(r.name(), HEADER + 8 + 4, b"O");
+    SHM.poke(r.name(), HEADER + 8 + 4, b"O");
     assert!(matches!(r.get(), Err(Error::Corrupt { .. })));
 }
 
@@ -328,12 +328,12 @@ fn the_creators_close_removes_the_name_and_an_openers_does_not() {
     let mut o = SharedBuffer::open(r.name()).unwrap();
     o.close().unwrap();
     assert!(
-        shm_path(r.name()).exists(),
+        SHM.path(r.name()).exists(),
         "an opener's close removed the ring"
     );
     let again = SharedBuffer::open(r.name()).unwrap();
     r.close().unwrap();
-    assert!(!shm_path(r.name()).exists());
+    assert!(!SHM.path(r.name()).exists());
     assert!(matches!(
         SharedBuffer::open(r.name()),
         Err(Error::NotFound { .. })
@@ -345,7 +345,7 @@ fn the_creators_close_removes_the_name_and_an_openers_does_not() {
 #[test]
 fn a_persistent_ring_outlives_its_creator_until_removed() {
     let name = unique("persist");
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = SHM.cleanup(name.clone());
     drop(SharedBuffer::create(&name, Config::default().persist(true)).unwrap());
     let o = SharedBuffer::open(&name).unwrap();
     assert!(o.stats().unwrap().persist);
@@ -366,7 +366,7 @@ fn segments_get_exactly_the_configured_mode(#[case] mode: Option<u32>, #[case] w
         config = config.mode(m);
     }
     let r = SharedBuffer::create(&unique("mode"), config).unwrap();
-    let got = std::fs::metadata(shm_path(r.name()))
+    let got = std::fs::metadata(SHM.path(r.name()))
         .unwrap()
         .permissions()
         .mode()
@@ -400,7 +400,7 @@ fn a_corrupt_header_is_refused_on_open(
     #[case] kind: &str,
 ) {
     let r = ring("hostile", 10, 64);
-    poke(r.name(), offset, bytes);
+    SHM.poke(r.name(), offset, bytes);
     let err = SharedBuffer::open(r.name()).unwrap_err();
     match kind {
         "layout" => assert!(matches!(err, Error::IncompatibleLayout { .. }), "{err:?}"),
@@ -417,8 +417,8 @@ fn corrupt_indices_make_operations_fail_not_overrun(#[case] head: u64, #[case] t
     // A handle that never read the other side's index (here: a fresh one)
     // reads the damaged pair on its first operation.
     let fresh = SharedBuffer::open(r.name()).unwrap();
-    poke(r.name(), HEAD, &head.to_ne_bytes());
-    poke(r.name(), TAIL, &tail.to_ne_bytes());
+    SHM.poke(r.name(), HEAD, &head.to_ne_bytes());
+    SHM.poke(r.name(), TAIL, &tail.to_ne_bytes());
     assert!(matches!(fresh.put(b"x"), Err(Error::CorruptHeader { .. })));
     assert!(matches!(r.get(), Err(Error::CorruptHeader { .. })));
     assert!(matches!(r.len(), Err(Error::CorruptHeader { .. })));
@@ -434,8 +434,8 @@ fn corrupt_indices_make_operations_fail_not_overrun(#[case] head: u64, #[case] t
     }
     assert!(matches!(r.put(b"x"), Err(Error::CorruptHeader { .. })));
     // The failed operations released the lock: repair and carry on.
-    poke(r.name(), HEAD, &0u64.to_ne_bytes());
-    poke(r.name(), TAIL, &0u64.to_ne_bytes());
+    SHM.poke(r.name(), HEAD, &0u64.to_ne_bytes());
+    SHM.poke(r.name(), TAIL, &0u64.to_ne_bytes());
     assert!(r.put(b"x").unwrap());
 }
 
@@ -444,7 +444,7 @@ fn a_segment_shorter_than_its_geometry_is_refused() {
     let r = ring("short-seg", 10, 64);
     let f = std::fs::OpenOptions::new()
         .write(true)
-        .open(shm_path(r.name()))
+        .open(SHM.path(r.name()))
         .unwrap();
     f.set_len(400).unwrap();
     let err = SharedBuffer::open(r.name()).unwrap_err();
@@ -456,8 +456,8 @@ fn a_segment_shorter_than_its_geometry_is_refused() {
 #[case::sized_but_never_initialised(4096)]
 fn a_segment_whose_creator_never_finished_is_not_initialized(#[case] len: u64) {
     let name = unique("unfinished");
-    let _cleanup = Cleanup(name.clone());
-    std::fs::File::create(shm_path(&name))
+    let _cleanup = SHM.cleanup(name.clone());
+    std::fs::File::create(SHM.path(&name))
         .unwrap()
         .set_len(len)
         .unwrap();
@@ -468,8 +468,8 @@ fn a_segment_whose_creator_never_finished_is_not_initialized(#[case] len: u64) {
 #[test]
 fn a_foreign_file_with_our_prefix_is_incompatible() {
     let name = unique("foreign");
-    let _cleanup = Cleanup(name.clone());
-    std::fs::write(shm_path(&name), vec![0xA5u8; 4096]).unwrap();
+    let _cleanup = SHM.cleanup(name.clone());
+    std::fs::write(SHM.path(&name), vec![0xA5u8; 4096]).unwrap();
     let err = SharedBuffer::open(&name).unwrap_err();
     assert!(matches!(err, Error::IncompatibleLayout { .. }), "{err:?}");
 }
@@ -480,18 +480,18 @@ fn a_ring_opened_while_its_creator_initialises_it_waits_for_ready() {
     // init_state, and succeeds as soon as a valid header is published.
     let name = unique("racing");
     let model = ring("model", 3, 8);
-    let image = peek(model.name(), 0, shmring::layout::HEADER_SIZE + 3 * 64);
-    let _cleanup = Cleanup(name.clone());
+    let image = SHM.peek(model.name(), 0, shmring::layout::HEADER_SIZE + 3 * 64);
+    let _cleanup = SHM.cleanup(name.clone());
     let mut pending = image.clone();
     pending[12..16].copy_from_slice(&0u32.to_ne_bytes());
     pending[0..8].fill(0);
-    std::fs::write(shm_path(&name), &pending).unwrap();
+    std::fs::write(SHM.path(&name), &pending).unwrap();
     std::thread::scope(|s| {
         let opener = s.spawn(|| SharedBuffer::open(&name));
         // Publish like a creator: the identity fields, then init_state.
-        poke(&name, 0, &image[0..12]);
-        poke(&name, 16, &image[16..64]);
-        poke(&name, 12, &1u32.to_ne_bytes());
+        SHM.poke(&name, 0, &image[0..12]);
+        SHM.poke(&name, 16, &image[16..64]);
+        SHM.poke(&name, 12, &1u32.to_ne_bytes());
         let o = opener.join().unwrap().expect("open after publish");
         assert_eq!(o.capacity(), 3);
     });
@@ -640,7 +640,7 @@ fn get_with_does_not_hand_out_a_corrupt_item() {
     let r = ring("get-with-corrupt", 2, 8);
     r.put(b"hello").unwrap();
     r.put(b"next").unwrap();
-    poke(r.name(), HEADER + 8 + 1, b"E");
+    SHM.poke(r.name(), HEADER + 8 + 1, b"E");
     let err = r.get_with(|_| panic!("a corrupt item reached the reader"));
     assert!(matches!(err, Err(Error::Corrupt { seq: 0, .. })), "{err:?}");
     assert_eq!(r.get_with(|i| i.to_vec()).unwrap(), Some(b"next".to_vec()));
@@ -764,13 +764,13 @@ fn a_single_role_ring_says_so_in_its_flags_and_plain_rings_refuse_nobody() {
     assert!(plain.put(b"a").unwrap());
     assert!(other.put(b"b").unwrap(), "a plain ring has no roles");
     let single = SharedBuffer::create(&unique("flags"), Config::new(2, 8).single_roles()).unwrap();
-    let flags = u32::from_ne_bytes(peek(single.name(), 28, 4).try_into().unwrap());
+    let flags = u32::from_ne_bytes(SHM.peek(single.name(), 28, 4).try_into().unwrap());
     assert_eq!(
         flags & 6,
         6,
         "bits 1 and 2: single producer, single consumer"
     );
-    poke(single.name(), 28, &(flags | 8).to_ne_bytes());
+    SHM.poke(single.name(), 28, &(flags | 8).to_ne_bytes());
     assert!(matches!(
         SharedBuffer::open(single.name()),
         Err(Error::CorruptHeader { .. })
@@ -783,7 +783,7 @@ fn a_damaged_item_after_good_ones_ends_an_in_place_batch_before_it() {
     r.put_many(&[b"good", b"bad", b"next"]).unwrap();
     // Damage the second item's payload (slot 1).
     let stride = (8 + 8u64).next_multiple_of(64);
-    poke(r.name(), HEADER + stride + 8, b"X");
+    SHM.poke(r.name(), HEADER + stride + 8, b"X");
     let mut seen = Vec::new();
     let took = r
         .get_many_with(10, |item| {

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{poke, random_bytes, shm_path, unique, Cleanup};
+use common::{random_bytes, unique, SHM};
 use rstest::rstest;
 use std::process::{Command, Output, Stdio};
 
@@ -31,7 +31,7 @@ fn a_file_produced_in_one_process_arrives_byte_identical_in_another(
     #[case] single_roles: bool,
 ) {
     let name = unique("file");
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = SHM.cleanup(name.clone());
     let dir = tempfile::tempdir().unwrap();
     let (input, output) = (dir.path().join("in.bin"), dir.path().join("out.bin"));
     let data = random_bytes(len, 0x9e37_79b9_7f4a_7c15 ^ len as u64);
@@ -65,14 +65,14 @@ fn a_file_produced_in_one_process_arrives_byte_identical_in_another(
     );
     let o = run(&["rm", &name]);
     assert!(o.status.success(), "rm: {}", stderr(&o));
-    assert!(!shm_path(&name).exists(), "rm left the segment");
+    assert!(!SHM.path(&name).exists(), "rm left the segment");
 }
 
 #[test]
 fn produce_and_consume_stream_through_stdin_and_stdout() {
     use std::io::Write;
     let name = unique("pipe");
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = SHM.cleanup(name.clone());
     assert!(
         run(&["create", &name, "--capacity", "4", "--item-size", "7"])
             .status
@@ -106,7 +106,7 @@ fn produce_and_consume_stream_through_stdin_and_stdout() {
 #[test]
 fn stat_reports_geometry_fill_counters_and_creator() {
     let name = unique("stat");
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = SHM.cleanup(name.clone());
     assert!(
         run(&["create", &name, "--capacity", "5", "--item-size", "32"])
             .status
@@ -135,16 +135,16 @@ fn stat_reports_geometry_fill_counters_and_creator() {
 #[test]
 fn ls_lists_rings_and_flags_a_dead_creator() {
     let live = unique("ls-live");
-    let _c1 = Cleanup(live.clone());
+    let _c1 = SHM.cleanup(live.clone());
     assert!(run(&["create", &live]).status.success());
     // A non-persistent ring whose creator is gone: leaked.
     let leaked = unique("ls-leaked");
-    let _c2 = Cleanup(leaked.clone());
+    let _c2 = SHM.cleanup(leaked.clone());
     let ring = shmring::SharedBuffer::create(&leaked, shmring::Config::default()).unwrap();
     let mut dead = Command::new("true").spawn().unwrap();
     let dead_pid = dead.id();
     dead.wait().unwrap();
-    poke(&leaked, 32, &dead_pid.to_ne_bytes());
+    SHM.poke(&leaked, 32, &dead_pid.to_ne_bytes());
     let o = run(&["ls"]);
     assert!(o.status.success());
     let text = String::from_utf8(o.stdout).unwrap();
@@ -172,7 +172,7 @@ fn runtime_errors_exit_1_naming_the_ring_and_cause(#[case] args: &[&str], #[case
 #[test]
 fn create_of_an_existing_ring_exits_1_and_leaves_it() {
     let name = unique("dup");
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = SHM.cleanup(name.clone());
     assert!(run(&["create", &name, "--capacity", "3"]).status.success());
     let o = run(&["create", &name, "--capacity", "9"]);
     assert_eq!(o.status.code(), Some(1));
@@ -183,7 +183,7 @@ fn create_of_an_existing_ring_exits_1_and_leaves_it() {
 #[test]
 fn produce_gives_up_when_the_ring_stays_full() {
     let name = unique("stuck");
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = SHM.cleanup(name.clone());
     assert!(
         run(&["create", &name, "--capacity", "1", "--item-size", "4"])
             .status
@@ -218,9 +218,9 @@ fn usage_errors_exit_2(#[case] args: &[&str]) {
 fn create_applies_the_requested_mode() {
     use std::os::unix::fs::PermissionsExt;
     let name = unique("mode");
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = SHM.cleanup(name.clone());
     assert!(run(&["create", &name, "--mode", "640"]).status.success());
-    let mode = std::fs::metadata(shm_path(&name))
+    let mode = std::fs::metadata(SHM.path(&name))
         .unwrap()
         .permissions()
         .mode()
@@ -234,9 +234,9 @@ fn create_applies_the_requested_mode() {
 #[test]
 fn rings_of_another_user_are_refused_unless_their_uid_is_trusted() {
     let name = unique("foreign");
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = SHM.cleanup(name.clone());
     assert!(run(&["create", &name]).status.success());
-    if let Err(e) = std::os::unix::fs::chown(shm_path(&name), Some(54_321), None) {
+    if let Err(e) = std::os::unix::fs::chown(SHM.path(&name), Some(54_321), None) {
         eprintln!("skipped: cannot chown a segment ({e}); run as root to check this");
         return;
     }

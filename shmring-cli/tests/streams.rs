@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{random_bytes, shm_path, unique, wait_until, Cleanup, Proc};
+use common::{random_bytes, unique, wait_until, Proc, SHM};
 use rstest::rstest;
 use shmring::SharedBuffer;
 use std::io::Write;
@@ -29,9 +29,9 @@ fn stderr(o: &Output) -> String {
 
 /// A persistent ring made by `shmring create`, removed when the returned
 /// guard drops.
-fn ring(tag: &str, capacity: u32, item_size: u32) -> (String, Cleanup) {
+fn ring(tag: &str, capacity: u32, item_size: u32) -> (String, ringspec_testkit::Cleanup) {
     let name = unique(tag);
-    let cleanup = Cleanup(name.clone());
+    let cleanup = SHM.cleanup(name.clone());
     let (c, s) = (capacity.to_string(), item_size.to_string());
     let o = run(&["create", &name, "--capacity", &c, "--item-size", &s]);
     assert!(o.status.success(), "create: {}", stderr(&o));
@@ -398,7 +398,7 @@ fn every_geometry_error_is_a_usage_error_in_one_wording(
     #[case] item_size: u64,
 ) {
     let name = unique("geom");
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = SHM.cleanup(name.clone());
     let o = run(&[
         "create",
         &name,
@@ -409,7 +409,7 @@ fn every_geometry_error_is_a_usage_error_in_one_wording(
     ]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains(&limits()), "{}", stderr(&o));
-    assert!(!shm_path(&name).exists());
+    assert!(!SHM.path(&name).exists());
 }
 
 #[rstest]
@@ -429,13 +429,13 @@ fn help_shows_exit_codes_and_an_example(
 #[test]
 fn a_ring_whose_name_begins_with_a_dash_needs_no_double_dash() {
     let name = format!("-{}", unique("dash"));
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = SHM.cleanup(name.clone());
     assert!(run(&["create", &name]).status.success());
     let o = run(&["stat", &name]);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = run(&["rm", &name]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(!shm_path(&name).exists());
+    assert!(!SHM.path(&name).exists());
 }
 
 #[rstest]
@@ -444,7 +444,7 @@ fn a_ring_whose_name_begins_with_a_dash_needs_no_double_dash() {
 #[case::exists(&["create", "EXISTING"], "EXISTING")]
 fn an_error_names_the_ring_once(#[case] args: &[&str], #[case] ring: &str) {
     let existing = unique("once");
-    let _cleanup = Cleanup(existing.clone());
+    let _cleanup = SHM.cleanup(existing.clone());
     assert!(run(&["create", &existing]).status.success());
     let args: Vec<&str> = args
         .iter()
@@ -478,7 +478,7 @@ fn create_beyond_the_free_shared_memory_says_so() {
         return;
     }
     let name = unique("nospace");
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = SHM.cleanup(name.clone());
     let o = run(&[
         "create",
         &name,
@@ -492,7 +492,7 @@ fn create_beyond_the_free_shared_memory_says_so() {
     assert!(err.contains("of shared memory and /dev/shm has"), "{err}");
     assert!(err.contains("free"), "{err}");
     assert_eq!(err.matches(&name[..]).count(), 1, "{err}");
-    assert!(!shm_path(&name).exists());
+    assert!(!SHM.path(&name).exists());
 }
 
 /// A restarted producer, made by hand so that nothing races: a stream's

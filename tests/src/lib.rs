@@ -3,27 +3,13 @@
 
 use std::io::{BufRead, BufReader, Lines};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-/// A ring name unique to this process and call, prefixed with `tag`.
-pub fn unique(tag: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "mp-{tag}-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    )
-}
+pub use ringspec_testkit::unique;
+use ringspec_testkit::Shm;
 
-/// Removes a ring's name when dropped, also when the test fails.
-pub struct Cleanup(pub String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = shmring::SharedBuffer::remove(&self.0);
-    }
-}
+/// shmring's segment files (`/dev/shm/shmring-NAME`).
+pub const SHM: Shm = Shm::new(shmring::OS_PREFIX);
 
 /// A child process that is SIGKILLed and reaped when dropped.
 pub struct Actor {

@@ -5,7 +5,7 @@
 //! carry on, within its own deadline; none may die by a signal or hang.
 
 use proptest::prelude::*;
-use ringspec_tests::{unique, Actor, Cleanup};
+use ringspec_tests::{unique, Actor, SHM};
 use rstest::rstest;
 use shmring::layout::{
     CONSUMER_LOCK_OFFSET, HEADER_SIZE, HEAD_OFFSET, MAX_TOKEN, NEXT_TOKEN_OFFSET,
@@ -20,20 +20,6 @@ const ACTOR: &str = env!("CARGO_BIN_EXE_ring-actor");
 
 /// Bytes of one cache line of the header.
 const LINE: usize = 64;
-
-fn shm_path(name: &str) -> String {
-    format!("/dev/shm/{}{name}", shmring::OS_PREFIX)
-}
-
-/// Overwrites `bytes` at `offset` of a ring's segment, as a hostile process
-/// that may write it could.
-fn poke(name: &str, offset: usize, bytes: &[u8]) {
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .open(shm_path(name))
-        .expect("segment file");
-    f.write_all_at(bytes, offset as u64).expect("write segment");
-}
 
 fn words(values: &[u32]) -> Vec<u8> {
     values.iter().flat_map(|v| v.to_ne_bytes()).collect()
@@ -150,7 +136,7 @@ fn overwriting_a_lock_while_a_peer_holds_it_kills_and_hangs_nobody(
     let r = SharedBuffer::create(&unique("lock-poke"), config).expect("create");
     r.put(b"a").unwrap();
     let holder = stop_inside(r.name(), held);
-    poke(r.name(), offset, &words(values));
+    SHM.poke(r.name(), offset, &words(values));
     holder.signal(libc::SIGCONT);
     let (lines, code) = holder.finish();
     assert_eq!(code, Some(0), "the lock holder died by a signal: {lines:?}");
@@ -274,9 +260,9 @@ proptest! {
             line.extend(rest);
             // From the lock's owner word to the end of its line.
             prop_assert_eq!(offset % LINE + 4 * line.len(), LINE);
-            poke(r.name(), offset, &words(&line));
+            SHM.poke(r.name(), offset, &words(&line));
         }
-        poke(r.name(), NEXT_TOKEN_OFFSET, &next_token.to_ne_bytes());
+        SHM.poke(r.name(), NEXT_TOKEN_OFFSET, &next_token.to_ne_bytes());
         // A fresh session draws its token from the damaged counter.
         let other = SharedBuffer::open_with_lock_timeout(r.name(), Duration::from_millis(50));
         prop_assert!(
@@ -315,8 +301,8 @@ proptest! {
 #[test]
 fn head_and_tail_at_u64_max_are_a_typed_error_not_a_panic_or_a_wedge() {
     let r = SharedBuffer::create(&unique("u64max"), Config::new(4, 16)).expect("create");
-    poke(r.name(), HEAD_OFFSET, &u64::MAX.to_ne_bytes());
-    poke(r.name(), TAIL_OFFSET, &u64::MAX.to_ne_bytes());
+    SHM.poke(r.name(), HEAD_OFFSET, &u64::MAX.to_ne_bytes());
+    SHM.poke(r.name(), TAIL_OFFSET, &u64::MAX.to_ne_bytes());
     assert!(matches!(r.put(b"x"), Err(Error::CorruptHeader { .. })));
     assert!(matches!(r.get(), Err(Error::CorruptHeader { .. })));
     assert!(matches!(
@@ -328,8 +314,8 @@ fn head_and_tail_at_u64_max_are_a_typed_error_not_a_panic_or_a_wedge() {
         Err(Error::CorruptHeader { .. })
     ));
     // Not wedged: the locks were released each time.
-    poke(r.name(), HEAD_OFFSET, &0u64.to_ne_bytes());
-    poke(r.name(), TAIL_OFFSET, &0u64.to_ne_bytes());
+    SHM.poke(r.name(), HEAD_OFFSET, &0u64.to_ne_bytes());
+    SHM.poke(r.name(), TAIL_OFFSET, &0u64.to_ne_bytes());
     assert!(r.put(b"x").unwrap());
 }
 
@@ -387,7 +373,7 @@ const STREAM_ERRORS: &[&str] = &["CorruptHeader", "LockTimeout", "Corrupt"];
 #[test]
 fn scribbling_over_the_header_while_others_stream_kills_and_hangs_nobody() {
     let name = unique("scribble");
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = SHM.cleanup(name.clone());
     let r = SharedBuffer::create(&name, Config::new(8, 32)).expect("create");
     let deadline_ms = 5000;
     let spawned = Instant::now();
@@ -427,7 +413,7 @@ fn scribbling_over_the_header_while_others_stream_kills_and_hangs_nobody() {
     };
     let file = std::fs::OpenOptions::new()
         .write(true)
-        .open(shm_path(&name))
+        .open(SHM.path(&name))
         .expect("segment file");
     let scribble = Duration::from_millis(1500);
     let start = Instant::now();
@@ -481,7 +467,7 @@ fn scribbling_over_the_header_while_others_stream_kills_and_hangs_nobody() {
     }
     drop(r);
     assert!(
-        !std::path::Path::new(&shm_path(&name)).exists(),
+        !std::path::Path::new(&SHM.path(&name)).exists(),
         "the segment outlived its creator"
     );
 }
@@ -490,8 +476,8 @@ fn scribbling_over_the_header_while_others_stream_kills_and_hangs_nobody() {
 fn a_symbolic_link_at_a_rings_path_is_refused_not_followed() {
     let target = SharedBuffer::create(&unique("link-target"), Config::default()).unwrap();
     let name = unique("link");
-    let _cleanup = Cleanup(name.clone());
-    std::os::unix::fs::symlink(shm_path(target.name()), shm_path(&name)).unwrap();
+    let _cleanup = SHM.cleanup(name.clone());
+    std::os::unix::fs::symlink(SHM.path(target.name()), SHM.path(&name)).unwrap();
     let err = SharedBuffer::open(&name).unwrap_err();
     assert!(matches!(err, Error::Untrusted { .. }), "{err:?}");
     assert!(err.to_string().contains("symbolic link"), "{err}");
@@ -500,8 +486,9 @@ fn a_symbolic_link_at_a_rings_path_is_refused_not_followed() {
 #[test]
 fn a_fifo_at_a_rings_path_is_refused_without_blocking() {
     let name = unique("fifo");
-    let _cleanup = Cleanup(name.clone());
-    let path = std::ffi::CString::new(shm_path(&name)).unwrap();
+    let _cleanup = SHM.cleanup(name.clone());
+    let path =
+        std::ffi::CString::new(SHM.path(&name).into_os_string().into_encoded_bytes()).unwrap();
     // SAFETY: a valid NUL-terminated path.
     assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
     let err = SharedBuffer::open(&name).unwrap_err();
@@ -515,7 +502,7 @@ fn a_fifo_at_a_rings_path_is_refused_without_blocking() {
 fn a_segment_owned_by_another_user_is_refused_unless_that_uid_is_trusted() {
     let r = SharedBuffer::create(&unique("foreign-owner"), Config::new(2, 8)).unwrap();
     let stranger = 54_321;
-    if let Err(e) = std::os::unix::fs::chown(shm_path(r.name()), Some(stranger), None) {
+    if let Err(e) = std::os::unix::fs::chown(SHM.path(r.name()), Some(stranger), None) {
         eprintln!("skipped: cannot chown a segment ({e}); run as root to check this");
         return;
     }

@@ -2,7 +2,7 @@
 //! timeouts, concurrency without loss or duplication, and SIGKILL inside
 //! the critical section.
 
-use ringspec_tests::{unique, Actor, Cleanup};
+use ringspec_tests::{unique, Actor, SHM};
 use rstest::rstest;
 use shmring::{Config, Error, SharedBuffer};
 use std::collections::BTreeMap;
@@ -240,7 +240,7 @@ fn a_live_process_holding_the_lock_makes_others_time_out_not_hang() {
 #[test]
 fn a_ring_whose_creator_was_killed_still_opens_and_works_and_is_flagged() {
     let name = unique("orphan");
-    let _cleanup = Cleanup(name.clone());
+    let _cleanup = SHM.cleanup(name.clone());
     let mut creator = Actor::spawn(ACTOR, &["create", &name, "3", "8"]);
     assert_eq!(creator.next_line(), "created");
     let pid = creator.pid();

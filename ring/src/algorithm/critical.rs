@@ -5,7 +5,7 @@
 use super::Fault;
 use super::{item_crc, Blocked, Copied, Counter, LockWait, Point, Ring, RingMemory, Side};
 use crate::error::{Error, Result};
-#[cfg(feature = "test-hooks")]
+#[cfg(feature = "corrupt")]
 use crate::layout;
 use crate::sync::AtomicWord;
 use std::sync::atomic::Ordering::{Relaxed, Release};
@@ -301,7 +301,7 @@ impl<M: RingMemory> Ring<M> {
     ///
     /// # Errors
     /// As [`len`](Self::len).
-    #[cfg(feature = "test-hooks")]
+    #[cfg(feature = "corrupt")]
     pub fn corrupt_oldest(&self) -> Result<bool> {
         let _guard = self.lock(Side::Consumer, LockWait::Configured)?;
         let head = self.mem.head().load(Relaxed);

@@ -379,11 +379,11 @@ pub unsafe trait RingMemory: Send + Sync {
     /// no-op by default.
     fn prefetch_for_write(&self, _seq: u64) {}
     /// Flips bit 0 of byte `offset % stride` of item `seq`'s slot, where
-    /// the slot is the prefix followed by the payload (`test-hooks` only).
+    /// the slot is the prefix followed by the payload (`corrupt` only).
     ///
     /// # Safety
     /// As [`read_prefix`](Self::read_prefix), as a consumer.
-    #[cfg(feature = "test-hooks")]
+    #[cfg(feature = "corrupt")]
     unsafe fn flip_bit(&self, seq: u64, offset: usize);
 
     /// A pause point inside the critical section. Crash tests block here

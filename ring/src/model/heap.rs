@@ -623,7 +623,7 @@ unsafe impl RingMemory for HeapMemory {
         })
     }
 
-    #[cfg(feature = "test-hooks")]
+    #[cfg(feature = "corrupt")]
     unsafe fn flip_bit(&self, seq: u64, offset: usize) {
         self.slot(seq).with_mut(|p| {
             // SAFETY: as in write_prefix.

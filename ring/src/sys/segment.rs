@@ -330,8 +330,8 @@ impl Segment {
 
     /// Flips bit 0 of byte `offset` of the slot of item `seq` (offset taken
     /// modulo the stride). For `SharedBuffer::corrupt_oldest`
-    /// (`test-hooks` only).
-    #[cfg(feature = "test-hooks")]
+    /// (`corrupt` only).
+    #[cfg(feature = "corrupt")]
     pub fn flip_bit(&self, g: &Geometry, seq: u64, offset: usize) {
         let p = self.slot(g, seq);
         // SAFETY: offset % stride stays inside the slot.
