@@ -272,6 +272,59 @@ pub fn run_case(
 /// time, the others `cfg.jobs` at a time; the report lists them in spec
 /// order.
 ///
+/// The progress bar of a run on stderr: indicatif's with the `cli`
+/// feature, nothing without it (the library alone draws no bar).
+struct Progress {
+    #[cfg(feature = "cli")]
+    bar: indicatif::ProgressBar,
+}
+
+impl Progress {
+    /// A bar of `len` cases, shown if `show`.
+    fn new(show: bool, len: usize) -> Progress {
+        #[cfg(feature = "cli")]
+        {
+            let bar = if show {
+                let bar = indicatif::ProgressBar::new(len as u64);
+                if let Ok(style) =
+                    indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+                {
+                    bar.set_style(style);
+                }
+                bar
+            } else {
+                indicatif::ProgressBar::hidden()
+            };
+            Progress { bar }
+        }
+        #[cfg(not(feature = "cli"))]
+        {
+            let _ = (show, len);
+            Progress {}
+        }
+    }
+
+    /// Case `id` starts.
+    fn case(&self, id: &str) {
+        #[cfg(feature = "cli")]
+        self.bar.set_message(id.to_owned());
+        #[cfg(not(feature = "cli"))]
+        let _ = id;
+    }
+
+    /// A case ended.
+    fn done(&self) {
+        #[cfg(feature = "cli")]
+        self.bar.inc(1);
+    }
+
+    /// The run ended: the bar goes.
+    fn finish(&self) {
+        #[cfg(feature = "cli")]
+        self.bar.finish_and_clear();
+    }
+}
+
 /// # Errors
 /// [`RunError`] if the selection is malformed or the driver cannot start;
 /// every other problem is a verdict.
@@ -283,19 +336,11 @@ pub fn run(cfg: &RunConfig, spec: &Spec) -> Result<RunReport, RunError> {
         cfg.deadline,
         cfg.max_line,
     )?);
-    let bar = if cfg.progress {
-        let bar = indicatif::ProgressBar::new(selected.len() as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}") {
-            bar.set_style(style);
-        }
-        bar
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
+    let bar = Progress::new(cfg.progress, selected.len());
     let run_one = |&(i, (criterion, case)): &(usize, (&Criterion, &CaseSpec))| {
-        bar.set_message(case.id.clone());
+        bar.case(&case.id);
         let report = run_case(&session, cfg.seed, criterion, case);
-        bar.inc(1);
+        bar.done();
         (i, report)
     };
     let (timed, free): (Vec<_>, Vec<_>) = selected
@@ -324,7 +369,7 @@ pub fn run(cfg: &RunConfig, spec: &Spec) -> Result<RunReport, RunError> {
     cases.extend(timed.iter().map(run_one));
     cases.sort_by_key(|(i, _)| *i);
     let cases: Vec<CaseReport> = cases.into_iter().map(|(_, r)| r).collect();
-    bar.finish_and_clear();
+    bar.finish();
     let mut leaked: Vec<String> = cases.iter().flat_map(|c| c.leaked.clone()).collect();
     leaked.extend(session.sweep());
     leaked.sort();

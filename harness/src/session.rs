@@ -72,26 +72,41 @@ static LIVE_TOKENS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
 /// On SIGINT, SIGTERM or SIGHUP: kills every driver's process group,
 /// removes the `/dev/shm` leftovers of every live session, says so on
 /// stderr, and exits with status 130. The command line and
-/// [`crate::testing`] install it; a library user may too.
+/// [`crate::testing`] install it; a library user may too. A thread of its
+/// own waits for the signals (`signal-hook`'s iterator), so the cleanup
+/// runs outside any signal handler.
 ///
 /// # Errors
-/// If another handler is already installed (by this or another library),
-/// in words.
+/// If it is already installed in this process, or the signals cannot be
+/// registered, in words.
 pub fn install_interrupt_cleanup() -> Result<(), String> {
-    ctrlc::set_handler(|| {
-        let killed = crate::client::kill_all();
-        let tokens: Vec<String> = LIVE_TOKENS
-            .lock()
-            .map(|t| t.iter().cloned().collect())
-            .unwrap_or_default();
-        let removed: usize = tokens.iter().map(|t| sweep(t).len()).sum();
-        eprintln!(
-            "ringcheck: interrupted: killed {killed} driver process group(s), removed {removed} leftover segment(s) of run {}",
-            tokens.join(", ")
-        );
-        std::process::exit(130);
-    })
-    .map_err(|e| e.to_string())
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    static INSTALLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if INSTALLED.swap(true, Ordering::SeqCst) {
+        return Err("the interrupt cleanup is already installed".into());
+    }
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| format!("cannot register SIGINT, SIGTERM and SIGHUP: {e}"))?;
+    std::thread::Builder::new()
+        .name("ringcheck-interrupt".into())
+        .spawn(move || {
+            if signals.forever().next().is_none() {
+                return;
+            }
+            let killed = crate::client::kill_all();
+            let tokens: Vec<String> = LIVE_TOKENS
+                .lock()
+                .map(|t| t.iter().cloned().collect())
+                .unwrap_or_default();
+            let removed: usize = tokens.iter().map(|t| sweep(t).len()).sum();
+            eprintln!(
+                "ringcheck: interrupted: killed {killed} driver process group(s), removed {removed} leftover segment(s) of run {}",
+                tokens.join(", ")
+            );
+            std::process::exit(130);
+        })
+        .map_err(|e| format!("cannot start the interrupt thread: {e}"))?;
+    Ok(())
 }
 
 /// A session with one driver command.
