@@ -18,16 +18,16 @@ pub enum Expect {
 
 /// A ring of `capacity` items of at most `item_size` bytes.
 #[derive(Debug, Clone)]
-pub struct FifoModel {
+pub struct ReferenceFifo {
     capacity: usize,
     item_size: usize,
     items: VecDeque<Vec<u8>>,
 }
 
-impl FifoModel {
+impl ReferenceFifo {
     /// An empty ring.
     pub fn new(capacity: usize, item_size: usize) -> Self {
-        FifoModel {
+        ReferenceFifo {
             capacity,
             item_size,
             items: VecDeque::new(),

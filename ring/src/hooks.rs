@@ -7,28 +7,28 @@
 //! installed the cost is one relaxed load of a flag per operation; without
 //! the feature the calls compile away. The models name the same points to
 //! abandon an operation there (`ringcheck_models::KillPoint`, mapped onto
-//! [`Point`] by `shmring::model`).
+//! [`KillPoint`] by `shmring::model`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
-pub use crate::algorithm::Point;
+pub use crate::algorithm::KillPoint;
 
-type Hook = Box<dyn Fn(Point) + Send + Sync>;
+type Hook = Box<dyn Fn(KillPoint) + Send + Sync>;
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static HOOK: OnceLock<Hook> = OnceLock::new();
 
 /// Installs `hook` for the rest of the process's life. Returns false if a
 /// hook was already installed (the first one stays).
-pub fn install(hook: impl Fn(Point) + Send + Sync + 'static) -> bool {
+pub fn install(hook: impl Fn(KillPoint) + Send + Sync + 'static) -> bool {
     let fresh = HOOK.set(Box::new(hook)).is_ok();
     ENABLED.store(true, Ordering::Release);
     fresh
 }
 
 #[inline]
-pub(crate) fn at(point: Point) {
+pub(crate) fn at(point: KillPoint) {
     if ENABLED.load(Ordering::Relaxed) {
         if let Some(hook) = HOOK.get() {
             hook(point);

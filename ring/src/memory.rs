@@ -370,7 +370,7 @@ unsafe impl RingMemory for SegmentMemory {
     /// `test-hooks` feature (and outside loom and shuttle builds) the
     /// default no-op, which compiles away.
     #[cfg(any(loom, shuttle, feature = "test-hooks"))]
-    fn at(&self, point: crate::algorithm::Point) -> Result<()> {
+    fn at(&self, point: crate::algorithm::KillPoint) -> Result<()> {
         crate::hooks::at(point);
         Ok(())
     }

@@ -30,9 +30,9 @@ mod heap;
 pub use crate::algorithm::Fault;
 pub use heap::HeapMemory;
 
-use crate::algorithm::{Point, Ring};
+use crate::algorithm::{KillPoint, Ring};
 use heap::HeapError;
-use ringcheck_models::{CrashModelRing, KillPoint, ModelRing, OpError, Wait};
+use ringcheck_models::{CrashModelRing, ModelRing, OpError, Wait};
 
 /// A ring on the heap: the ring algorithm over [`HeapMemory`]. Its
 /// operations are those of [`ModelRing`], plus the batches.
@@ -168,17 +168,18 @@ impl ModelRing for HeapRing {
 }
 
 impl CrashModelRing for HeapRing {
-    fn handle_killed_at(&self, point: KillPoint) -> Self {
+    fn handle_killed_at(&self, point: ringcheck_models::KillPoint) -> Self {
         HeapRing::new(self.memory().handle_killed_at(point))
     }
 }
 
-/// Where [`KillPoint`] is inside the algorithm.
-fn point(point: KillPoint) -> Point {
+/// Where a model's kill point ([`ringcheck_models::KillPoint`]) is inside
+/// the algorithm ([`KillPoint`]).
+fn point(point: ringcheck_models::KillPoint) -> KillPoint {
     match point {
-        KillPoint::PutHalfWritten => Point::PutHalfWritten,
-        KillPoint::PutCommitted => Point::PutCommitted,
-        KillPoint::GetCopied => Point::GetCopied,
+        ringcheck_models::KillPoint::PutHalfWritten => KillPoint::PutHalfWritten,
+        ringcheck_models::KillPoint::PutCommitted => KillPoint::PutCommitted,
+        ringcheck_models::KillPoint::GetCopied => KillPoint::GetCopied,
     }
 }
 

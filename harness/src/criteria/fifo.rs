@@ -63,7 +63,7 @@ fn run_steps(
 ) -> Result<Option<(usize, String, String)>, Outcome> {
     let name = ctx.ring_name();
     ctx.create(d, &name, geometry.capacity, geometry.item_size)?;
-    let mut model = FifoModel::new(geometry.capacity as usize, geometry.item_size as usize);
+    let mut model = ReferenceFifo::new(geometry.capacity as usize, geometry.item_size as usize);
     for (i, step) in steps.iter().enumerate() {
         let (op, want) = match step {
             Step::Put(v) => (

@@ -37,7 +37,7 @@ mod prelude {
     };
     pub(super) use crate::history::show;
     pub(super) use crate::protocol::{ErrorCode, Feature, Op, Payload};
-    pub(super) use crate::reference::{Expect, FifoModel};
+    pub(super) use crate::reference::{Expect, ReferenceFifo};
 }
 
 /// Every case id with its function, in spec order.

@@ -59,7 +59,7 @@ fn many_cycles(ctx: &mut Ctx) -> CaseResult {
 
 fn straddle(ctx: &mut Ctx) -> CaseResult {
     let (d, _, g) = ctx.fresh_ring(&Need::capacity(2, &[5, 3], 8).min_item_size(4))?;
-    let mut model = FifoModel::new(g.capacity as usize, g.item_size as usize);
+    let mut model = ReferenceFifo::new(g.capacity as usize, g.item_size as usize);
     let mut n = 0u32;
     for round in 0..40 {
         let (puts, gets) = if round % 2 == 0 { (3, 2) } else { (4, 4) };

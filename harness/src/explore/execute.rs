@@ -1,7 +1,7 @@
 //! Running one scenario against real driver processes and checking the
 //! merged history.
 
-use super::scenario::{CrashPoint, ProcessScenario, Values};
+use super::scenario::{KillPoint, ProcessScenario, Values};
 use super::watchdog::Watchdog;
 use super::ScenarioFailure;
 use crate::case::workload::event;
@@ -336,12 +336,12 @@ fn run_process(
     d: &mut Driver,
     process: usize,
     ops: &[Op],
-    crash: Option<CrashPoint>,
+    crash: Option<KillPoint>,
     watch: Option<Watch<'_>>,
 ) -> Result<Ran, ClientError> {
     match crash {
         None => batch_or_hang(d, process, ops, watch),
-        Some(CrashPoint::AfterOp(k)) => {
+        Some(KillPoint::AfterOp(k)) => {
             let k = (k as usize).min(ops.len());
             let ran = if k > 0 {
                 batch_or_hang(d, process, &ops[..k], watch)?
@@ -355,7 +355,7 @@ fn run_process(
                 ..ran
             })
         }
-        Some(CrashPoint::AtMicros(us)) => {
+        Some(KillPoint::AtMicros(us)) => {
             let (_, sent) = d.send(&Op::Batch { ops: ops.to_vec() })?;
             std::thread::sleep(Duration::from_micros(u64::from(us)));
             d.kill();

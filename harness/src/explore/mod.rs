@@ -24,7 +24,7 @@ mod watchdog;
 pub use execute::execute;
 use execute::execute_within;
 pub use scenario::{
-    blocked_kills, scenarios, scenarios_within, Crash, CrashPoint, Process, ProcessScenario, Size,
+    blocked_kills, scenarios, scenarios_within, Crash, KillPoint, Process, ProcessScenario, Size,
     Step,
 };
 

@@ -44,7 +44,7 @@ pub enum Step {
 /// When a process is killed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CrashPoint {
+pub enum KillPoint {
     /// After its first `k` ops have answered (the rest never run).
     AfterOp(u16),
     /// This many microseconds after its batch was sent.
@@ -57,7 +57,7 @@ pub struct Crash {
     /// Index into [`ProcessScenario::processes`].
     pub process: usize,
     /// When.
-    pub at: CrashPoint,
+    pub at: KillPoint,
 }
 
 /// One process: producer or consumer, and its ops.
@@ -163,13 +163,13 @@ impl ProcessScenario {
         match self.crash {
             Some(Crash {
                 process,
-                at: CrashPoint::AfterOp(k),
+                at: KillPoint::AfterOp(k),
             }) => out.push_str(&format!(
                 "  crash: p{process} SIGKILLed after its first {k} ops answered\n"
             )),
             Some(Crash {
                 process,
-                at: CrashPoint::AtMicros(us),
+                at: KillPoint::AtMicros(us),
             }) => out.push_str(&format!(
                 "  crash: p{process} SIGKILLed {us} us after its batch was sent\n"
             )),
@@ -275,11 +275,11 @@ fn general(
             (
                 any::<prop::sample::Index>(),
                 prop_oneof![
-                    (0..64u16).prop_map(CrashPoint::AfterOp),
-                    (0..3000u32).prop_map(CrashPoint::AtMicros),
+                    (0..64u16).prop_map(KillPoint::AfterOp),
+                    (0..3000u32).prop_map(KillPoint::AtMicros),
                     // Late enough that the victim is likely asleep in a wait:
                     // kills of blocked processes are where wedges hide.
-                    (3000..30_000u32).prop_map(CrashPoint::AtMicros),
+                    (3000..30_000u32).prop_map(KillPoint::AtMicros),
                 ],
             ),
         )
@@ -404,7 +404,7 @@ pub fn blocked_kills(max_ops: usize, roles: Roles) -> BoxedStrategy<ProcessScena
                     processes,
                     crash: Some(Crash {
                         process: 0,
-                        at: CrashPoint::AtMicros(kill_us),
+                        at: KillPoint::AtMicros(kill_us),
                     }),
                 }
             },
@@ -510,7 +510,7 @@ mod tests {
             let victim = &scn.processes[0];
             let Some(Crash {
                 process: 0,
-                at: CrashPoint::AtMicros(us),
+                at: KillPoint::AtMicros(us),
             }) = scn.crash
             else {
                 panic!("no kill of p0:\n{}", scn.describe());

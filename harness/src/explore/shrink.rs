@@ -3,7 +3,7 @@
 //! point), in the manner of delta debugging (Zeller and Hildebrandt,
 //! "Simplifying and isolating failure-inducing input", TSE 2002).
 
-use super::scenario::{Crash, CrashPoint, ProcessScenario};
+use super::scenario::{Crash, KillPoint, ProcessScenario};
 use super::ScenarioFailure;
 use std::time::Instant;
 
@@ -85,8 +85,8 @@ fn smaller(scn: &ProcessScenario) -> Vec<ProcessScenario> {
             ..scn.clone()
         });
         let earlier = match k.at {
-            CrashPoint::AfterOp(n) if n > 0 => Some(CrashPoint::AfterOp(n / 2)),
-            CrashPoint::AtMicros(us) if us > 0 => Some(CrashPoint::AtMicros(us / 2)),
+            KillPoint::AfterOp(n) if n > 0 => Some(KillPoint::AfterOp(n / 2)),
+            KillPoint::AtMicros(us) if us > 0 => Some(KillPoint::AtMicros(us / 2)),
             _ => None,
         };
         if let Some(at) = earlier {

@@ -1,7 +1,7 @@
 //! The calls a handle exposes, each a loop of critical sections
 //! (`critical.rs`) and waits (`ring.rs`).
 
-use super::{item_crc, Counter, LockWait, Point, Ring, RingMemory, Side};
+use super::{item_crc, Counter, KillPoint, LockWait, Ring, RingMemory, Side};
 use crate::sync::AtomicWord;
 use std::sync::atomic::Ordering::{Relaxed, Release};
 use std::time::Duration;
@@ -57,7 +57,7 @@ impl<M: RingMemory> Ring<M> {
                 let crc = ring.fill_slot(seq, len, &mut write);
                 // Written but not published: a death here loses this item
                 // only.
-                ring.mem.at(Point::PutHalfWritten)?;
+                ring.mem.at(KillPoint::PutHalfWritten)?;
                 Ok((len as u32, crc))
             })
         })?;
@@ -223,7 +223,7 @@ impl<M: RingMemory> Ring<M> {
                 }
                 taken.push((at, len, crc, seq));
             }
-            m.at(Point::GetCopied)?;
+            m.at(KillPoint::GetCopied)?;
             m.head().store(head + n, Release);
             drop(guard);
             self.signal_producers();

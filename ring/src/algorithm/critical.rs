@@ -3,7 +3,7 @@
 
 #[cfg(any(loom, shuttle))]
 use super::Fault;
-use super::{item_crc, Blocked, Copied, Counter, LockWait, Point, Ring, RingMemory, Side};
+use super::{item_crc, Blocked, Copied, Counter, KillPoint, LockWait, Ring, RingMemory, Side};
 use crate::error::{Error, Result};
 #[cfg(feature = "corrupt")]
 use crate::layout;
@@ -59,7 +59,7 @@ impl<M: RingMemory> Ring<M> {
         // Commit. Release: a consumer that reads this tail with Acquire
         // sees the slot complete.
         m.tail().store(tail + 1, Release);
-        m.at(Point::PutCommitted)?;
+        m.at(KillPoint::PutCommitted)?;
         drop(guard);
         self.signal_consumers();
         // The next put writes slot `tail + 1`; if the cached head shows it
@@ -86,7 +86,7 @@ impl<M: RingMemory> Ring<M> {
             self.mem
                 .with_payload_mut(seq, 0, half, |dst| dst.copy_from_slice(&item[..dst.len()]));
         }
-        self.mem.at(Point::PutHalfWritten)?;
+        self.mem.at(KillPoint::PutHalfWritten)?;
         // SAFETY: as above.
         unsafe {
             self.mem
@@ -145,7 +145,7 @@ impl<M: RingMemory> Ring<M> {
         }
         // SAFETY: as for read_prefix.
         unsafe { m.with_payload(head, len, |src| buf[..len].copy_from_slice(src)) };
-        m.at(Point::GetCopied)?;
+        m.at(KillPoint::GetCopied)?;
         // Commit. Release: a producer that reads this head with Acquire
         // overwrites the slot only after the copy above.
         m.head().store(head + 1, Release);
@@ -209,12 +209,12 @@ impl<M: RingMemory> Ring<M> {
             n += 1;
             if n == 1 {
                 // Written but not published: a death here loses the batch.
-                m.at(Point::PutHalfWritten)?;
+                m.at(KillPoint::PutHalfWritten)?;
             }
         }
         if n > 0 {
             m.tail().store(tail + n, Release);
-            m.at(Point::PutCommitted)?;
+            m.at(KillPoint::PutCommitted)?;
         }
         drop(guard);
         if n > 0 {
@@ -280,7 +280,7 @@ impl<M: RingMemory> Ring<M> {
             taken += 1;
         }
         if taken > 0 {
-            m.at(Point::GetCopied)?;
+            m.at(KillPoint::GetCopied)?;
             m.head().store(head + taken, Release);
         }
         drop(guard);

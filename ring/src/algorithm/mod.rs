@@ -63,7 +63,7 @@
 //! a process that takes over a dead owner's lock wakes the other side too.
 //!
 //! # Kill points
-//! [`RingMemory::at`] is called at each [`Point`] inside the critical
+//! [`RingMemory::at`] is called at each [`KillPoint`] inside the critical
 //! section. The segment memory calls the installed crash-test hook there
 //! (only with the `test-hooks` feature or under loom or shuttle; otherwise
 //! it is a no-op that compiles away); the heap memory of the models may
@@ -170,7 +170,7 @@ pub enum Counter {
 /// Where inside an operation a kill point is. All points are inside the
 /// critical section (the side's lock is held).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Point {
+pub enum KillPoint {
     /// `put`: the slot prefix and half the payload are written; nothing is
     /// published.
     PutHalfWritten,
@@ -392,7 +392,7 @@ pub unsafe trait RingMemory: Send + Sync {
     ///
     /// # Errors
     /// Whatever the memory uses to report an abandoned operation.
-    fn at(&self, _point: Point) -> Result<(), Self::Error> {
+    fn at(&self, _point: KillPoint) -> Result<(), Self::Error> {
         Ok(())
     }
     /// The seeded fault switched on, if any (models under loom or shuttle

@@ -51,12 +51,11 @@
 
 #[cfg(any(loom, shuttle))]
 use crate::algorithm::Fault;
-use crate::algorithm::{Acquired, Counter, LockWait, Point, RingMemory, Side};
+use crate::algorithm::{Acquired, Counter, KillPoint, LockWait, RingMemory, Side};
 use crate::error::{Error, Result};
 use crate::layout::{Geometry, SLOT_PREFIX};
 use crate::sync::atomic::{AtomicU32, AtomicU64};
 use crate::sync::{Arc, Condvar, Mutex, UnsafeCell};
-use ringcheck_models::KillPoint;
 use std::sync::atomic::Ordering::{Acquire, Relaxed, Release};
 use std::time::Duration;
 
@@ -256,7 +255,7 @@ fn futex_wake(f: &Futex) {
 #[derive(Debug)]
 pub struct HeapMemory {
     shared: Arc<Shared>,
-    kill_at: Option<Point>,
+    kill_at: Option<KillPoint>,
     /// `deaths` as this handle's last nap saw it; touched only by the
     /// handle's own thread, under a futex's mutex.
     deaths_seen: std::sync::atomic::AtomicU64,
@@ -335,7 +334,7 @@ impl HeapMemory {
         Self::on(Arc::new(shared), None)
     }
 
-    fn on(shared: Arc<Shared>, kill_at: Option<Point>) -> Self {
+    fn on(shared: Arc<Shared>, kill_at: Option<KillPoint>) -> Self {
         let id = shared.next_id.fetch_add(1, Relaxed);
         HeapMemory {
             shared,
@@ -366,7 +365,7 @@ impl HeapMemory {
     /// there, holding the lock, as if its process were killed at that
     /// instant (the model ring reports `OpError::Abandoned`). Use it for one
     /// operation.
-    pub fn handle_killed_at(&self, point: KillPoint) -> Self {
+    pub fn handle_killed_at(&self, point: ringcheck_models::KillPoint) -> Self {
         Self::on(Arc::clone(&self.shared), Some(super::point(point)))
     }
 
@@ -633,7 +632,7 @@ unsafe impl RingMemory for HeapMemory {
         });
     }
 
-    fn at(&self, point: Point) -> Result<(), HeapError> {
+    fn at(&self, point: KillPoint) -> Result<(), HeapError> {
         if self.kill_at == Some(point) {
             // Called with the side's lock held: its word keeps this
             // handle's token, and its next locker learns that the token is

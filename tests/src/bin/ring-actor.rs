@@ -22,7 +22,7 @@
 //! line per variant seen, and exit 0. Only a panic (exit 101) or a signal
 //! ends them otherwise.
 
-use shmring::hooks::{self, Point};
+use shmring::hooks::{self, KillPoint};
 use shmring::SharedBuffer;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -38,11 +38,11 @@ fn say(line: &str) {
         .expect("stdout");
 }
 
-fn point_of(name: &str) -> Point {
+fn point_of(name: &str) -> KillPoint {
     match name {
-        "put-half-written" => Point::PutHalfWritten,
-        "put-committed" => Point::PutCommitted,
-        "get-copied" => Point::GetCopied,
+        "put-half-written" => KillPoint::PutHalfWritten,
+        "put-committed" => KillPoint::PutCommitted,
+        "get-copied" => KillPoint::GetCopied,
         other => panic!("unknown point {other}"),
     }
 }
