@@ -311,16 +311,12 @@ pub(crate) fn consume_with(
             return Ok(events);
         }
         let last_round = finished();
+        let wait = blocking && !last_round;
         let ops: Vec<Op> = (0..BATCH)
-            .map(|k| match (mixed, blocking && !last_round) {
-                (true, _) if k % 7 == 3 => Op::Len,
-                (true, true) if k % 3 == 0 => Op::GetWait {
-                    timeout_ms: GET_WAIT_MS,
-                },
-                (false, true) => Op::GetWait {
-                    timeout_ms: GET_WAIT_MS,
-                },
-                _ => Op::Get,
+            .map(|k| match mixed {
+                true if k % 7 == 3 => Op::Len,
+                true => get_op(wait && k % 3 == 0),
+                false => get_op(wait),
             })
             .collect();
         let replies = d.batch(ops.clone())?;
