@@ -19,6 +19,9 @@
 
 #![deny(missing_docs)]
 
+mod python;
+pub use python::PythonPackage;
+
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
