@@ -2,14 +2,24 @@
 """ringcheck driver (protocol 1) for the Python SharedBuffer.
 
     ringcheck run --driver "python3 drivers/python/driver.py"
+    ringcheck run --driver "python3 drivers/python/driver.py --ring shmring"
+
+``--ring reference`` (the default) drives the original design's ring in
+``shared_buffer.py`` beside this file. ``--ring shmring`` drives the
+``shmring`` Python package (the Rust ring, built from ``python/`` in the
+workspace: ``pip install ./python``, or on ``PYTHONPATH``); it adds the
+feature ``parallel`` (the package is thread-safe and releases the GIL
+around every ring call), and ``--single-roles`` creates its rings with
+single roles and declares them in ``hello``.
 
 Reads one JSON request per line on stdin, writes one JSON response per line
 on stdout (flushed), in order; logs go to stderr. Exits 0 on ``exit`` and on
 EOF of stdin, closing every ring it attached (a ring this process created is
 then removed). See specs/driver-protocol.md.
 
-Single-threaded on purpose: SharedBuffer's flock does not exclude threads
-sharing one object, so the driver does not declare ``parallel``.
+With the reference ring, single-threaded on purpose: SharedBuffer's flock
+does not exclude threads sharing one object, so the driver does not
+declare ``parallel`` for it.
 
 Roles: the ring takes any number of producer and consumer processes at
 once, so ``hello`` declares no ``roles``. A driver for a ring that is
@@ -24,11 +34,13 @@ able to take over the role of a killed one. See specs/driver-protocol.md,
 section "Roles".
 """
 
+import argparse
 import binascii
 import json
 import os
 import signal
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -47,6 +59,7 @@ from shared_buffer import (  # noqa: E402  pylint: disable=wrong-import-position
 IMPL = "python-shared-buffer 1"
 PROTOCOL = 1
 FEATURES = ["processes", "blocking", "checksum", "corrupt", "batch"]
+SHMRING_FEATURES = FEATURES + ["parallel"]
 U64_MAX = 2**64 - 1
 
 _clock = time.clock_gettime_ns
@@ -65,8 +78,9 @@ class Fail(Exception):
         self.message = message
 
 
-# Order matters: the first matching class gives the code.
-_CODES = (
+# Order matters: the first matching class gives the code. The shmring
+# package's classes are added in front by ShmringRing.load().
+_CODES = [
     (NotFound, "not_found"),
     (Exists, "exists"),
     (TooLarge, "too_large"),
@@ -74,7 +88,61 @@ _CODES = (
     (Empty, "invalid"),
     (Corrupt, "corrupt"),
     (Closed, "closed"),
-)
+]
+
+
+class ShmringRing:
+    """The shmring package's SharedBuffer behind the reference ring's
+    method names (put_wait, get_wait, corrupt_oldest), which RING_OPS
+    calls."""
+
+    single_roles = False
+
+    @staticmethod
+    def load():
+        """Imports the package and puts its exceptions in the code table."""
+        import shmring  # pylint: disable=import-outside-toplevel
+
+        ShmringRing.module = shmring
+        _CODES[:0] = [
+            (shmring.NotFound, "not_found"),
+            (shmring.AlreadyExists, "exists"),
+            (shmring.TooLarge, "too_large"),
+            (shmring.InvalidName, "invalid"),
+            (shmring.InvalidConfig, "invalid"),
+            (shmring.CorruptItem, "corrupt"),
+            (shmring.Closed, "closed"),
+        ]
+
+    def __init__(self, name, create=False, capacity=10, item_size=64):
+        self.ring = ShmringRing.module.SharedBuffer(
+            name,
+            create=create,
+            capacity=capacity,
+            item_size=item_size,
+            single_roles=ShmringRing.single_roles,
+        )
+        self.name = name
+        self.capacity = self.ring.capacity
+        self.item_size = self.ring.item_size
+        self.put = self.ring.put
+        self.get = self.ring.get
+
+    def put_wait(self, data, timeout):
+        return self.ring.put(data, timeout=timeout)
+
+    def get_wait(self, timeout):
+        return self.ring.get(timeout=timeout)
+
+    def __len__(self):
+        return len(self.ring)
+
+    def corrupt_oldest(self):
+        if not self.ring._corrupt_oldest():  # pylint: disable=protected-access
+            raise Fail("invalid", "the ring is empty: no item to corrupt")
+
+    def close(self):
+        self.ring.close()
 
 
 def failure(exc):
@@ -171,7 +239,10 @@ class Driver:
     exit, so a second create/open does not detach the first) and the
     current one, which ring ops apply to."""
 
-    def __init__(self):
+    def __init__(self, ring_class=SharedBuffer, features=FEATURES, roles=None):
+        self.ring_class = ring_class
+        self.features = features
+        self.roles = roles
         self.rings = []
         self.current = None
         self.top = {
@@ -194,7 +265,12 @@ class Driver:
     # -- top-level ops -------------------------------------------------------
 
     def hello(self, req):
-        return {"impl": IMPL, "protocol": PROTOCOL, "features": FEATURES}
+        hello = {"impl": IMPL, "protocol": PROTOCOL, "features": self.features}
+        if self.ring_class is ShmringRing:
+            hello["impl"] = f"python shmring {ShmringRing.module.__name__} (Rust ring)"
+        if self.roles:
+            hello["roles"] = self.roles
+        return hello
 
     def create(self, req):
         name = _name(req, "create")
@@ -202,13 +278,13 @@ class Driver:
         item_size = _u64(req, "item_size", "create")
         if capacity == 0 or item_size == 0:
             raise Fail("invalid", "capacity and item_size must be >= 1")
-        ring = SharedBuffer(name, create=True, capacity=capacity, item_size=item_size)
+        ring = self.ring_class(name, create=True, capacity=capacity, item_size=item_size)
         self.rings.append(ring)
         self.current = ring
         return {}
 
     def open(self, req):
-        ring = SharedBuffer(_name(req, "open"))
+        ring = self.ring_class(_name(req, "open"))
         self.rings.append(ring)
         self.current = ring
         return {"capacity": ring.capacity, "item_size": ring.item_size}
@@ -222,12 +298,35 @@ class Driver:
         return {}
 
     def parallel(self, req):
-        raise Fail("unsupported", "parallel is not implemented (this driver is single-threaded)")
+        if "parallel" not in self.features:
+            raise Fail("unsupported", "parallel is not implemented (this driver is single-threaded)")
+        lists = req.get("threads")
+        if type(lists) is not list or any(type(ops) is not list for ops in lists):
+            raise Fail("invalid", "bad arguments for parallel: 'threads' must be a list of op lists")
+        results = [None] * len(lists)
+        # Every thread starts its list at once (the barrier), so that the
+        # lists overlap as much as the ring lets them.
+        start = threading.Barrier(len(lists)) if lists else None
+
+        def run(i, ops):
+            start.wait()
+            results[i] = self.run_list(ops)
+
+        threads = [threading.Thread(target=run, args=(i, ops)) for i, ops in enumerate(lists)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return {"results": results}
 
     def batch(self, req):
         ops = req.get("ops")
         if type(ops) is not list:
             raise Fail("invalid", "bad arguments for batch: 'ops' must be a list of ops")
+        return {"results": self.run_list(ops)}
+
+    def run_list(self, ops):
+        """The results of one op list of batch or parallel, in order."""
         results = []
         append = results.append
         for sub in ops:
@@ -253,7 +352,7 @@ class Driver:
             obj["t0"] = t0
             obj["t1"] = t1
             append(obj)
-        return {"results": results}
+        return results
 
     # -- one request line ------------------------------------------------------
 
@@ -307,9 +406,39 @@ def _terminate(signum, frame):
     raise SystemExit(128 + signum)
 
 
+def _arguments():
+    parser = argparse.ArgumentParser(description="ringcheck driver for a Python ring")
+    parser.add_argument(
+        "--ring",
+        choices=("reference", "shmring"),
+        default="reference",
+        help="reference: the original design (shared_buffer.py); shmring: the shmring package",
+    )
+    parser.add_argument(
+        "--single-roles",
+        action="store_true",
+        help="with --ring shmring: create rings with single roles and declare 1 producer, 1 consumer",
+    )
+    args = parser.parse_args()
+    if args.single_roles and args.ring != "shmring":
+        parser.error("--single-roles needs --ring shmring")
+    return args
+
+
 def main():
+    args = _arguments()
     signal.signal(signal.SIGTERM, _terminate)
-    driver = Driver()
+    if args.ring == "shmring":
+        try:
+            ShmringRing.load()
+        except ImportError as e:
+            print(f"driver: cannot import the shmring package: {e}", file=sys.stderr)
+            return 2
+        ShmringRing.single_roles = args.single_roles
+        roles = {"producers": 1, "consumers": 1} if args.single_roles else None
+        driver = Driver(ShmringRing, SHMRING_FEATURES, roles)
+    else:
+        driver = Driver()
     out = sys.stdout.buffer
     code = 0
     try:
