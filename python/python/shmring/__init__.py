@@ -42,6 +42,11 @@ from ._shmring import (
     SharedBuffer,
 )
 
+# The classes print as shmring.NotFound, not shmring._errors.NotFound.
+for _cls in (Error, *Error.__subclasses__()):
+    _cls.__module__ = __name__
+del _cls
+
 __all__ = [
     "SharedBuffer",
     "MAX_CAPACITY",
