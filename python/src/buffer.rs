@@ -40,12 +40,21 @@ struct State {
 /// A ring buffer in named shared memory (`/dev/shm/shmring-NAME`), shared
 /// by producer and consumer processes on one host.
 ///
-/// ``SharedBuffer(name, create=False, capacity=10, item_size=64, *,
-/// single_roles=False, trust_uid=None, persist=False)`` creates the ring
-/// (``create=True``: ``capacity`` slots of at most ``item_size`` bytes)
-/// or attaches to an existing one (its geometry is read from it; the
-/// creation arguments are then ignored). See the type stubs
-/// (``shmring/_shmring.pyi``) for every method's units and errors.
+/// `SharedBuffer(name, create=False, capacity=10, item_size=64, *,
+/// single_roles=False, trust_uid=None, persist=False)` creates the ring
+/// (`create=True`: `capacity` slots of at most `item_size` bytes; the
+/// creator's close removes it unless `persist`) or attaches to an
+/// existing one (its geometry is read from it; the creation arguments
+/// are then ignored). `single_roles`: one producer and one consumer at a
+/// time, no lock on the data path. `trust_uid`: also open rings owned by
+/// this user. Timeouts are in seconds (`0`: no wait, `None`: for ever).
+///
+/// Thread-safe. Inherited across `fork`, a handle reopens the ring by
+/// name in the child on first use; pickled, it is its name.
+///
+/// Raises `InvalidName`, `InvalidConfig`, `AlreadyExists` (the existing
+/// ring untouched), `NoSpace`, `NotFound`, `NotInitialized`,
+/// `IncompatibleLayout`, `CorruptHeader`, `Untrusted`, `OsError`.
 #[pyclass(module = "shmring", name = "SharedBuffer", frozen)]
 pub struct SharedBuffer {
     state: Mutex<State>,
@@ -257,7 +266,13 @@ impl SharedBuffer {
 
     /// Stores `data` (bytes-like, at most `item_size` bytes) unless the
     /// ring is full; with a `timeout` (seconds, `None`: for ever), waits
-    /// for space up to it. Returns whether it was stored.
+    /// for space up to it. Returns whether it was stored (`False`: the
+    /// ring stayed full, nothing stored or overwritten).
+    ///
+    /// Raises `TypeError` (not bytes-like, or not C-contiguous),
+    /// `TooLarge` (nothing stored), `ValueError` (negative or NaN
+    /// timeout), `RoleTaken`, `LockTimeout`, `Closed`, `CorruptHeader`;
+    /// `KeyboardInterrupt` from Ctrl-C while waiting (nothing stored).
     #[pyo3(signature = (data, timeout=Some(0.0)), text_signature = "(self, data, timeout=0.0)")]
     fn put(&self, py: Python<'_>, data: &Bound<'_, PyAny>, timeout: Option<f64>) -> PyResult<bool> {
         let timeout = self::timeout(timeout)?;
@@ -272,6 +287,12 @@ impl SharedBuffer {
 
     /// Takes the oldest item, or `None` if the ring is empty; with a
     /// `timeout` (seconds, `None`: for ever), waits for one up to it.
+    ///
+    /// Raises `CorruptItem` (the item failed its CRC-32C check and is
+    /// consumed; the next get returns the next item), `ValueError`
+    /// (negative or NaN timeout), `RoleTaken`, `LockTimeout`, `Closed`,
+    /// `CorruptHeader`; `KeyboardInterrupt` from Ctrl-C while waiting
+    /// (nothing taken).
     #[pyo3(signature = (timeout=Some(0.0)), text_signature = "(self, timeout=0.0)")]
     fn get<'py>(
         &self,
@@ -284,8 +305,14 @@ impl SharedBuffer {
         Ok(item.map(|v| PyBytes::new(py, &v)))
     }
 
-    /// Takes the oldest item into `buffer` (a writable bytes-like object)
-    /// and returns its length in bytes, or `None` if the ring is empty.
+    /// Takes the oldest item into the start of `buffer` (a writable,
+    /// C-contiguous bytes-like object: `bytearray`, a `memoryview` of
+    /// one, ...) and returns its length in bytes, or `None` if the ring
+    /// stayed empty until `timeout` (seconds, `None`: for ever).
+    ///
+    /// Raises `TypeError` (read-only or not a buffer), `BufferTooSmall`
+    /// (the item is longer than `buffer`; it stays in the ring), and as
+    /// `get`.
     #[pyo3(signature = (buffer, timeout=Some(0.0)), text_signature = "(self, buffer, timeout=0.0)")]
     fn get_into(
         &self,
@@ -309,9 +336,13 @@ impl SharedBuffer {
     }
 
     /// Stores items from the front of `items` (a list or tuple of
-    /// bytes-like objects) until the ring is full, all committed together;
-    /// returns how many were stored. With a `timeout`, waits up to it for
-    /// room for the first.
+    /// bytes-like objects) until the ring is full, all committed together
+    /// (a process killed meanwhile stored all or none); returns how many
+    /// were stored: `items[n:]` are still the caller's. With a `timeout`
+    /// (seconds, `None`: for ever), waits up to it for room for the first.
+    ///
+    /// Raises `TypeError` (not a list or tuple, or an item not
+    /// bytes-like), `TooLarge` (nothing of the batch stored), and as `put`.
     #[pyo3(signature = (items, timeout=Some(0.0)), text_signature = "(self, items, timeout=0.0)")]
     fn put_many(
         &self,
@@ -352,8 +383,12 @@ impl SharedBuffer {
     }
 
     /// Takes up to `max` items, oldest first, all consumed together; an
-    /// empty list if the ring is empty. With a `timeout`, waits up to it
-    /// for the first.
+    /// empty list if the ring stayed empty until `timeout` (seconds,
+    /// `None`: for ever).
+    ///
+    /// Raises `CorruptItem` when the oldest item is damaged (it alone is
+    /// consumed; a damaged item after good ones ends the batch before
+    /// it), and as `get`.
     #[pyo3(signature = (max, timeout=Some(0.0)), text_signature = "(self, max, timeout=0.0)")]
     fn get_many<'py>(
         &self,
@@ -386,7 +421,9 @@ impl SharedBuffer {
         Ok(list)
     }
 
-    /// Items in the ring now.
+    /// Items in the ring now (as `len(ring)`).
+    ///
+    /// Raises `Closed`, `CorruptHeader`.
     fn len(&self, py: Python<'_>) -> PyResult<usize> {
         let ring = self.ring(py)?;
         py.detach(|| ring.len()).or_raise(py)
@@ -396,7 +433,15 @@ impl SharedBuffer {
         self.len(py)
     }
 
-    /// The ring's counters, from its header, as a dict (see the stubs).
+    /// The ring's header, read once, as a dict: geometry (`capacity`
+    /// items, `item_size` and `segment_size` bytes), `len`, counters
+    /// (`puts`, `gets`, `full_refusals`, `empty_gets`, `corrupt_items`,
+    /// `lock_recoveries`, `sleeps`, `late_wakeups`), sleepers
+    /// (`waiting_consumers`, `waiting_producers`), `creator_pid`,
+    /// `persist`, `single_producer`, `single_consumer`,
+    /// `created_unix_ns`, `last_recovery_pid`.
+    ///
+    /// Raises `Closed`, `CorruptHeader`.
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let ring = self.ring(py)?;
         let s = py.detach(|| ring.stats()).or_raise(py)?;
@@ -425,7 +470,11 @@ impl SharedBuffer {
     }
 
     /// Detaches from the ring; if this handle created it (and it does not
-    /// persist), removes its name. Closing twice is allowed.
+    /// persist), removes its name. Closing twice is allowed; other calls
+    /// then raise `Closed`, as does a blocking call of another thread
+    /// within 50 ms.
+    ///
+    /// Raises `OsError` if the name could not be removed.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
         let (ring, inherited) = {
             let mut state = self.state();
@@ -451,6 +500,8 @@ impl SharedBuffer {
 
     /// Removes the ring `name` from `/dev/shm`; processes attached to it
     /// keep working on their mapping.
+    ///
+    /// Raises `InvalidName`, `NotFound`, `OsError`.
     #[staticmethod]
     fn remove(py: Python<'_>, name: &str) -> PyResult<()> {
         let name = name.to_owned();
