@@ -317,6 +317,19 @@ def test_bad_geometry_is_a_value_error(name, capacity, item_size):
         SharedBuffer(name, create=True, capacity=capacity, item_size=item_size)
 
 
+def test_a_ring_larger_than_the_free_space_of_dev_shm_is_no_space(name):
+    st = os.statvfs("/dev/shm")
+    free = st.f_bavail * st.f_frsize
+    item_size = 2**16
+    capacity = free // item_size + 1024  # just over the free space
+    if capacity * item_size > shmring.MAX_SEGMENT_SIZE:
+        pytest.skip(f"/dev/shm has {free} bytes free, more than a ring may have")
+    with pytest.raises(shmring.NoSpace) as caught:
+        SharedBuffer(name, create=True, capacity=capacity, item_size=item_size)
+    assert caught.value.errno == 28  # ENOSPC
+    assert not os.path.exists(f"/dev/shm/shmring-{name}")
+
+
 def test_a_foreign_segment_is_refused(name):
     path = f"/dev/shm/shmring-{name}"
     with open(path, "wb") as f:
