@@ -30,10 +30,10 @@
 //! that costs tens of microseconds there, and the package's polling rate
 //! is bound by it) and what a program using the package would write, so
 //! the package's other rows, and the ratio the summary judges against
-//! 20x, use them. Batched rows (`put_many` of up to B
-//! items, `get_many(B)`) exist for the package only: the designs have no
-//! batch calls, so a batched row is compared with the design's one item
-//! per call.
+//! 20x, use them. Batched rows (`put_many` of up to B items,
+//! `get_many(B)`) exist for the package only: the designs have no batch
+//! calls, so a batched row is compared with the design's one item per
+//! call.
 //!
 //! A missing `python3` or a failed build or run fails the bench.
 
