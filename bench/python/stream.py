@@ -1,32 +1,59 @@
 #!/usr/bin/env python3
-"""Throughput of a Python ``SharedBuffer`` design between two processes: the
-driver part of the bench's Python anchor.
+"""Throughput of a Python ``SharedBuffer`` between two processes: the driver
+part of the bench's Python rows.
 
-    stream.py --design PATH [--items N]
+    stream.py (--design PATH | --package) [--items N] [--capacity N]
+              [--batch N] [--wait poll|block]
 
-imports the ``SharedBuffer`` class of the module file PATH (the bench
-passes ``drivers/python/shared_buffer.py``, the reference design,
-and ``bench/python/original_design.py``, the design before it was made
-robust), creates a ring of 10 x 64 B, and forks one producer and one
-consumer process that move N 64-byte items through it, one ``put`` and one
-``get`` per item, retrying with ``time.sleep(0)`` while full or empty. The
-consumer checks every sequence number (and every 997th item in full).
-Prints ``done <items per second>`` on one line and leaves nothing in
-/dev/shm. Standard library only (CPython 3.11).
+``--design PATH`` imports the ``SharedBuffer`` class of the module file
+PATH (the bench passes ``drivers/python/shared_buffer.py``, the reference
+design, and ``bench/python/original_design.py``, the design before it was
+made robust); ``--package`` imports it from the ``shmring`` package on
+``sys.path`` (the bench stages it from a release build of its extension).
+The driver creates a ring of ``--capacity`` x 64 B (10 by default) and
+forks one producer and one consumer process that move N 64-byte items
+through it:
+
+- ``--batch 1`` (the default): one ``put`` and one ``get`` per item;
+- ``--batch B``: ``put_many`` of up to B items and ``get_many(B)`` (the
+  ``shmring`` package only: the designs have no batch calls).
+
+``--wait poll`` (the default, the only way the designs can be driven)
+retries a refused call (full, empty) after ``time.sleep(0)``; ``--wait
+block`` passes ``timeout=None`` (the package only), so a call sleeps until
+it can proceed.
+
+The consumer counts the items and checks every sequence number (and every
+997th item in full), then that nothing more is in the ring. The timed
+interval runs from the first of the two processes starting (after a
+barrier that all three pass) to the consumer taking the last item, so
+neither process start nor exit is in it. Prints ``done <items per second>``
+on one line, only if both processes succeeded and the consumer checked N
+items, and leaves nothing in /dev/shm. Standard library only (CPython
+3.11).
 """
 
 import argparse
+import ctypes
 import importlib.util
 import multiprocessing as mp
 import os
+import signal
 import struct
 import sys
 import time
 from multiprocessing.connection import wait
 
 SEQ = struct.Struct("<Q")
+ITEM_SIZE = 64
+# Every item's bytes after the sequence number: a fill that depends on the
+# sequence number (so that a stale or torn slot is caught by the consumer),
+# one per value of its low byte.
+FILLS = [bytes([b]) * (ITEM_SIZE - SEQ.size) for b in range(256)]
 # Seconds without progress after which the run is called failed.
 STALL = 60
+# Slots of the shared record the children write their times and count into.
+PRODUCER_START, CONSUMER_START, CONSUMER_END, CHECKED = range(4)
 
 
 def load_design(path):
@@ -38,64 +65,141 @@ def load_design(path):
     return module.SharedBuffer
 
 
+def load_package():
+    """The SharedBuffer class of the ``shmring`` package on ``sys.path``."""
+    from shmring import SharedBuffer
+
+    return SharedBuffer
+
+
 def item(seq):
-    # The sequence number, then a seq-dependent fill, so that a stale or
-    # torn slot is caught by the consumer.
-    return SEQ.pack(seq) + bytes([seq & 0xFF]) * 56
+    return SEQ.pack(seq) + FILLS[seq & 0xFF]
 
 
-def producer(design, name, items, barrier):
-    buf = design(name, create=False)
+def fail(message):
+    print(f"stream.py: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def die_with_driver(driver):
+    """Has the kernel kill this child when the driver (pid ``driver``)
+    dies: the bench kills a driver that hangs, and its children would
+    otherwise wait on the ring, or poll it, for ever."""
+    pr_set_pdeathsig = 1
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(pr_set_pdeathsig, signal.SIGKILL, 0, 0, 0) != 0:
+        fail(f"prctl(PR_SET_PDEATHSIG): {os.strerror(ctypes.get_errno())}")
+    if os.getppid() != driver:
+        fail("the driver died before this child started")
+
+
+def producer(design, name, args, barrier, record):
+    die_with_driver(args.driver)
+    buf = design(name, create=False, capacity=args.capacity, item_size=ITEM_SIZE)
+    block = args.wait == "block"
+    pack, fills, sleep = SEQ.pack, FILLS, time.sleep
     barrier.wait()
-    for seq in range(items):
-        data = item(seq)
-        while not buf.put(data):
-            time.sleep(0)
+    record[PRODUCER_START] = time.perf_counter()
+    if args.batch == 1 and block:
+        put = buf.put
+        for seq in range(args.items):
+            if not put(pack(seq) + fills[seq & 0xFF], timeout=None):
+                fail("a put without a timeout returned False")
+    elif args.batch == 1:
+        put = buf.put
+        for seq in range(args.items):
+            data = pack(seq) + fills[seq & 0xFF]
+            while not put(data):
+                sleep(0)
+    else:
+        put_many, timeout = buf.put_many, None if block else 0.0
+        for first in range(0, args.items, args.batch):
+            last = min(first + args.batch, args.items)
+            pending = [pack(seq) + fills[seq & 0xFF] for seq in range(first, last)]
+            while pending:
+                stored = put_many(pending, timeout=timeout)
+                if stored:
+                    pending = pending[stored:]
+                else:
+                    sleep(0)
     buf.close()
 
 
-def consumer(design, name, items, barrier):
-    buf = design(name, create=False)
+def check_in_full(seq, data):
+    """Every 997th item, and any whose length or sequence number is wrong
+    (the common path checks those inline: one unpack, one comparison)."""
+    if data != item(seq):
+        fail(f"expected item {seq}, got {data!r}")
+
+
+def consumer(design, name, args, barrier, record):
+    die_with_driver(args.driver)
+    buf = design(name, create=False, capacity=args.capacity, item_size=ITEM_SIZE)
+    block = args.wait == "block"
+    items = args.items
+    unpack, sleep = SEQ.unpack_from, time.sleep
     barrier.wait()
-    for seq in range(items):
-        data = buf.get()
-        while data is None:
-            time.sleep(0)
-            data = buf.get()
-        if seq % 997 == 0 or seq == items - 1:
-            if data != item(seq):
-                print(f"stream.py: item {seq} is wrong: {data!r}", file=sys.stderr)
-                sys.exit(1)
-        elif len(data) != 64 or SEQ.unpack_from(data)[0] != seq:
-            print(f"stream.py: expected item {seq}, got {data[:8]!r}", file=sys.stderr)
-            sys.exit(1)
+    record[CONSUMER_START] = time.perf_counter()
+    seq = 0
+    if args.batch == 1:
+        get = buf.get
+        while seq < items:
+            data = get(timeout=None) if block else get()
+            while data is None:
+                sleep(0)
+                data = get()
+            if len(data) != ITEM_SIZE or unpack(data)[0] != seq or seq % 997 == 0:
+                check_in_full(seq, data)
+            seq += 1
+    else:
+        get_many, timeout = buf.get_many, None if block else 0.0
+        while seq < items:
+            got = get_many(min(args.batch, items - seq), timeout=timeout)
+            if not got:
+                sleep(0)
+                continue
+            for data in got:
+                if len(data) != ITEM_SIZE or unpack(data)[0] != seq or seq % 997 == 0:
+                    check_in_full(seq, data)
+                seq += 1
+    record[CONSUMER_END] = time.perf_counter()
     if buf.get() is not None:
-        print("stream.py: an extra item was delivered", file=sys.stderr)
-        sys.exit(1)
+        fail("an extra item was delivered")
+    record[CHECKED] = seq
     buf.close()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--design", required=True)
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--design", help="module file of a SharedBuffer design")
+    which.add_argument("--package", action="store_true", help="the shmring package")
     parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--capacity", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--wait", choices=["poll", "block"], default="poll")
     args = parser.parse_args()
-    design = load_design(args.design)
+    if args.items < 1 or args.capacity < 1 or args.batch < 1:
+        parser.error("--items, --capacity and --batch must be at least 1")
+    if args.design and (args.batch != 1 or args.wait != "poll"):
+        parser.error("a design has neither batch calls nor blocking calls")
+    design = load_package() if args.package else load_design(args.design)
+    args.driver = os.getpid()
     ctx = mp.get_context("fork")
     name = f"pybench-{os.getpid()}-{time.monotonic_ns()}"
-    ring = design(name, create=True, capacity=10, item_size=64)
+    ring = design(name, create=True, capacity=args.capacity, item_size=ITEM_SIZE)
     barrier = ctx.Barrier(3)
+    record = ctx.RawArray("d", 4)
     procs = [
-        ctx.Process(target=consumer, name="consumer", args=(design, name, args.items, barrier)),
-        ctx.Process(target=producer, name="producer", args=(design, name, args.items, barrier)),
+        ctx.Process(target=consumer, name="consumer", args=(design, name, args, barrier, record)),
+        ctx.Process(target=producer, name="producer", args=(design, name, args, barrier, record)),
     ]
     try:
         for p in procs:
             p.start()
         barrier.wait(timeout=STALL)
-        start = time.perf_counter()
-        # Wait on every child at once: if one dies the other would poll the
-        # ring forever, so the first failure ends the run.
+        # Wait on every child at once: if one dies the other would wait on
+        # the ring forever, so the first failure ends the run.
         pending = list(procs)
         while pending:
             if not wait([p.sentinel for p in pending], timeout=STALL):
@@ -107,7 +211,6 @@ def main():
                 if p.exitcode != 0:
                     print(f"stream.py: {p.name} exited with {p.exitcode}", file=sys.stderr)
                     return 1
-        elapsed = time.perf_counter() - start
     finally:
         for p in procs:
             if p.is_alive():
@@ -118,6 +221,10 @@ def main():
         # children share with this process, so the tracker neither unlinks
         # it again nor warns about a leak at exit).
         ring.close()
+    if record[CHECKED] != args.items:
+        print(f"stream.py: the consumer checked {record[CHECKED]:.0f} items of {args.items}", file=sys.stderr)
+        return 1
+    elapsed = record[CONSUMER_END] - min(record[PRODUCER_START], record[CONSUMER_START])
     print(f"done {args.items / elapsed:.1f}")
     return 0
 

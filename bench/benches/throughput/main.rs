@@ -9,7 +9,8 @@
 //!   two processes, one 64-byte item per call;
 //! - [`pingpong`]: one cache line moving between two processes (the floor
 //!   of one-way latency);
-//! - [`python`]: the Python designs shmring replaces;
+//! - [`python`]: the `shmring` Python package next to the Python designs
+//!   it replaces (its extension built in release first);
 //! - [`summary`]: the interleaved timed runs and the table of rates and
 //!   ratios.
 //!
@@ -27,8 +28,11 @@
 //! comes from separate timed runs (median of a few) made with the same code.
 //!
 //! `SHMRING_BENCH_QUICK=1` shrinks every count so the whole run takes
-//! seconds; the same small counts apply when the binary runs without
-//! `--bench` (as `cargo test --benches` does), which makes that a smoke test.
+//! seconds (after the release build of the Python extension); the same
+//! small counts apply when the binary runs without `--bench` (as
+//! `cargo test --benches` does), which makes that a smoke test.
+//! `SHMRING_BENCH_ONLY=python` runs the Python rows alone: no criterion
+//! group, no other scenario of the summary.
 
 mod array_queue;
 mod items;
@@ -47,6 +51,7 @@ use criterion::{Criterion, SamplingMode, Throughput};
 use std::time::Duration;
 
 const QUICK_VAR: &str = "SHMRING_BENCH_QUICK";
+const ONLY_VAR: &str = "SHMRING_BENCH_ONLY";
 /// Item size of every scenario, bytes.
 const ITEM: usize = 64;
 /// Longest wait on a ring or a child before a run is called failed: far
@@ -62,7 +67,11 @@ pub struct Plan {
     /// Items per timed summary run, and runs per scenario (median taken).
     summary_items: u64,
     summary_runs: usize,
+    /// Items per run of a Python row that polls (the designs), and of
+    /// one that blocks (the package, hundreds of thousands of items a
+    /// second); runs per Python row (median taken).
     python_items: u64,
+    package_items: u64,
     python_runs: usize,
     round_trips: usize,
 }
@@ -76,7 +85,8 @@ impl Plan {
             summary_items: 1_000_000,
             summary_runs: 5,
             python_items: 100_000,
-            python_runs: 3,
+            package_items: 500_000,
+            python_runs: 5,
             round_trips: 20_000,
         }
     }
@@ -89,6 +99,7 @@ impl Plan {
             summary_items: 100_000,
             summary_runs: 1,
             python_items: 10_000,
+            package_items: 10_000,
             python_runs: 1,
             round_trips: 2_000,
         }
@@ -162,6 +173,11 @@ fn main() {
         return;
     }
     let quick = std::env::var(QUICK_VAR).is_ok_and(|v| v == "1");
+    let python_only = match std::env::var(ONLY_VAR) {
+        Err(_) => false,
+        Ok(v) if v == "python" => true,
+        Ok(v) => panic!("{ONLY_VAR}={v:?}: the one section that runs alone is \"python\""),
+    };
     // Without --bench, cargo is running this binary as a test: keep it short.
     let benching = std::env::args().any(|a| a == "--bench");
     let plan = if quick || !benching {
@@ -169,12 +185,17 @@ fn main() {
     } else {
         Plan::full()
     };
-    let mut c = Criterion::default()
-        .sample_size(10)
-        .warm_up_time(plan.warm_up)
-        .measurement_time(plan.measurement)
-        .configure_from_args();
-    criterion_groups(&mut c, &plan);
-    c.final_summary();
-    summary::run(&plan);
+    // Before any measurement: a failed build fails the bench at once, and
+    // the compiler does not share the CPUs with a timed run.
+    let package = must("the shmring Python package", python::Package::build());
+    if !python_only {
+        let mut c = Criterion::default()
+            .sample_size(10)
+            .warm_up_time(plan.warm_up)
+            .measurement_time(plan.measurement)
+            .configure_from_args();
+        criterion_groups(&mut c, &plan);
+        c.final_summary();
+    }
+    summary::run(&plan, &package, python_only);
 }

@@ -1,52 +1,199 @@
-//! The Python designs shmring replaces, at their geometry (10 x 64 B), one
-//! producer and one consumer process: `bench/python/stream.py` (run with
-//! `python3` through [`Kid`], so a hung run is killed) imports a design's
-//! `SharedBuffer` from a module file and reports items/s. Two designs:
+//! Python between two processes: the `shmring` Python package next to the
+//! Python designs it replaces. `bench/python/stream.py` (run with
+//! `python3` through [`Kid`], so a hung run is killed) creates a ring,
+//! forks one producer and one consumer process that move 64-byte items
+//! through it, and reports items/s; the consumer counts the items and
+//! checks every sequence number, so a run that lost, duplicated or
+//! reordered an item reports no figure. Three subjects:
 //!
-//! - [`REFERENCE_DESIGN`], the reference Python design
-//!   (flock on the segment, CRC-32 per item): the one copy of it the bench
-//!   uses;
-//! - [`ORIGINAL_DESIGN`], the design before it was made robust (one
-//!   fork-shared `multiprocessing.Lock`, no checksum), which the README's
-//!   earlier figures were measured with.
+//! - [`Subject::Original`], the original Python design
+//!   (`bench/python/original_design.py`: one fork-shared
+//!   `multiprocessing.Lock`, no checksum), the baseline of every ratio;
+//! - [`Subject::Reference`], the reference Python design
+//!   (`drivers/python/shared_buffer.py`: flock on the segment, CRC-32 per
+//!   item), the one copy of it the bench uses;
+//! - [`Subject::Package`], the `shmring` package: the release build of its
+//!   extension (`cargo build --release -p shmring-python`, run by
+//!   [`Package::build`] before any Python row) staged with its
+//!   pure-Python half by [`PythonPackage`].
 //!
-//! Skipped, not failed, when there is no `python3`.
+//! How each is driven, one item per call: the designs have only
+//! non-blocking calls (`put` refuses when full, `get` returns `None` when
+//! empty), so their producer and consumer retry after `time.sleep(0)`
+//! ([`Wait::Poll`]; spinning without the sleep measured slower for the
+//! original design, whose retries then contend for its lock). The package
+//! is measured both that way ([`PACKAGE_10_POLL`]) and with its blocking
+//! calls, `put(data, timeout=None)` and `get(timeout=None)`
+//! ([`Wait::Block`]), which wait in the ring (a short spin, then a futex)
+//! instead of returning to Python. Blocking calls are the faster (4x to 6x
+//! at 10 x 64 B on the 2-core VM: each `time.sleep(0)` is a system call
+//! that costs tens of microseconds there, and the package's polling rate
+//! is bound by it) and what a program using the package would write, so
+//! the package's other rows, and the ratio the summary judges against
+//! 20x, use them. Batched rows (`put_many` of up to B items,
+//! `get_many(B)`) exist for the package only: the designs have no batch
+//! calls, so a batched row is compared with the design's one item per
+//! call.
+//!
+//! A missing `python3` or a failed build or run fails the bench.
 
 use crate::procs::{expect_within, Kid};
 use crate::STALL;
+use ringspec_testkit::PythonPackage;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// The reference Python design, from the workspace root.
-pub const REFERENCE_DESIGN: &str = "drivers/python/shared_buffer.py";
-/// The original Python design before it was made robust, from the
-/// workspace root.
-pub const ORIGINAL_DESIGN: &str = "bench/python/original_design.py";
 /// The driver, from the workspace root.
 const DRIVER: &str = "bench/python/stream.py";
 
-fn workspace_path(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+/// What moves the items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    /// `bench/python/original_design.py`.
+    Original,
+    /// `drivers/python/shared_buffer.py`.
+    Reference,
+    /// The `shmring` package.
+    Package,
 }
 
-/// Items/s of `design` (a path from the workspace root) moving `items`
-/// items, or `None` when there is no `python3`.
-pub fn run(design: &str, items: u64) -> Result<Option<f64>, String> {
+/// How a producer or consumer waits for space or an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Non-blocking calls, retried after `time.sleep(0)`.
+    Poll,
+    /// Blocking calls (`timeout=None`).
+    Block,
+}
+
+/// One Python row: a subject, a geometry (capacity x 64 B) and how it is
+/// called.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    pub subject: Subject,
+    pub capacity: u32,
+    /// Items per `put_many`/`get_many` call; 1: `put` and `get` per item.
+    pub batch: u32,
+    pub wait: Wait,
+}
+
+const fn row(subject: Subject, capacity: u32, batch: u32, wait: Wait) -> Row {
+    Row {
+        subject,
+        capacity,
+        batch,
+        wait,
+    }
+}
+
+pub const ORIGINAL_10: Row = row(Subject::Original, 10, 1, Wait::Poll);
+pub const ORIGINAL_1024: Row = row(Subject::Original, 1024, 1, Wait::Poll);
+pub const REFERENCE_10: Row = row(Subject::Reference, 10, 1, Wait::Poll);
+/// The package driven as the designs are.
+pub const PACKAGE_10_POLL: Row = row(Subject::Package, 10, 1, Wait::Poll);
+pub const PACKAGE_10: Row = row(Subject::Package, 10, 1, Wait::Block);
+/// Batches of the capacity.
+pub const PACKAGE_10_BATCH: Row = row(Subject::Package, 10, 10, Wait::Block);
+pub const PACKAGE_1024: Row = row(Subject::Package, 1024, 1, Wait::Block);
+pub const PACKAGE_1024_BATCH: Row = row(Subject::Package, 1024, 64, Wait::Block);
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `shmring` package, staged from the release build of its extension.
+pub struct Package {
+    staged: PythonPackage,
+}
+
+impl Package {
+    /// Runs `cargo build --release -p shmring-python` in the workspace
+    /// (the cargo that runs the bench, from `$CARGO`; its output goes to
+    /// stderr, so that a failed build shows why), then stages the package
+    /// with the `lib_shmring.so` that build reports.
+    pub fn build() -> Result<Package, String> {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let what = "cargo build --release -p shmring-python";
+        let mut child = Command::new(cargo)
+            .args(["build", "--release", "-p", "shmring-python"])
+            .arg("--message-format=json-render-diagnostics")
+            .current_dir(workspace_root())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| format!("running {what}: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut extension = None;
+        for line in BufReader::new(stdout).lines() {
+            let line = line.map_err(|e| format!("{what}: reading its output: {e}"))?;
+            if let Some(so) = extension_artifact(&line) {
+                extension = Some(so);
+            }
+        }
+        let status = child.wait().map_err(|e| format!("{what}: wait: {e}"))?;
+        if !status.success() {
+            return Err(format!("{what} failed ({status})"));
+        }
+        let extension =
+            extension.ok_or_else(|| format!("{what} reported no lib_shmring.so artifact"))?;
+        let staged = PythonPackage::stage(&extension)
+            .map_err(|e| format!("staging the package from {}: {e}", extension.display()))?;
+        Ok(Package { staged })
+    }
+}
+
+/// The extension module's path, if `line` (one JSON message of cargo) is
+/// the artifact of the `_shmring` library.
+fn extension_artifact(line: &str) -> Option<PathBuf> {
+    let msg: serde_json::Value = serde_json::from_str(line).ok()?;
+    if msg["reason"] != "compiler-artifact" || msg["target"]["name"] != "_shmring" {
+        return None;
+    }
+    msg["filenames"]
+        .as_array()?
+        .iter()
+        .filter_map(|f| f.as_str())
+        .find(|f| f.ends_with(".so"))
+        .map(PathBuf::from)
+}
+
+/// Items/s of `row` moving `items` items.
+pub fn run(row: Row, package: &Package, items: u64) -> Result<f64, String> {
+    let root = workspace_root();
     let mut cmd = Command::new("python3");
-    cmd.arg(workspace_path(DRIVER))
-        .arg("--design")
-        .arg(workspace_path(design))
-        .arg("--items")
-        .arg(items.to_string());
-    let what = format!("python3 {DRIVER} --design {design}");
-    let kid = match Kid::spawn_command(what.clone(), cmd) {
-        Ok(kid) => kid,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("running {what}: {e}")),
+    cmd.arg(root.join(DRIVER));
+    let subject = match row.subject {
+        Subject::Original => "bench/python/original_design.py",
+        Subject::Reference => "drivers/python/shared_buffer.py",
+        Subject::Package => "the shmring package",
     };
-    // Far beyond a healthy run (Python moves tens of thousands of items a
-    // second here), so that only a hang ends it.
+    match row.subject {
+        Subject::Package => {
+            cmd.arg("--package")
+                .env("PYTHONPATH", package.staged.pythonpath());
+        }
+        Subject::Original | Subject::Reference => {
+            cmd.arg("--design").arg(root.join(subject));
+        }
+    }
+    let wait = match row.wait {
+        Wait::Poll => "poll",
+        Wait::Block => "block",
+    };
+    cmd.args(["--items", &items.to_string()])
+        .args(["--capacity", &row.capacity.to_string()])
+        .args(["--batch", &row.batch.to_string()])
+        .args(["--wait", wait]);
+    let what = format!(
+        "python3 {DRIVER} ({subject}, capacity {}, batch {}, {wait})",
+        row.capacity, row.batch
+    );
+    let kid = Kid::spawn_command(what.clone(), cmd).map_err(|e| format!("running {what}: {e}"))?;
+    // Far beyond a healthy run (the slowest row moves tens of thousands of
+    // items a second), so that only a hang ends it.
     let within = STALL + Duration::from_millis(items);
     let mut kids = [kid];
     let line = expect_within(&mut kids, 0, "done", within)?;
@@ -55,6 +202,5 @@ pub fn run(design: &str, items: u64) -> Result<Option<f64>, String> {
     line.split_whitespace()
         .nth(1)
         .and_then(|v| v.parse().ok())
-        .map(Some)
         .ok_or_else(|| format!("{what}: bad report {line:?}"))
 }
