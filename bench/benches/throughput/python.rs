@@ -2,9 +2,11 @@
 //! Python designs it replaces. `bench/python/stream.py` (run with
 //! `python3` through [`Kid`], so a hung run is killed) creates a ring,
 //! forks one producer and one consumer process that move 64-byte items
-//! through it, and reports items/s; the consumer counts the items and
-//! checks every sequence number, so a run that lost, duplicated or
-//! reordered an item reports no figure. Three subjects:
+//! through it, and reports items/s. The timed interval holds the ring's
+//! calls alone: the producer builds its items before it, and the consumer
+//! checks every item it took, in full and in order, after it, so a run
+//! that lost, duplicated, reordered or damaged an item reports no figure.
+//! Three subjects:
 //!
 //! - [`Subject::Original`], the original Python design
 //!   (`bench/python/original_design.py`: one fork-shared
@@ -23,7 +25,7 @@
 //! ([`Wait::Poll`]; spinning without the sleep measured slower for the
 //! original design, whose retries then contend for its lock). The package
 //! is measured both that way ([`PACKAGE_10_POLL`]) and with its blocking
-//! calls, `put(data, timeout=None)` and `get(timeout=None)`
+//! calls, `put(data, None)` and `get(None)` (the timeout by position)
 //! ([`Wait::Block`]), which wait in the ring (a short spin, then a futex)
 //! instead of returning to Python. Blocking calls are the faster (4x to 6x
 //! at 10 x 64 B on the 2-core VM: each `time.sleep(0)` is a system call
