@@ -68,8 +68,11 @@ pub struct SharedBuffer {
 
 impl SharedBuffer {
     fn state(&self) -> MutexGuard<'_, State> {
-        // A panic cannot happen while the lock is held (it only moves an
-        // `Arc`), so a poisoned lock still holds a consistent state.
+        // Held only with the GIL and never across a release of it (see
+        // `ring`), so two threads cannot wait for each other through the
+        // two locks. A panic cannot happen while it is held (it only moves
+        // an `Arc` or opens a ring), so a poisoned lock still holds a
+        // consistent state.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -90,11 +93,11 @@ impl SharedBuffer {
         // the process.
         let inherited = state.ring.take();
         std::mem::forget(inherited);
-        let config = self.open_config();
-        let name = self.name.clone();
-        let reopened = py
-            .detach(move || Ring::open_with_config(&name, &config))
-            .or_raise(py)?;
+        // Opened with the GIL held: releasing it while holding `state`
+        // would let another thread take the GIL and then wait for `state`
+        // while this one waits for the GIL. (An open waits only for a
+        // creator that is still initialising, at most 1 s.)
+        let reopened = Ring::open_with_config(&self.name, &self.open_config()).or_raise(py)?;
         let reopened = Arc::new(reopened);
         state.ring = Some(Arc::clone(&reopened));
         state.forks = now;

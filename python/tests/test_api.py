@@ -391,6 +391,36 @@ def test_a_fork_child_closing_an_inherited_handle_keeps_the_parents_ring(ring):
         assert again.get() == b"from the child"
 
 
+def _threads_on_inherited(ring, n):
+    """n threads make their first call on the inherited handle at once,
+    so that they race to reopen it."""
+    start = threading.Barrier(n)
+
+    def put(i):
+        start.wait()
+        assert ring.put(b"%d" % i, timeout=10.0)
+
+    threads = [threading.Thread(target=put, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_threads_of_a_fork_child_reopen_an_inherited_handle_without_deadlock(ring):
+    ctx = mp.get_context("fork")
+    for _ in range(5):
+        child = ctx.Process(target=_threads_on_inherited, args=(ring, 8))
+        child.start()
+        child.join(20)
+        if child.exitcode is None:
+            child.kill()
+            child.join()
+            pytest.fail("the child's threads deadlocked reopening the handle")
+        assert child.exitcode == 0
+        assert sorted(ring.get_many(10)) == sorted(b"%d" % i for i in range(8))
+
+
 def _put_through_pickled(ring):
     assert not ring.is_creator
     ring.put(b"via spawn")
