@@ -48,13 +48,19 @@ impl PythonPackage {
 
     /// The extension module of the same cargo profile as the running
     /// executable (a test or bench in `target/PROFILE/deps/`): the
-    /// `target/PROFILE/lib_shmring.so` that cargo built for the
-    /// `shmring-python` crate, if it exists.
+    /// `lib_shmring.so` that cargo built for the `shmring-python` crate
+    /// beside it in `deps/` (where a test build of that crate leaves it),
+    /// else in `target/PROFILE/` (where `cargo build` puts it), if either
+    /// exists.
     pub fn built_extension() -> Option<PathBuf> {
         let exe = std::env::current_exe().ok()?;
-        let profile_dir = exe.parent()?.parent()?;
-        let so = profile_dir.join("lib_shmring.so");
-        so.is_file().then_some(so)
+        let deps = exe.parent()?;
+        [
+            deps.join("lib_shmring.so"),
+            deps.parent()?.join("lib_shmring.so"),
+        ]
+        .into_iter()
+        .find(|so| so.is_file())
     }
 }
 
