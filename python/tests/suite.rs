@@ -1,22 +1,19 @@
 //! The `shmring` Python package checked by ringcheck, one test per case:
 //! the Python reference driver with `--ring shmring` over the extension
-//! module cargo built for this test (staged with the package's Python
-//! half on `PYTHONPATH`, as `pip install ./python` would install it).
-//! Every case runs: the driver declares `processes`, `blocking`,
-//! `checksum`, `corrupt`, `batch` and `parallel`, as `shmring-driver`
-//! does.
+//! module, built with this test's cargo profile (`cargo build -p
+//! shmring-python`: cargo builds no cdylib for a test of its own crate)
+//! and staged with the package's Python half on `PYTHONPATH`, as `pip
+//! install ./python` would install it. Every case runs: the driver
+//! declares `processes`, `blocking`, `checksum`, `corrupt`, `batch` and
+//! `parallel`, as `shmring-driver` does.
 
 use ringspec_testkit::PythonPackage;
 
 fn main() {
-    let Some(extension) = PythonPackage::built_extension() else {
-        eprintln!("lib_shmring.so is missing beside this test: cargo builds it for it");
-        std::process::exit(101);
-    };
-    let package = match PythonPackage::stage(&extension) {
+    let package = match PythonPackage::build() {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("staging the shmring Python package: {e}");
+            eprintln!("the shmring Python package: {e}");
             std::process::exit(101);
         }
     };

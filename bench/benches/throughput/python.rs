@@ -42,9 +42,8 @@
 use crate::procs::{expect_within, Kid};
 use crate::STALL;
 use ringspec_testkit::PythonPackage;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 /// The driver, from the workspace root.
@@ -111,55 +110,14 @@ pub struct Package {
 }
 
 impl Package {
-    /// Runs `cargo build --release -p shmring-python` in the workspace
-    /// (the cargo that runs the bench, from `$CARGO`; its output goes to
-    /// stderr, so that a failed build shows why), then stages the package
-    /// with the `lib_shmring.so` that build reports.
+    /// Builds the extension with the bench's profile (`cargo build
+    /// --release -p shmring-python`) and stages the package with it
+    /// ([`PythonPackage::build`]).
     pub fn build() -> Result<Package, String> {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let what = "cargo build --release -p shmring-python";
-        let mut child = Command::new(cargo)
-            .args(["build", "--release", "-p", "shmring-python"])
-            .arg("--message-format=json-render-diagnostics")
-            .current_dir(workspace_root())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("running {what}: {e}"))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let mut extension = None;
-        for line in BufReader::new(stdout).lines() {
-            let line = line.map_err(|e| format!("{what}: reading its output: {e}"))?;
-            if let Some(so) = extension_artifact(&line) {
-                extension = Some(so);
-            }
-        }
-        let status = child.wait().map_err(|e| format!("{what}: wait: {e}"))?;
-        if !status.success() {
-            return Err(format!("{what} failed ({status})"));
-        }
-        let extension =
-            extension.ok_or_else(|| format!("{what} reported no lib_shmring.so artifact"))?;
-        let staged = PythonPackage::stage(&extension)
-            .map_err(|e| format!("staging the package from {}: {e}", extension.display()))?;
-        Ok(Package { staged })
+        Ok(Package {
+            staged: PythonPackage::build()?,
+        })
     }
-}
-
-/// The extension module's path, if `line` (one JSON message of cargo) is
-/// the artifact of the `_shmring` library.
-fn extension_artifact(line: &str) -> Option<PathBuf> {
-    let msg: serde_json::Value = serde_json::from_str(line).ok()?;
-    if msg["reason"] != "compiler-artifact" || msg["target"]["name"] != "_shmring" {
-        return None;
-    }
-    msg["filenames"]
-        .as_array()?
-        .iter()
-        .filter_map(|f| f.as_str())
-        .find(|f| f.ends_with(".so"))
-        .map(PathBuf::from)
 }
 
 /// Items/s of `row` moving `items` items.
