@@ -69,28 +69,20 @@ def test_a_blocked_put_is_woken_by_a_get_from_another_thread(ring):
 
 
 def test_other_threads_run_while_a_call_waits(ring):
-    """The GIL is released while get waits: a Python thread counts on."""
-    counted = []
-    stop = threading.Event()
+    """The GIL is released while get waits: another thread sees the get
+    asleep in the ring and puts the item it returns. With the GIL held
+    through the wait, that thread could not run until get gave up."""
 
-    def count():
-        n = 0
-        while not stop.is_set():
-            n += 1
-        counted.append(n)
+    def put_once_asleep():
+        _until(lambda: ring.stats()["waiting_consumers"] >= 1)
+        ring.put(b"from the other thread")
 
-    counter = threading.Thread(target=count)
-    counter.start()
+    other = threading.Thread(target=put_once_asleep)
+    other.start()
     try:
-        # The counter thread must make progress during the wait: the
-        # waiting thread holds the GIL only between 50 ms slices.
-        before = time.monotonic()
-        assert ring.get(timeout=0.5) is None
-        assert time.monotonic() - before >= 0.5
+        assert ring.get(timeout=5.0) == b"from the other thread"
     finally:
-        stop.set()
-        counter.join()
-    assert counted[0] > 10_000
+        other.join(10)
 
 
 def test_closing_from_another_thread_ends_a_blocked_get_with_closed(name):
@@ -154,12 +146,11 @@ def test_ctrl_c_interrupts_a_blocking_call_and_loses_nothing(ring, call):
         assert child.stdout.readline() == "waiting\n"
         key = "waiting_consumers" if call == "get" else "waiting_producers"
         _until(lambda: ring.stats()[key] >= 1)
-        sent = time.monotonic()
         child.send_signal(signal.SIGINT)
-        word, at = child.stdout.readline().split()
+        # A call that ignored the signal would never print this (the
+        # watchdog ends the child); how soon it comes is measured apart.
+        word, _at = child.stdout.readline().split()
         assert word == "interrupted"
-        # Within one 50 ms slice; 1 s of slack for a loaded machine.
-        assert float(at) - sent < 1.0
         if call == "get":
             assert ring.put(b"after")
             assert child.stdout.readline() == "after\n"
